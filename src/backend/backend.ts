@@ -1,0 +1,312 @@
+// The kernel contract every backend implements. Kernels work on flat, contiguous typed arrays and plain
+// numbers; they know nothing of shapes beyond the sizes passed in, nothing of autograd, and never allocate
+// their outputs (the caller passes them in), so a backend call is as cheap as a function call.
+//
+// Float arrays are Float32Array everywhere; the reference backend also accepts Float64Array (used by the
+// gradient checks). Index arrays (token ids, targets, positions) are Int32Array.
+
+export type FloatArray = Float32Array | Float64Array;
+export type DType = "float32" | "float64" | "int32";
+export type TypedArrayOf<D extends DType> = D extends "int32"
+  ? Int32Array
+  : D extends "float64"
+    ? Float64Array
+    : Float32Array;
+export type AnyArray = Float32Array | Float64Array | Int32Array;
+
+export type BackendName = "reference" | "native" | "wasm";
+
+/** Element-wise maps y = f(x) (some take the scalar `alpha`). */
+export type UnaryOp =
+  | "neg"
+  | "exp"
+  | "log"
+  | "sqrt"
+  | "rsqrt"
+  | "tanh"
+  | "sigmoid"
+  | "relu"
+  | "gelu" // exact: x * 0.5 * (1 + erf(x / sqrt(2)))
+  | "geluTanh" // HF gelu_new: 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
+  | "silu"
+  | "abs"
+  | "square"
+  | "scale" // x * alpha
+  | "shift" // x + alpha
+  | "pow" // x ** alpha
+  | "rdiv"; // alpha / x
+
+/** Element-wise maps out = f(a, b) with broadcasting through strides. */
+export type BinaryOp = "add" | "sub" | "mul" | "div" | "pow" | "max" | "min" | "eq" | "gt" | "lt";
+
+export type ReduceOp = "sum" | "max";
+
+/**
+ * Batched GEMM on row-major matrices: for each batch index i,
+ *   C_i[m, n] = alpha * op(A_i)[m, k] @ op(B_i)[k, n] + beta * C_i
+ * op(A) = A^T when transA (A_i is then stored as [k, m]); likewise for B ([n, k] when transB).
+ * A_i starts at aOffset + i * strideA (strideA 0 broadcasts one matrix over the batch); same for B, C.
+ * When beta is 0, C is overwritten and its previous contents (even NaN) are ignored.
+ */
+export interface GemmArgs {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  a: FloatArray;
+  aOffset: number;
+  strideA: number;
+  transA: boolean;
+  b: FloatArray;
+  bOffset: number;
+  strideB: number;
+  transB: boolean;
+  c: FloatArray;
+  cOffset: number;
+  strideC: number;
+  alpha: number;
+  beta: number;
+}
+
+/**
+ * Scaled dot-product attention over [batch, heads, seq, headDim] blocks (all contiguous).
+ * Query head h reads key/value head floor(h / (heads / kvHeads)) (grouped-query attention).
+ * Query i may see key j when j <= i + causalOffset (causal; pass causalOffset = tk - tq for a KV cache or a
+ * prefix, which puts the queries at the end of the keys), or always when causal is false.
+ * keyBias, when given, is an additive [batch, tk] term (0 for visible keys, a large negative number for
+ * padding), added after scaling, as Hugging Face adds its extended attention mask.
+ * probs [batch, heads, tq, tk] receives the attention probabilities (needed by the backward pass).
+ */
+export interface AttentionArgs {
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  tq: number;
+  tk: number;
+  headDim: number;
+  scale: number;
+  causal: boolean;
+  causalOffset: number;
+  q: FloatArray; // [batch, heads, tq, headDim]
+  k: FloatArray; // [batch, kvHeads, tk, headDim]
+  v: FloatArray; // [batch, kvHeads, tk, headDim]
+  keyBias: FloatArray | null; // [batch, tk]
+  out: FloatArray; // [batch, heads, tq, headDim]
+  probs: FloatArray; // [batch, heads, tq, tk]
+}
+
+/** Gradients of attention given the saved probabilities. dq, dk, dv are overwritten. */
+export interface AttentionBackwardArgs {
+  batch: number;
+  heads: number;
+  kvHeads: number;
+  tq: number;
+  tk: number;
+  headDim: number;
+  scale: number;
+  q: FloatArray;
+  k: FloatArray;
+  v: FloatArray;
+  probs: FloatArray;
+  dOut: FloatArray; // [batch, heads, tq, headDim]
+  dq: FloatArray;
+  dk: FloatArray; // [batch, kvHeads, tk, headDim]
+  dv: FloatArray;
+}
+
+/** One decoupled-weight-decay Adam step, in place on param, m and v (PyTorch's AdamW formula). */
+export interface AdamWArgs {
+  param: Float32Array | Float64Array;
+  grad: FloatArray;
+  m: FloatArray;
+  v: FloatArray;
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  step: number; // 1-based, after increment
+}
+
+export interface Backend {
+  readonly name: BackendName;
+  /** Threads the kernels may use. */
+  readonly threads: number;
+  /** True only for the reference backend: kernels also accept Float64Array. */
+  readonly supportsFloat64: boolean;
+
+  /** A zero-filled array of n elements. Arrays from alloc must be given back with release. */
+  alloc<D extends DType>(dtype: D, n: number): TypedArrayOf<D>;
+  /** Returns an array to the backend's pool; the caller must not touch it afterwards. */
+  release(array: AnyArray): void;
+
+  gemm(args: GemmArgs): void;
+
+  /** out[i] = f(x[i]) for i < n. */
+  unary(op: UnaryOp, x: FloatArray, out: FloatArray, n: number, alpha: number): void;
+  /** dx[i] = dy[i] * f'(x[i]); y = f(x) is given for ops whose derivative is cheaper from it. */
+  unaryBackward(
+    op: UnaryOp,
+    x: FloatArray,
+    y: FloatArray,
+    dy: FloatArray,
+    dx: FloatArray,
+    n: number,
+    alpha: number,
+  ): void;
+
+  /**
+   * out[idx] = f(a[dot(idx, aStrides)], b[dot(idx, bStrides)]) for every idx in shape (row-major, out
+   * contiguous). A stride of 0 broadcasts. Comparison ops write 1 or 0.
+   */
+  binary(
+    op: BinaryOp,
+    a: FloatArray,
+    aStrides: readonly number[],
+    b: FloatArray,
+    bStrides: readonly number[],
+    out: FloatArray,
+    shape: readonly number[],
+  ): void;
+
+  /** out[idx] = cond[...] != 0 ? a[...] : b[...], broadcasting through strides like binary. */
+  where(
+    cond: FloatArray | Int32Array,
+    condStrides: readonly number[],
+    a: FloatArray,
+    aStrides: readonly number[],
+    b: FloatArray,
+    bStrides: readonly number[],
+    out: FloatArray,
+    shape: readonly number[],
+  ): void;
+
+  /** x viewed as [outer, size, inner]; out [outer, inner] = reduction over the middle axis. */
+  reduce(op: ReduceOp, x: FloatArray, out: FloatArray, outer: number, size: number, inner: number): void;
+  /** Like reduce("max"), writing the index (first on ties) of the maximum. */
+  argmax(x: FloatArray, out: Int32Array, outer: number, size: number, inner: number): void;
+  /** Sum of squares of x[0..n): the building block of global-norm gradient clipping. */
+  sumSquares(x: FloatArray, n: number): number;
+
+  /**
+   * dst[dstOffset + dot(idx, dstStrides)] = src[srcOffset + dot(idx, srcStrides)] for idx in shape.
+   * Every layout change (permute, slice, concat, expand, contiguous copies) is one of these.
+   */
+  copyStrided(
+    src: AnyArray,
+    srcOffset: number,
+    srcStrides: readonly number[],
+    dst: AnyArray,
+    dstOffset: number,
+    dstStrides: readonly number[],
+    shape: readonly number[],
+  ): void;
+  fill(out: AnyArray, value: number, offset: number, n: number): void;
+
+  /** Row-wise over [rows, cols]. */
+  softmax(x: FloatArray, out: FloatArray, rows: number, cols: number): void;
+  /** dx = y * (dy - sum(dy * y)) row-wise. */
+  softmaxBackward(y: FloatArray, dy: FloatArray, dx: FloatArray, rows: number, cols: number): void;
+  logSoftmax(x: FloatArray, out: FloatArray, rows: number, cols: number): void;
+  /** dx = dy - exp(y) * sum(dy) row-wise. */
+  logSoftmaxBackward(y: FloatArray, dy: FloatArray, dx: FloatArray, rows: number, cols: number): void;
+
+  /** y = (x - mean) * rstd * w + b over rows of length cols; saves mean and rstd [rows]. w, b may be null. */
+  layerNorm(
+    x: FloatArray,
+    w: FloatArray | null,
+    b: FloatArray | null,
+    out: FloatArray,
+    mean: FloatArray,
+    rstd: FloatArray,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
+  /** Overwrites dx, and dw/db (when non-null) with their full (summed over rows) values. */
+  layerNormBackward(
+    dy: FloatArray,
+    x: FloatArray,
+    w: FloatArray | null,
+    mean: FloatArray,
+    rstd: FloatArray,
+    dx: FloatArray,
+    dw: FloatArray | null,
+    db: FloatArray | null,
+    rows: number,
+    cols: number,
+  ): void;
+  /** y = x * rstd * w, rstd = 1 / sqrt(mean(x^2) + eps). w may be null. */
+  rmsNorm(
+    x: FloatArray,
+    w: FloatArray | null,
+    out: FloatArray,
+    rstd: FloatArray,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void;
+  rmsNormBackward(
+    dy: FloatArray,
+    x: FloatArray,
+    w: FloatArray | null,
+    rstd: FloatArray,
+    dx: FloatArray,
+    dw: FloatArray | null,
+    rows: number,
+    cols: number,
+  ): void;
+
+  /** out[i, :] = table[ids[i], :] for i < ids.length; table is [vocab, cols]. Ids are range-checked by the caller. */
+  gatherRows(table: FloatArray, ids: Int32Array, out: FloatArray, cols: number): void;
+  /** dTable[ids[i], :] += dOut[i, :], skipping rows whose id equals skipId (padding_idx; -1 skips none). */
+  scatterAddRows(dOut: FloatArray, ids: Int32Array, dTable: FloatArray, cols: number, skipId: number): void;
+
+  /**
+   * Row-wise cross-entropy over logits [rows, cols]: losses[i] = logsumexp(row) - row[target], 0 where
+   * target == ignoreIndex; lse[i] saves logsumexp for the backward pass.
+   */
+  crossEntropy(
+    logits: FloatArray,
+    targets: Int32Array,
+    losses: FloatArray,
+    lse: FloatArray,
+    rows: number,
+    cols: number,
+    ignoreIndex: number,
+  ): void;
+  /** dLogits[i, :] = dLoss[i] * (softmax(row) - onehot(target)), 0 rows for ignored targets. */
+  crossEntropyBackward(
+    logits: FloatArray,
+    targets: Int32Array,
+    lse: FloatArray,
+    dLoss: FloatArray,
+    dLogits: FloatArray,
+    rows: number,
+    cols: number,
+    ignoreIndex: number,
+  ): void;
+
+  /**
+   * Rotary embedding, Hugging Face rotate-half convention, on x [batch, heads, seq, headDim]:
+   * out = x * cos + rotate_half(x) * sin with rotate_half(x) = cat(-x2, x1), angle(pos, i) = pos * invFreq[i]
+   * for i < headDim / 2 (repeated for both halves). positions [batch, seq]. inverse rotates by -angle (the
+   * backward pass).
+   */
+  rope(
+    x: FloatArray,
+    out: FloatArray,
+    positions: Int32Array,
+    invFreq: Float64Array,
+    batch: number,
+    heads: number,
+    seq: number,
+    headDim: number,
+    inverse: boolean,
+  ): void;
+
+  attention(args: AttentionArgs): void;
+  attentionBackward(args: AttentionBackwardArgs): void;
+
+  adamw(args: AdamWArgs, n: number): void;
+}

@@ -1,0 +1,532 @@
+// The reference backend: plain TypeScript loops, written to be obviously right rather than fast. It is the
+// oracle the native and wasm backends are tested against, and the only backend that computes in float64
+// (the gradient checks need it).
+
+import type {
+  AdamWArgs,
+  AnyArray,
+  AttentionArgs,
+  AttentionBackwardArgs,
+  Backend,
+  BinaryOp,
+  DType,
+  FloatArray,
+  GemmArgs,
+  ReduceOp,
+  TypedArrayOf,
+  UnaryOp,
+} from "./backend.js";
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2 = 1 / Math.SQRT2;
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+/** erf with |error| < 1.2e-7 (Numerical Recipes' erfc Chebyshev fit), enough for float32 and float64 checks. */
+export function erf(x: number): number {
+  const z = Math.abs(x);
+  const t = 1 / (1 + 0.5 * z);
+  const r =
+    t *
+    Math.exp(
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))),
+    );
+  return x >= 0 ? 1 - r : r - 1;
+}
+
+function unaryValue(op: UnaryOp, x: number, alpha: number): number {
+  switch (op) {
+    case "neg":
+      return -x;
+    case "exp":
+      return Math.exp(x);
+    case "log":
+      return Math.log(x);
+    case "sqrt":
+      return Math.sqrt(x);
+    case "rsqrt":
+      return 1 / Math.sqrt(x);
+    case "tanh":
+      return Math.tanh(x);
+    case "sigmoid":
+      return 1 / (1 + Math.exp(-x));
+    case "relu":
+      return x > 0 ? x : 0;
+    case "gelu":
+      return 0.5 * x * (1 + erf(x * INV_SQRT_2));
+    case "geluTanh":
+      return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
+    case "silu":
+      return x / (1 + Math.exp(-x));
+    case "abs":
+      return Math.abs(x);
+    case "square":
+      return x * x;
+    case "scale":
+      return x * alpha;
+    case "shift":
+      return x + alpha;
+    case "pow":
+      return x ** alpha;
+    case "rdiv":
+      return alpha / x;
+  }
+}
+
+/** d f(x) / dx, given x and y = f(x). */
+function unaryDerivative(op: UnaryOp, x: number, y: number, alpha: number): number {
+  switch (op) {
+    case "neg":
+      return -1;
+    case "exp":
+      return y;
+    case "log":
+      return 1 / x;
+    case "sqrt":
+      return 0.5 / y;
+    case "rsqrt":
+      return -0.5 * y * y * y;
+    case "tanh":
+      return 1 - y * y;
+    case "sigmoid":
+      return y * (1 - y);
+    case "relu":
+      return x > 0 ? 1 : 0;
+    case "gelu": {
+      const cdf = 0.5 * (1 + erf(x * INV_SQRT_2));
+      return cdf + x * INV_SQRT_2PI * Math.exp(-0.5 * x * x);
+    }
+    case "geluTanh": {
+      const inner = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
+      const t = Math.tanh(inner);
+      return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);
+    }
+    case "silu": {
+      const s = 1 / (1 + Math.exp(-x));
+      return s * (1 + x * (1 - s));
+    }
+    case "abs":
+      return x > 0 ? 1 : x < 0 ? -1 : 0;
+    case "square":
+      return 2 * x;
+    case "scale":
+      return alpha;
+    case "shift":
+      return 1;
+    case "pow":
+      return alpha * x ** (alpha - 1);
+    case "rdiv":
+      return -alpha / (x * x);
+  }
+}
+
+function binaryValue(op: BinaryOp, a: number, b: number): number {
+  switch (op) {
+    case "add":
+      return a + b;
+    case "sub":
+      return a - b;
+    case "mul":
+      return a * b;
+    case "div":
+      return a / b;
+    case "pow":
+      return a ** b;
+    case "max":
+      return a >= b ? a : b;
+    case "min":
+      return a <= b ? a : b;
+    case "eq":
+      return a === b ? 1 : 0;
+    case "gt":
+      return a > b ? 1 : 0;
+    case "lt":
+      return a < b ? 1 : 0;
+  }
+}
+
+/** Calls visit(outIndex, offsets...) for every index of shape in row-major order. */
+function forEachIndex(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+  visit: (i: number, offsets: number[]) => void,
+): void {
+  const rank = shape.length;
+  let total = 1;
+  for (const d of shape) total *= d;
+  if (total === 0) return;
+  const index = new Array<number>(rank).fill(0);
+  const offsets = new Array<number>(strides.length).fill(0);
+  for (let i = 0; i < total; i++) {
+    visit(i, offsets);
+    for (let axis = rank - 1; axis >= 0; axis--) {
+      index[axis]++;
+      for (let s = 0; s < strides.length; s++) offsets[s] += strides[s][axis];
+      if (index[axis] < shape[axis]) break;
+      for (let s = 0; s < strides.length; s++) offsets[s] -= strides[s][axis] * shape[axis];
+      index[axis] = 0;
+    }
+  }
+}
+
+function gemm(g: GemmArgs): void {
+  const { m, n, k } = g;
+  for (let bi = 0; bi < g.batch; bi++) {
+    const a0 = g.aOffset + bi * g.strideA;
+    const b0 = g.bOffset + bi * g.strideB;
+    const c0 = g.cOffset + bi * g.strideC;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let acc = 0;
+        for (let p = 0; p < k; p++) {
+          const av = g.transA ? g.a[a0 + p * m + i] : g.a[a0 + i * k + p];
+          const bv = g.transB ? g.b[b0 + j * k + p] : g.b[b0 + p * n + j];
+          acc += av * bv;
+        }
+        const ci = c0 + i * n + j;
+        g.c[ci] = g.beta === 0 ? g.alpha * acc : g.alpha * acc + g.beta * g.c[ci];
+      }
+    }
+  }
+}
+
+function attention(a: AttentionArgs): void {
+  const { batch, heads, kvHeads, tq, tk, headDim: d } = a;
+  const group = heads / kvHeads;
+  const scores = new Float64Array(tk);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      const kvh = Math.floor(h / group);
+      const qBase = ((b * heads + h) * tq) * d;
+      const kBase = ((b * kvHeads + kvh) * tk) * d;
+      for (let i = 0; i < tq; i++) {
+        let max = -Infinity;
+        for (let j = 0; j < tk; j++) {
+          if (a.causal && j > i + a.causalOffset) {
+            scores[j] = -Infinity;
+            continue;
+          }
+          let dot = 0;
+          for (let c = 0; c < d; c++) dot += a.q[qBase + i * d + c] * a.k[kBase + j * d + c];
+          let s = dot * a.scale;
+          if (a.keyBias) s += a.keyBias[b * tk + j];
+          scores[j] = s;
+          if (s > max) max = s;
+        }
+        let sum = 0;
+        for (let j = 0; j < tk; j++) {
+          const e = scores[j] === -Infinity ? 0 : Math.exp(scores[j] - max);
+          scores[j] = e;
+          sum += e;
+        }
+        const pBase = ((b * heads + h) * tq + i) * tk;
+        for (let j = 0; j < tk; j++) a.probs[pBase + j] = scores[j] / sum;
+        for (let c = 0; c < d; c++) {
+          let acc = 0;
+          for (let j = 0; j < tk; j++) acc += a.probs[pBase + j] * a.v[kBase + j * d + c];
+          a.out[qBase + i * d + c] = acc;
+        }
+      }
+    }
+  }
+}
+
+function attentionBackward(a: AttentionBackwardArgs): void {
+  const { batch, heads, kvHeads, tq, tk, headDim: d } = a;
+  const group = heads / kvHeads;
+  a.dq.fill(0);
+  a.dk.fill(0);
+  a.dv.fill(0);
+  const dProbs = new Float64Array(tk);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < heads; h++) {
+      const kvh = Math.floor(h / group);
+      const qBase = ((b * heads + h) * tq) * d;
+      const kBase = ((b * kvHeads + kvh) * tk) * d;
+      for (let i = 0; i < tq; i++) {
+        const pBase = ((b * heads + h) * tq + i) * tk;
+        let dot = 0;
+        for (let j = 0; j < tk; j++) {
+          let dp = 0;
+          for (let c = 0; c < d; c++) dp += a.dOut[qBase + i * d + c] * a.v[kBase + j * d + c];
+          dProbs[j] = dp;
+          dot += dp * a.probs[pBase + j];
+        }
+        for (let j = 0; j < tk; j++) {
+          const p = a.probs[pBase + j];
+          const dScore = p * (dProbs[j] - dot) * a.scale;
+          for (let c = 0; c < d; c++) {
+            a.dq[qBase + i * d + c] += dScore * a.k[kBase + j * d + c];
+            a.dk[kBase + j * d + c] += dScore * a.q[qBase + i * d + c];
+            a.dv[kBase + j * d + c] += p * a.dOut[qBase + i * d + c];
+          }
+        }
+      }
+    }
+  }
+}
+
+function makeArray<D extends DType>(dtype: D, n: number): TypedArrayOf<D> {
+  if (dtype === "int32") return new Int32Array(n) as TypedArrayOf<D>;
+  if (dtype === "float64") return new Float64Array(n) as TypedArrayOf<D>;
+  return new Float32Array(n) as TypedArrayOf<D>;
+}
+
+export const referenceBackend: Backend = {
+  name: "reference",
+  threads: 1,
+  supportsFloat64: true,
+
+  alloc: makeArray,
+  release(_array: AnyArray): void {
+    // Garbage collection reclaims reference arrays; pooling would only obscure the oracle.
+  },
+
+  gemm,
+
+  unary(op: UnaryOp, x: FloatArray, out: FloatArray, n: number, alpha: number): void {
+    for (let i = 0; i < n; i++) out[i] = unaryValue(op, x[i], alpha);
+  },
+  unaryBackward(op, x, y, dy, dx, n, alpha): void {
+    for (let i = 0; i < n; i++) dx[i] = dy[i] * unaryDerivative(op, x[i], y[i], alpha);
+  },
+  binary(op, a, aStrides, b, bStrides, out, shape): void {
+    forEachIndex(shape, [aStrides, bStrides], (i, [ao, bo]) => {
+      out[i] = binaryValue(op, a[ao], b[bo]);
+    });
+  },
+  where(cond, condStrides, a, aStrides, b, bStrides, out, shape): void {
+    forEachIndex(shape, [condStrides, aStrides, bStrides], (i, [co, ao, bo]) => {
+      out[i] = cond[co] !== 0 ? a[ao] : b[bo];
+    });
+  },
+  reduce(op: ReduceOp, x, out, outer, size, inner): void {
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < inner; j++) {
+        let acc = op === "sum" ? 0 : -Infinity;
+        for (let r = 0; r < size; r++) {
+          const v = x[(o * size + r) * inner + j];
+          acc = op === "sum" ? acc + v : v > acc || Number.isNaN(v) ? v : acc;
+        }
+        out[o * inner + j] = acc;
+      }
+    }
+  },
+  argmax(x, out, outer, size, inner): void {
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < inner; j++) {
+        let best = 0;
+        for (let r = 1; r < size; r++) {
+          if (x[(o * size + r) * inner + j] > x[(o * size + best) * inner + j]) best = r;
+        }
+        out[o * inner + j] = best;
+      }
+    }
+  },
+  sumSquares(x, n): number {
+    let acc = 0;
+    for (let i = 0; i < n; i++) acc += x[i] * x[i];
+    return acc;
+  },
+  copyStrided(src, srcOffset, srcStrides, dst, dstOffset, dstStrides, shape): void {
+    forEachIndex(shape, [srcStrides, dstStrides], (_i, [so, dof]) => {
+      dst[dstOffset + dof] = src[srcOffset + so];
+    });
+  },
+  fill(out, value, offset, n): void {
+    out.fill(value, offset, offset + n);
+  },
+
+  softmax(x, out, rows, cols): void {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let max = -Infinity;
+      for (let c = 0; c < cols; c++) max = Math.max(max, x[base + c]);
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += Math.exp(x[base + c] - max);
+      for (let c = 0; c < cols; c++) out[base + c] = Math.exp(x[base + c] - max) / sum;
+    }
+  },
+  softmaxBackward(y, dy, dx, rows, cols): void {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let dot = 0;
+      for (let c = 0; c < cols; c++) dot += dy[base + c] * y[base + c];
+      for (let c = 0; c < cols; c++) dx[base + c] = y[base + c] * (dy[base + c] - dot);
+    }
+  },
+  logSoftmax(x, out, rows, cols): void {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let max = -Infinity;
+      for (let c = 0; c < cols; c++) max = Math.max(max, x[base + c]);
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += Math.exp(x[base + c] - max);
+      const lse = max + Math.log(sum);
+      for (let c = 0; c < cols; c++) out[base + c] = x[base + c] - lse;
+    }
+  },
+  logSoftmaxBackward(y, dy, dx, rows, cols): void {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += dy[base + c];
+      for (let c = 0; c < cols; c++) dx[base + c] = dy[base + c] - Math.exp(y[base + c]) * sum;
+    }
+  },
+
+  layerNorm(x, w, b, out, mean, rstd, rows, cols, eps): void {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let mu = 0;
+      for (let c = 0; c < cols; c++) mu += x[base + c];
+      mu /= cols;
+      let variance = 0;
+      for (let c = 0; c < cols; c++) variance += (x[base + c] - mu) ** 2;
+      variance /= cols;
+      const rs = 1 / Math.sqrt(variance + eps);
+      mean[r] = mu;
+      rstd[r] = rs;
+      for (let c = 0; c < cols; c++) {
+        const xhat = (x[base + c] - mu) * rs;
+        out[base + c] = xhat * (w ? w[c] : 1) + (b ? b[c] : 0);
+      }
+    }
+  },
+  layerNormBackward(dy, x, w, mean, rstd, dx, dw, db, rows, cols): void {
+    if (dw) dw.fill(0, 0, cols);
+    if (db) db.fill(0, 0, cols);
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let sumG = 0;
+      let sumGX = 0;
+      for (let c = 0; c < cols; c++) {
+        const xhat = (x[base + c] - mean[r]) * rstd[r];
+        const g = dy[base + c] * (w ? w[c] : 1);
+        sumG += g;
+        sumGX += g * xhat;
+        if (dw) dw[c] += dy[base + c] * xhat;
+        if (db) db[c] += dy[base + c];
+      }
+      for (let c = 0; c < cols; c++) {
+        const xhat = (x[base + c] - mean[r]) * rstd[r];
+        const g = dy[base + c] * (w ? w[c] : 1);
+        dx[base + c] = (rstd[r] * (cols * g - sumG - xhat * sumGX)) / cols;
+      }
+    }
+  },
+  rmsNorm(x, w, out, rstd, rows, cols, eps): void {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let ms = 0;
+      for (let c = 0; c < cols; c++) ms += x[base + c] * x[base + c];
+      const rs = 1 / Math.sqrt(ms / cols + eps);
+      rstd[r] = rs;
+      for (let c = 0; c < cols; c++) out[base + c] = x[base + c] * rs * (w ? w[c] : 1);
+    }
+  },
+  rmsNormBackward(dy, x, w, rstd, dx, dw, rows, cols): void {
+    if (dw) dw.fill(0, 0, cols);
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      const rs = rstd[r];
+      let sumGX = 0;
+      for (let c = 0; c < cols; c++) {
+        const g = dy[base + c] * (w ? w[c] : 1);
+        sumGX += g * x[base + c];
+        if (dw) dw[c] += dy[base + c] * x[base + c] * rs;
+      }
+      for (let c = 0; c < cols; c++) {
+        const g = dy[base + c] * (w ? w[c] : 1);
+        dx[base + c] = rs * g - (rs * rs * rs * x[base + c] * sumGX) / cols;
+      }
+    }
+  },
+
+  gatherRows(table, ids, out, cols): void {
+    for (let i = 0; i < ids.length; i++) {
+      const src = ids[i] * cols;
+      for (let c = 0; c < cols; c++) out[i * cols + c] = table[src + c];
+    }
+  },
+  scatterAddRows(dOut, ids, dTable, cols, skipId): void {
+    for (let i = 0; i < ids.length; i++) {
+      if (ids[i] === skipId) continue;
+      const dst = ids[i] * cols;
+      for (let c = 0; c < cols; c++) dTable[dst + c] += dOut[i * cols + c];
+    }
+  },
+
+  crossEntropy(logits, targets, losses, lse, rows, cols, ignoreIndex): void {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      let max = -Infinity;
+      for (let c = 0; c < cols; c++) max = Math.max(max, logits[base + c]);
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += Math.exp(logits[base + c] - max);
+      const l = max + Math.log(sum);
+      lse[r] = l;
+      losses[r] = targets[r] === ignoreIndex ? 0 : l - logits[base + targets[r]];
+    }
+  },
+  crossEntropyBackward(logits, targets, lse, dLoss, dLogits, rows, cols, ignoreIndex): void {
+    for (let r = 0; r < rows; r++) {
+      const base = r * cols;
+      if (targets[r] === ignoreIndex) {
+        dLogits.fill(0, base, base + cols);
+        continue;
+      }
+      for (let c = 0; c < cols; c++) {
+        const p = Math.exp(logits[base + c] - lse[r]);
+        dLogits[base + c] = dLoss[r] * (p - (c === targets[r] ? 1 : 0));
+      }
+    }
+  },
+
+  rope(x, out, positions, invFreq, batch, heads, seq, headDim, inverse): void {
+    const half = headDim / 2;
+    const sign = inverse ? -1 : 1;
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        for (let t = 0; t < seq; t++) {
+          const pos = positions[b * seq + t];
+          const base = ((b * heads + h) * seq + t) * headDim;
+          for (let i = 0; i < half; i++) {
+            const angle = pos * invFreq[i];
+            const cos = Math.cos(angle);
+            const sin = sign * Math.sin(angle);
+            const x1 = x[base + i];
+            const x2 = x[base + i + half];
+            out[base + i] = x1 * cos - x2 * sin;
+            out[base + i + half] = x2 * cos + x1 * sin;
+          }
+        }
+      }
+    }
+  },
+
+  attention,
+  attentionBackward,
+
+  adamw(a: AdamWArgs, n: number): void {
+    const bc1 = 1 - a.beta1 ** a.step;
+    const bc2 = 1 - a.beta2 ** a.step;
+    for (let i = 0; i < n; i++) {
+      const g = a.grad[i];
+      a.param[i] *= 1 - a.lr * a.weightDecay;
+      a.m[i] = a.beta1 * a.m[i] + (1 - a.beta1) * g;
+      a.v[i] = a.beta2 * a.v[i] + (1 - a.beta2) * g * g;
+      const denom = Math.sqrt(a.v[i] / bc2) + a.eps;
+      a.param[i] -= (a.lr / bc1) * (a.m[i] / denom);
+    }
+  },
+};
