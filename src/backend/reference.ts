@@ -21,26 +21,29 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2 = 1 / Math.SQRT2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-/** erf with |error| < 1.2e-7 (Numerical Recipes' erfc Chebyshev fit), enough for float32 and float64 checks. */
+/**
+ * erf to float64 precision: the Maclaurin series near 0, the Laplace continued fraction of erfc in the tails.
+ * The oracle must be more precise than float32 so that float32 backends can be judged against it.
+ */
 export function erf(x: number): number {
   const z = Math.abs(x);
-  const t = 1 / (1 + 0.5 * z);
-  const r =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t *
-          (1.00002368 +
-            t *
-              (0.37409196 +
-                t *
-                  (0.09678418 +
-                    t *
-                      (-0.18628806 +
-                        t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))))),
-    );
-  return x >= 0 ? 1 - r : r - 1;
+  if (z < 3) {
+    // erf(z) = 2/sqrt(pi) * sum_n (-1)^n z^(2n+1) / (n! (2n+1))
+    let term = z;
+    let sum = z;
+    for (let n = 1; n < 200; n++) {
+      term *= (-z * z) / n;
+      const contribution = term / (2 * n + 1);
+      sum += contribution;
+      if (Math.abs(contribution) < 1e-17 * Math.abs(sum)) break;
+    }
+    return Math.sign(x) * sum * (2 / Math.sqrt(Math.PI));
+  }
+  // erfc(z) = exp(-z^2)/sqrt(pi) / (z + (1/2)/(z + 1/(z + (3/2)/(z + 2/(z + ...))))), evaluated bottom-up.
+  let fraction = z;
+  for (let n = 60; n >= 1; n--) fraction = z + n / 2 / fraction;
+  const erfc = Math.exp(-z * z) / Math.sqrt(Math.PI) / fraction;
+  return Math.sign(x) * (1 - erfc);
 }
 
 function unaryValue(op: UnaryOp, x: number, alpha: number): number {
@@ -206,8 +209,8 @@ function attention(a: AttentionArgs): void {
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const kvh = Math.floor(h / group);
-      const qBase = ((b * heads + h) * tq) * d;
-      const kBase = ((b * kvHeads + kvh) * tk) * d;
+      const qBase = (b * heads + h) * tq * d;
+      const kBase = (b * kvHeads + kvh) * tk * d;
       for (let i = 0; i < tq; i++) {
         let max = -Infinity;
         for (let j = 0; j < tk; j++) {
@@ -250,8 +253,8 @@ function attentionBackward(a: AttentionBackwardArgs): void {
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const kvh = Math.floor(h / group);
-      const qBase = ((b * heads + h) * tq) * d;
-      const kBase = ((b * kvHeads + kvh) * tk) * d;
+      const qBase = (b * heads + h) * tq * d;
+      const kBase = (b * kvHeads + kvh) * tk * d;
       for (let i = 0; i < tq; i++) {
         const pBase = ((b * heads + h) * tq + i) * tk;
         let dot = 0;

@@ -1,0 +1,150 @@
+// Scaled dot-product attention as one fused op (scores, masks, softmax, weighted values), with grouped-query
+// heads, causal masking relative to the end of the keys, padding masks, extra key/value prefixes (prefix
+// tuning) and a KV cache for generation.
+
+import { needsGrad, record } from "../autograd.js";
+import { DTypeError, ShapeError, shapeString } from "../errors.js";
+import { keep } from "../scope.js";
+import type { Tensor } from "../tensor.js";
+import { zeros } from "../tensor.js";
+import { requireFloat, requireSameBackend } from "./elementwise.js";
+import { concat } from "./shape.js";
+
+export interface AttentionOptions {
+  /** Queries see only keys at or before their own position (queries sit at the end of the keys). */
+  causal?: boolean;
+  /** Additive key bias [batch, tk] (see paddingBias), covering prefix keys too when a prefix is given. */
+  keyBias?: Tensor | null;
+  /** Defaults to 1 / sqrt(headDim). */
+  scale?: number;
+}
+
+/**
+ * q [batch, heads, tq, headDim], k and v [batch, kvHeads, tk, headDim] -> [batch, heads, tq, headDim].
+ * heads must be a multiple of kvHeads (grouped-query attention).
+ */
+export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
+  requireFloat("attention", q, k, v);
+  requireSameBackend("attention", q, k, v);
+  if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
+    throw new ShapeError(
+      "attention",
+      `expects 4-D q, k, v [batch, heads, seq, headDim], got ${shapeString(q.shape)}, ${shapeString(k.shape)}, ${shapeString(v.shape)}`,
+    );
+  }
+  const [batch, heads, tq, headDim] = q.shape;
+  const [kb, kvHeads, tk, kd] = k.shape;
+  if (kb !== batch || kd !== headDim || v.shape.some((d, i) => d !== k.shape[i]) || heads % kvHeads !== 0) {
+    throw new ShapeError(
+      "attention",
+      `incompatible q ${shapeString(q.shape)}, k ${shapeString(k.shape)}, v ${shapeString(v.shape)}: batch and headDim must match, k and v must have one shape, heads must be a multiple of kv heads`,
+    );
+  }
+  const keyBias = options.keyBias ?? null;
+  if (keyBias) {
+    if (keyBias.dtype !== q.dtype)
+      throw new DTypeError("attention", `key bias is ${keyBias.dtype} but q is ${q.dtype}`);
+    if (keyBias.size !== batch * tk) {
+      throw new ShapeError(
+        "attention",
+        `key bias ${shapeString(keyBias.shape)} must be [batch, tk] = [${batch}, ${tk}]`,
+      );
+    }
+  }
+  const causal = options.causal ?? false;
+  const scale = options.scale ?? 1 / Math.sqrt(headDim);
+  const backend = q.backend;
+  const out = zeros(q.shape, q.dtype, backend);
+  const probs = zeros([batch, heads, tq, tk], q.dtype, backend);
+  backend.attention({
+    batch,
+    heads,
+    kvHeads,
+    tq,
+    tk,
+    headDim,
+    scale,
+    causal,
+    causalOffset: tk - tq,
+    q: q.floats,
+    k: k.floats,
+    v: v.floats,
+    keyBias: keyBias ? keyBias.floats : null,
+    out: out.floats,
+    probs: probs.floats,
+  });
+  if (needsGrad(q, k, v)) {
+    record(out, "attention", [q, k, v], (g) => {
+      const dq = zeros(q.shape, q.dtype, backend);
+      const dk = zeros(k.shape, k.dtype, backend);
+      const dv = zeros(v.shape, v.dtype, backend);
+      backend.attentionBackward({
+        batch,
+        heads,
+        kvHeads,
+        tq,
+        tk,
+        headDim,
+        scale,
+        q: q.floats,
+        k: k.floats,
+        v: v.floats,
+        probs: probs.floats,
+        dOut: g.floats,
+        dq: dq.floats,
+        dk: dk.floats,
+        dv: dv.floats,
+      });
+      return [dq, dk, dv];
+    });
+  } else {
+    probs.dispose();
+  }
+  return out;
+}
+
+/**
+ * Puts prefix keys/values [batch, kvHeads, p, headDim] in front of k/v (prefix tuning's past_key_values),
+ * so every query sees them. The key bias must then cover p + tk keys.
+ */
+export function withPrefix(prefix: Tensor, kv: Tensor): Tensor {
+  return concat([prefix, kv], 2);
+}
+
+/**
+ * Keys and values of the tokens seen so far, per layer, for incremental decoding: append the new tokens'
+ * k/v and attend over everything cached. Owned tensors are kept outside memory scopes.
+ */
+export class KVCache {
+  private readonly keys: (Tensor | null)[];
+  private readonly values: (Tensor | null)[];
+
+  constructor(readonly layers: number) {
+    this.keys = new Array(layers).fill(null);
+    this.values = new Array(layers).fill(null);
+  }
+
+  /** Number of positions cached (0 before the first append). */
+  get length(): number {
+    return this.keys[0]?.shape[2] ?? 0;
+  }
+
+  /** Appends [batch, kvHeads, t, headDim] k and v for layer and returns the full cached k and v. */
+  append(layer: number, k: Tensor, v: Tensor): [Tensor, Tensor] {
+    const oldK = this.keys[layer];
+    const oldV = this.values[layer];
+    const nextK = keep(oldK ? concat([oldK, k], 2) : concat([k], 2));
+    const nextV = keep(oldV ? concat([oldV, v], 2) : concat([v], 2));
+    oldK?.dispose();
+    oldV?.dispose();
+    this.keys[layer] = nextK;
+    this.values[layer] = nextV;
+    return [nextK, nextV];
+  }
+
+  dispose(): void {
+    for (const t of [...this.keys, ...this.values]) t?.dispose();
+    this.keys.fill(null);
+    this.values.fill(null);
+  }
+}

@@ -1,0 +1,51 @@
+// Softmax and log-softmax along an axis (the last by default, as attention and classifiers use).
+
+import { needsGrad, record } from "../autograd.js";
+import { type Tensor, zeros } from "../tensor.js";
+import { requireFloat } from "./elementwise.js";
+import { normalizeAxis } from "./reduce.js";
+import { transpose } from "./shape.js";
+
+function alongLastAxis(x: Tensor, axis: number, fn: (lastAxisInput: Tensor) => Tensor): Tensor {
+  const a = normalizeAxis("softmax", axis, x.rank);
+  if (a === x.rank - 1) return fn(x);
+  const moved = transpose(x, a, -1);
+  const result = fn(moved);
+  return transpose(result, a, -1);
+}
+
+export function softmax(x: Tensor, axis = -1): Tensor {
+  requireFloat("softmax", x);
+  return alongLastAxis(x, axis, (input) => {
+    const cols = input.shape[input.rank - 1];
+    const rows = cols === 0 ? 0 : input.size / cols;
+    const out = zeros(input.shape, input.dtype, input.backend);
+    input.backend.softmax(input.floats, out.floats, rows, cols);
+    if (needsGrad(input)) {
+      record(out, "softmax", [input], (g) => {
+        const dx = zeros(input.shape, input.dtype, input.backend);
+        input.backend.softmaxBackward(out.floats, g.floats, dx.floats, rows, cols);
+        return [dx];
+      });
+    }
+    return out;
+  });
+}
+
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  requireFloat("logSoftmax", x);
+  return alongLastAxis(x, axis, (input) => {
+    const cols = input.shape[input.rank - 1];
+    const rows = cols === 0 ? 0 : input.size / cols;
+    const out = zeros(input.shape, input.dtype, input.backend);
+    input.backend.logSoftmax(input.floats, out.floats, rows, cols);
+    if (needsGrad(input)) {
+      record(out, "logSoftmax", [input], (g) => {
+        const dx = zeros(input.shape, input.dtype, input.backend);
+        input.backend.logSoftmaxBackward(out.floats, g.floats, dx.floats, rows, cols);
+        return [dx];
+      });
+    }
+    return out;
+  });
+}

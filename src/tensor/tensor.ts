@@ -1,0 +1,220 @@
+// Tensor: a shape, an element type and a contiguous buffer owned by a backend, plus what autograd needs
+// (requiresGrad, the accumulated grad, and the node that made it). Tensors are always contiguous; views that
+// keep the element order (reshape) share the buffer through a reference-counted Storage.
+
+import type { AnyArray, Backend, DType, FloatArray } from "../backend/backend.js";
+import { currentBackend } from "../backend/registry.js";
+import { DisposedTensorError, DTypeError, ShapeError, shapeString } from "./errors.js";
+import { track, untracked } from "./scope.js";
+
+/** A buffer shared by the tensors that view it; returned to the backend when the last one is disposed. */
+export class Storage {
+  refs = 1;
+  constructor(
+    readonly data: AnyArray,
+    readonly backend: Backend,
+  ) {}
+
+  release(): void {
+    if (--this.refs === 0) this.backend.release(this.data);
+  }
+}
+
+/** How a tensor was computed: its inputs and the map from its gradient to theirs. */
+export interface GradNode {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  /** Gradients w.r.t. each input (null where an input needs none), given the output gradient. */
+  backward(gradOutput: Tensor): (Tensor | null)[];
+}
+
+export function sizeOf(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export class Tensor {
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  readonly size: number;
+  requiresGrad = false;
+  grad: Tensor | null = null;
+  node: GradNode | null = null;
+  private storageRef: Storage | null;
+
+  constructor(storage: Storage, shape: readonly number[], dtype: DType) {
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtype;
+    this.size = sizeOf(shape);
+    if (storage.data.length < this.size) {
+      throw new ShapeError(
+        "Tensor",
+        `buffer of ${storage.data.length} elements cannot hold ${shapeString(shape)}`,
+      );
+    }
+    this.storageRef = storage;
+    track(this);
+  }
+
+  get disposed(): boolean {
+    return this.storageRef === null;
+  }
+
+  get storage(): Storage {
+    if (!this.storageRef) throw new DisposedTensorError("Tensor.storage");
+    return this.storageRef;
+  }
+
+  get backend(): Backend {
+    return this.storage.backend;
+  }
+
+  /** The elements, row-major. Valid until the tensor is disposed. */
+  get data(): AnyArray {
+    return this.storage.data;
+  }
+
+  /** The elements as a float array; throws a typed error for int32 tensors. */
+  get floats(): FloatArray {
+    if (this.dtype === "int32")
+      throw new DTypeError("Tensor.floats", "tensor holds int32 values, not floats");
+    return this.storage.data as FloatArray;
+  }
+
+  get ints(): Int32Array {
+    if (this.dtype !== "int32")
+      throw new DTypeError("Tensor.ints", `tensor holds ${this.dtype} values, not int32`);
+    return this.storage.data as Int32Array;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1)
+      throw new ShapeError("item", `tensor ${shapeString(this.shape)} has ${this.size} elements, not 1`);
+    return this.data[0];
+  }
+
+  /** A copy of the elements as a plain array. */
+  toArray(): number[] {
+    return Array.from(this.data.subarray(0, this.size));
+  }
+
+  dispose(): void {
+    if (!this.storageRef) return;
+    this.storageRef.release();
+    this.storageRef = null;
+    this.node = null;
+  }
+
+  /** Marks a leaf tensor as trainable (or not). Returns this. */
+  setRequiresGrad(value = true): this {
+    if (value && this.dtype === "int32")
+      throw new DTypeError("setRequiresGrad", "int32 tensors cannot require gradients");
+    this.requiresGrad = value;
+    return this;
+  }
+
+  toString(): string {
+    return `Tensor(${shapeString(this.shape)}, ${this.dtype}, ${this.backend.name})`;
+  }
+}
+
+function checkShape(op: string, shape: readonly number[]): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0)
+      throw new ShapeError(op, `invalid shape ${shapeString(shape)}: sizes must be non-negative integers`);
+  }
+}
+
+/** A zero-filled tensor. */
+export function zeros(
+  shape: readonly number[],
+  dtype: DType = "float32",
+  backend: Backend = currentBackend(),
+): Tensor {
+  checkShape("zeros", shape);
+  if (dtype === "float64" && !backend.supportsFloat64) {
+    throw new DTypeError(
+      "zeros",
+      `backend ${backend.name} has no float64; use the reference backend for float64`,
+    );
+  }
+  const data = backend.alloc(dtype, sizeOf(shape));
+  return new Tensor(new Storage(data, backend), shape, dtype);
+}
+
+export function full(
+  shape: readonly number[],
+  value: number,
+  dtype: DType = "float32",
+  backend: Backend = currentBackend(),
+): Tensor {
+  const t = zeros(shape, dtype, backend);
+  if (value !== 0) backend.fill(t.data, value, 0, t.size);
+  return t;
+}
+
+export function ones(
+  shape: readonly number[],
+  dtype: DType = "float32",
+  backend: Backend = currentBackend(),
+): Tensor {
+  return full(shape, 1, dtype, backend);
+}
+
+/** A tensor holding a copy of values (a flat array in row-major order). */
+export function tensor(
+  values: ArrayLike<number>,
+  shape: readonly number[] = [values.length],
+  dtype: DType = "float32",
+  backend: Backend = currentBackend(),
+): Tensor {
+  const t = zeros(shape, dtype, backend);
+  if (values.length !== t.size) {
+    throw new ShapeError(
+      "tensor",
+      `${values.length} values do not fill shape ${shapeString(shape)} (${t.size} elements)`,
+    );
+  }
+  if (dtype === "int32") {
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isInteger(values[i]))
+        throw new DTypeError("tensor", `int32 tensor given non-integer value ${values[i]} at ${i}`);
+    }
+  }
+  t.data.set(values as ArrayLike<number>);
+  return t;
+}
+
+export function scalar(value: number, dtype: DType = "float32", backend: Backend = currentBackend()): Tensor {
+  return tensor([value], [], dtype, backend);
+}
+
+/** A tensor of the same shape, dtype and backend as like, zero-filled. */
+export function zerosLike(like: Tensor, dtype: DType = like.dtype): Tensor {
+  return zeros(like.shape, dtype, like.backend);
+}
+
+/** A new tensor viewing t's buffer with another shape of the same size (no copy). */
+export function viewOf(t: Tensor, shape: readonly number[]): Tensor {
+  const storage = t.storage;
+  storage.refs++;
+  return new Tensor(storage, shape, t.dtype);
+}
+
+/** Copies t to another backend (or the same one), detached from the graph. */
+export function copyTo(t: Tensor, backend: Backend, dtype: DType = t.dtype): Tensor {
+  const out = zeros(t.shape, dtype, backend);
+  out.data.set(t.data.subarray(0, t.size));
+  return out;
+}
+
+/** A persistent (scope-free) zero tensor, for parameters, gradients and optimizer state. */
+export function persistentZeros(shape: readonly number[], dtype: DType, backend: Backend): Tensor {
+  return untracked(() => zeros(shape, dtype, backend));
+}

@@ -1,0 +1,360 @@
+// One list of op test cases, used twice: finite-difference gradient checks on the reference backend in
+// float64, and the comparison of every other backend against the reference in float32.
+// Each case builds its inputs from a seeded generator (sizes include 1 and odd numbers) and maps them to
+// one output tensor.
+
+import type { Backend, DType } from "../../src/backend/backend.js";
+import type { Tensor } from "../../src/tensor/index.js";
+import * as T from "../../src/tensor/index.js";
+
+export interface CaseInputs {
+  /** Float inputs that are differentiated. */
+  params: Tensor[];
+  /** Anything else the op needs (ids, masks, targets): not differentiated. */
+  fixed: Tensor[];
+}
+
+export interface OpCase {
+  name: string;
+  make(rng: T.Rng, dtype: DType, backend: Backend): CaseInputs;
+  run(params: Tensor[], fixed: Tensor[]): Tensor;
+}
+
+function pick<V>(rng: T.Rng, values: readonly V[]): V {
+  return values[rng.int(values.length)];
+}
+
+/** A random float tensor in [lo, hi). */
+export function uniform(
+  rng: T.Rng,
+  shape: number[],
+  dtype: DType,
+  backend: Backend,
+  lo = -1,
+  hi = 1,
+): Tensor {
+  const n = shape.reduce((p, d) => p * d, 1);
+  const values = Array.from({ length: n }, () => lo + (hi - lo) * rng.next());
+  return T.tensor(values, shape, dtype, backend);
+}
+
+function ints(values: number[], shape: number[], backend: Backend): Tensor {
+  return T.tensor(values, shape, "int32", backend);
+}
+
+const dims = [1, 2, 3, 5, 7] as const;
+
+function unaryCase(name: string, fn: (x: Tensor) => Tensor, lo = -2, hi = 2): OpCase {
+  return {
+    name,
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [pick(rng, dims), pick(rng, [3, 5, 8, 17])], dtype, backend, lo, hi)],
+      fixed: [],
+    }),
+    run: ([x]) => fn(x),
+  };
+}
+
+function binaryCase(name: string, fn: (a: Tensor, b: Tensor) => Tensor, bLo = -2, bHi = 2): OpCase {
+  return {
+    name,
+    make: (rng, dtype, backend) => {
+      const a = pick(rng, dims);
+      const c = pick(rng, [3, 5]);
+      // Broadcast in both directions: [a, 1, c] op [4, 1].
+      return {
+        params: [uniform(rng, [a, 1, c], dtype, backend), uniform(rng, [4, 1], dtype, backend, bLo, bHi)],
+        fixed: [],
+      };
+    },
+    run: ([a, b]) => fn(a, b),
+  };
+}
+
+export const opCases: OpCase[] = [
+  binaryCase("add", T.add),
+  binaryCase("sub", T.sub),
+  binaryCase("mul", T.mul),
+  binaryCase("div", T.div, 0.5, 2),
+  binaryCase("maximum", T.maximum),
+  binaryCase("minimum", T.minimum),
+  {
+    name: "add same shape",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [3, 4], dtype, backend), uniform(rng, [3, 4], dtype, backend)],
+      fixed: [],
+    }),
+    run: ([a, b]) => T.add(a, b),
+  },
+  unaryCase("neg", T.neg),
+  unaryCase("exp", T.exp),
+  unaryCase("log", T.log, 0.2, 3),
+  unaryCase("sqrt", T.sqrt, 0.2, 3),
+  unaryCase("rsqrt", T.rsqrt, 0.2, 3),
+  unaryCase("tanh", T.tanh),
+  unaryCase("sigmoid", T.sigmoid),
+  unaryCase("relu", T.relu),
+  unaryCase("gelu", T.gelu, -4, 4),
+  unaryCase("geluTanh", T.geluTanh, -4, 4),
+  unaryCase("silu", T.silu, -4, 4),
+  unaryCase("abs", T.abs),
+  unaryCase("square", T.square),
+  unaryCase("mulScalar", (x) => T.mulScalar(x, -1.7)),
+  unaryCase("addScalar", (x) => T.addScalar(x, 0.3)),
+  unaryCase("powScalar", (x) => T.powScalar(x, 1.5), 0.2, 2),
+  unaryCase("rdivScalar", (x) => T.rdivScalar(x, 2), 0.5, 2),
+  ...[
+    [false, false],
+    [true, false],
+    [false, true],
+    [true, true],
+  ].map(
+    ([transA, transB]): OpCase => ({
+      name: `matmul transA=${transA} transB=${transB}`,
+      make: (rng, dtype, backend) => {
+        const [m, k, n] = [pick(rng, dims), pick(rng, dims), pick(rng, dims)];
+        return {
+          params: [
+            uniform(rng, transA ? [2, k, m] : [2, m, k], dtype, backend),
+            uniform(rng, transB ? [2, n, k] : [2, k, n], dtype, backend),
+          ],
+          fixed: [],
+        };
+      },
+      run: ([a, b]) => T.matmul(a, b, { transA, transB }),
+    }),
+  ),
+  {
+    name: "matmul broadcast batch",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [2, 1, 3, 5], dtype, backend), uniform(rng, [3, 5, 4], dtype, backend)],
+      fixed: [],
+    }),
+    run: ([a, b]) => T.matmul(a, b),
+  },
+  {
+    name: "matmul shared weight",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [2, 3, 5], dtype, backend), uniform(rng, [5, 7], dtype, backend)],
+      fixed: [],
+    }),
+    run: ([a, b]) => T.matmul(a, b),
+  },
+  {
+    name: "linear outIn with bias",
+    make: (rng, dtype, backend) => ({
+      params: [
+        uniform(rng, [2, pick(rng, dims), 5], dtype, backend),
+        uniform(rng, [3, 5], dtype, backend),
+        uniform(rng, [3], dtype, backend),
+      ],
+      fixed: [],
+    }),
+    run: ([x, w, b]) => T.linear(x, w, b),
+  },
+  {
+    name: "linear inOut (Conv1D) no bias",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [pick(rng, dims), 5], dtype, backend), uniform(rng, [5, 7], dtype, backend)],
+      fixed: [],
+    }),
+    run: ([x, w]) => T.linear(x, w, null, "inOut"),
+  },
+  {
+    name: "sum axes 0,2",
+    make: (rng, dtype, backend) => ({ params: [uniform(rng, [3, 4, 5], dtype, backend)], fixed: [] }),
+    run: ([x]) => T.sum(x, [0, 2]),
+  },
+  {
+    name: "sum all",
+    make: (rng, dtype, backend) => ({ params: [uniform(rng, [3, 4], dtype, backend)], fixed: [] }),
+    run: ([x]) => T.sum(x),
+  },
+  {
+    name: "mean axis -1 keepDims",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [3, pick(rng, dims)], dtype, backend)],
+      fixed: [],
+    }),
+    run: ([x]) => T.mean(x, -1, true),
+  },
+  {
+    name: "max axis 1",
+    make: (rng, dtype, backend) => ({ params: [uniform(rng, [3, 6, 2], dtype, backend)], fixed: [] }),
+    run: ([x]) => T.max(x, 1),
+  },
+  {
+    name: "softmax last axis",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [3, pick(rng, [1, 5, 17])], dtype, backend, -3, 3)],
+      fixed: [],
+    }),
+    run: ([x]) => T.softmax(x),
+  },
+  {
+    name: "softmax axis 0",
+    make: (rng, dtype, backend) => ({ params: [uniform(rng, [4, 3], dtype, backend, -3, 3)], fixed: [] }),
+    run: ([x]) => T.softmax(x, 0),
+  },
+  {
+    name: "logSoftmax",
+    make: (rng, dtype, backend) => ({ params: [uniform(rng, [3, 7], dtype, backend, -3, 3)], fixed: [] }),
+    run: ([x]) => T.logSoftmax(x),
+  },
+  {
+    name: "layerNorm",
+    make: (rng, dtype, backend) => ({
+      params: [
+        uniform(rng, [2, 3, 9], dtype, backend),
+        uniform(rng, [9], dtype, backend),
+        uniform(rng, [9], dtype, backend),
+      ],
+      fixed: [],
+    }),
+    run: ([x, w, b]) => T.layerNorm(x, w, b, 1e-5),
+  },
+  {
+    name: "layerNorm without affine",
+    make: (rng, dtype, backend) => ({ params: [uniform(rng, [4, 6], dtype, backend)], fixed: [] }),
+    run: ([x]) => T.layerNorm(x, null, null, 1e-12),
+  },
+  {
+    name: "rmsNorm",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [2, 3, 8], dtype, backend), uniform(rng, [8], dtype, backend)],
+      fixed: [],
+    }),
+    run: ([x, w]) => T.rmsNorm(x, w, 1e-6),
+  },
+  {
+    name: "embedding",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [6, 4], dtype, backend)],
+      fixed: [ints([0, 3, 3, 5, 1, 0], [2, 3], backend)],
+    }),
+    run: ([table], [ids]) => T.embedding(table, ids),
+  },
+  {
+    name: "reshape",
+    make: (rng, dtype, backend) => ({ params: [uniform(rng, [2, 6], dtype, backend)], fixed: [] }),
+    run: ([x]) => T.mul(T.reshape(x, [3, -1]), T.reshape(x, [3, 4])),
+  },
+  {
+    name: "permute",
+    make: (rng, dtype, backend) => ({ params: [uniform(rng, [2, 3, 4], dtype, backend)], fixed: [] }),
+    run: ([x]) => T.permute(x, [2, 0, 1]),
+  },
+  {
+    name: "transpose",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [pick(rng, dims), 3], dtype, backend)],
+      fixed: [],
+    }),
+    run: ([x]) => T.transpose(x, 0, 1),
+  },
+  {
+    name: "slice",
+    make: (rng, dtype, backend) => ({ params: [uniform(rng, [3, 7, 2], dtype, backend)], fixed: [] }),
+    run: ([x]) => T.slice(x, 1, 2, -1),
+  },
+  {
+    name: "concat",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [2, 1, 3], dtype, backend), uniform(rng, [2, 4, 3], dtype, backend)],
+      fixed: [],
+    }),
+    run: ([a, b]) => T.concat([a, b], 1),
+  },
+  {
+    name: "stack",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [2, 3], dtype, backend), uniform(rng, [2, 3], dtype, backend)],
+      fixed: [],
+    }),
+    run: ([a, b]) => T.stack([a, b], 1),
+  },
+  {
+    name: "expand",
+    make: (rng, dtype, backend) => ({ params: [uniform(rng, [3, 1], dtype, backend)], fixed: [] }),
+    run: ([x]) => T.expand(x, [2, 3, 4]),
+  },
+  {
+    name: "where with int mask",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [2, 3], dtype, backend), uniform(rng, [3], dtype, backend)],
+      fixed: [ints([1, 0, 1, 0, 0, 1], [2, 3], backend)],
+    }),
+    run: ([a, b], [mask]) => T.where(mask, a, b),
+  },
+  {
+    name: "maskedFill",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [2, 4], dtype, backend)],
+      fixed: [ints([0, 1, 0, 0], [1, 4], backend)],
+    }),
+    run: ([x], [mask]) => T.maskedFill(x, mask, -5),
+  },
+  {
+    name: "dropout seeded",
+    make: (rng, dtype, backend) => ({ params: [uniform(rng, [4, 9], dtype, backend)], fixed: [] }),
+    run: ([x]) => T.dropout(x, 0.3, new T.Rng(7), true),
+  },
+  {
+    name: "crossEntropy with ignore index",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [5, 7], dtype, backend, -3, 3)],
+      fixed: [ints([3, -100, 0, 6, 2], [5], backend)],
+    }),
+    run: ([logits], [targets]) => T.crossEntropy(logits, targets),
+  },
+  {
+    name: "rope",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [2, 3, 4, 8], dtype, backend)],
+      fixed: [ints([0, 1, 2, 3, 5, 6, 7, 8], [2, 4], backend)],
+    }),
+    run: ([x], [positions]) => T.rope(x, positions, T.ropeInverseFrequencies(8, 10000)),
+  },
+  ...[
+    { label: "plain", heads: 2, kvHeads: 2, tq: 3, tk: 3, causal: false, mask: false },
+    { label: "causal", heads: 2, kvHeads: 2, tq: 5, tk: 5, causal: true, mask: false },
+    { label: "causal GQA with padding", heads: 4, kvHeads: 2, tq: 4, tk: 4, causal: true, mask: true },
+    { label: "KV-cache offset", heads: 2, kvHeads: 1, tq: 1, tk: 6, causal: true, mask: false },
+    { label: "padding, tq=1 head dim odd", heads: 3, kvHeads: 3, tq: 1, tk: 1, causal: false, mask: true },
+  ].map(
+    (c): OpCase => ({
+      name: `attention ${c.label}`,
+      make: (rng, dtype, backend) => {
+        const d = c.label.includes("odd") ? 5 : 4;
+        const fixed: Tensor[] = [];
+        if (c.mask) {
+          const m = Array.from({ length: 2 * c.tk }, (_, i) => (i % c.tk < c.tk - 1 || i < c.tk ? 1 : 0));
+          fixed.push(T.paddingBias(ints(m, [2, c.tk], backend), dtype === "float64" ? "float64" : "float32"));
+        }
+        return {
+          params: [
+            uniform(rng, [2, c.heads, c.tq, d], dtype, backend),
+            uniform(rng, [2, c.kvHeads, c.tk, d], dtype, backend),
+            uniform(rng, [2, c.kvHeads, c.tk, d], dtype, backend),
+          ],
+          fixed,
+        };
+      },
+      run: ([q, k, v], [bias]) => T.attention(q, k, v, { causal: c.causal, keyBias: bias ?? null }),
+    }),
+  ),
+  {
+    name: "attention with prefix keys",
+    make: (rng, dtype, backend) => ({
+      params: [
+        uniform(rng, [1, 2, 3, 4], dtype, backend),
+        uniform(rng, [1, 2, 3, 4], dtype, backend),
+        uniform(rng, [1, 2, 3, 4], dtype, backend),
+        uniform(rng, [1, 2, 2, 4], dtype, backend),
+        uniform(rng, [1, 2, 2, 4], dtype, backend),
+      ],
+      fixed: [],
+    }),
+    run: ([q, k, v, pk, pv]) => T.attention(q, T.withPrefix(pk, k), T.withPrefix(pv, v), { causal: true }),
+  },
+];
