@@ -1,0 +1,320 @@
+// Batched SGEMM: C = alpha * op(A) op(B) + beta * C, row-major, BLIS-style. A work item is one tile of C
+// (tileM x tileN of one batch entry); for each KC-deep slice of k the tile's A rows and B columns are packed
+// into MR-row / NR-column panels (alpha folded into A, edges zero-padded) and a register-blocked f32x4
+// micro-kernel computes MR x NR blocks of C.
+
+import { pf, pi, pp } from "./common";
+
+export const MR: i32 = 4;
+export const NR: i32 = 8;
+export const KC: i32 = 256;
+/** Largest tileM / tileN the JavaScript side may ask for (the scratch layout depends on them). */
+export const MAX_TILE_M: i32 = 256;
+export const MAX_TILE_N: i32 = 512;
+/** Scratch bytes one thread needs: packed A, packed B and an MR x NR edge tile. */
+export const GEMM_SCRATCH_BYTES: i32 = (MAX_TILE_M * KC + KC * MAX_TILE_N + MR * NR) * 4 + 256;
+
+/**
+ * The 4x8 micro-kernel: acc[4][8] = sum_p ap[p][0..4] (x) bp[p][0..8], then C = acc + beta * C (beta 0:
+ * overwrite). ap holds kc groups of 4 floats, bp kc groups of 8. ldc is the row pitch of C in bytes.
+ */
+function kernel4x8(ap: usize, bp: usize, kc: i32, c: usize, ldc: usize, beta: f32): void {
+  let c00 = f32x4.splat(0);
+  let c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0);
+  let c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0);
+  let c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0);
+  let c31 = f32x4.splat(0);
+  let p = 0;
+  for (; p + 2 <= kc; p += 2) {
+    let b0 = v128.load(bp);
+    let b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    b0 = v128.load(bp, 32);
+    b1 = v128.load(bp, 48);
+    a = v128.load32_splat(ap, 16);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 20);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 24);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 28);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    ap += 32;
+    bp += 64;
+  }
+  if (p < kc) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = f32x4.add(c00, f32x4.mul(a, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 4);
+    c10 = f32x4.add(c10, f32x4.mul(a, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 8);
+    c20 = f32x4.add(c20, f32x4.mul(a, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a, b1));
+    a = v128.load32_splat(ap, 12);
+    c30 = f32x4.add(c30, f32x4.mul(a, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a, b1));
+  }
+  if (beta == 0) {
+    v128.store(c, c00);
+    v128.store(c, c01, 16);
+    c += ldc;
+    v128.store(c, c10);
+    v128.store(c, c11, 16);
+    c += ldc;
+    v128.store(c, c20);
+    v128.store(c, c21, 16);
+    c += ldc;
+    v128.store(c, c30);
+    v128.store(c, c31, 16);
+  } else {
+    const bv = f32x4.splat(beta);
+    v128.store(c, f32x4.add(c00, f32x4.mul(bv, v128.load(c))));
+    v128.store(c, f32x4.add(c01, f32x4.mul(bv, v128.load(c, 16))), 16);
+    c += ldc;
+    v128.store(c, f32x4.add(c10, f32x4.mul(bv, v128.load(c))));
+    v128.store(c, f32x4.add(c11, f32x4.mul(bv, v128.load(c, 16))), 16);
+    c += ldc;
+    v128.store(c, f32x4.add(c20, f32x4.mul(bv, v128.load(c))));
+    v128.store(c, f32x4.add(c21, f32x4.mul(bv, v128.load(c, 16))), 16);
+    c += ldc;
+    v128.store(c, f32x4.add(c30, f32x4.mul(bv, v128.load(c))));
+    v128.store(c, f32x4.add(c31, f32x4.mul(bv, v128.load(c, 16))), 16);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function transpose4(
+  v0: v128,
+  v1: v128,
+  v2: v128,
+  v3: v128,
+  dst: usize,
+  pitch: usize,
+): void {
+  const t0 = v128.shuffle<i32>(v0, v1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<i32>(v0, v1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<i32>(v2, v3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<i32>(v2, v3, 2, 6, 3, 7);
+  v128.store(dst, v128.shuffle<i32>(t0, t2, 0, 1, 4, 5));
+  v128.store(dst + pitch, v128.shuffle<i32>(t0, t2, 2, 3, 6, 7));
+  v128.store(dst + 2 * pitch, v128.shuffle<i32>(t1, t3, 0, 1, 4, 5));
+  v128.store(dst + 3 * pitch, v128.shuffle<i32>(t1, t3, 2, 3, 6, 7));
+}
+
+/**
+ * Packs rows [0, mi) x k-slice [0, kc) of op(A) into panels of MR rows: panel r holds kc groups of MR
+ * floats. a points at op(A)[i0, p0]; rowStep/kStep are the byte strides of op(A)'s row and k index.
+ */
+function packA(a: usize, rowStep: usize, kStep: usize, mi: i32, kc: i32, alpha: f32, dst: usize): void {
+  const av = f32x4.splat(alpha);
+  for (let i = 0; i < mi; i += MR) {
+    const rows = min(MR, mi - i);
+    const src = a + <usize>i * rowStep;
+    const panel = dst + <usize>(i * kc) * 4;
+    if (rows == MR && kStep == 4) {
+      // A row-major: 4 rows x 4 k values per transpose
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const s = src + (<usize>p << 2);
+        transpose4(
+          f32x4.mul(v128.load(s), av),
+          f32x4.mul(v128.load(s + rowStep), av),
+          f32x4.mul(v128.load(s + 2 * rowStep), av),
+          f32x4.mul(v128.load(s + 3 * rowStep), av),
+          panel + (<usize>p << 4),
+          16,
+        );
+      }
+      for (; p < kc; p++) {
+        const s = src + (<usize>p << 2);
+        const d = panel + (<usize>p << 4);
+        store<f32>(d, load<f32>(s) * alpha);
+        store<f32>(d, load<f32>(s + rowStep) * alpha, 4);
+        store<f32>(d, load<f32>(s + 2 * rowStep) * alpha, 8);
+        store<f32>(d, load<f32>(s + 3 * rowStep) * alpha, 12);
+      }
+    } else if (rows == MR && rowStep == 4) {
+      // A stored transposed: the MR values of one k are contiguous
+      for (let p = 0; p < kc; p++) {
+        v128.store(panel + (<usize>p << 4), f32x4.mul(v128.load(src + <usize>p * kStep), av));
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        const d = panel + <usize>(p * MR) * 4;
+        for (let r = 0; r < MR; r++) {
+          store<f32>(d + (<usize>r << 2), r < rows ? load<f32>(src + <usize>r * rowStep + <usize>p * kStep) * alpha : 0);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Packs k-slice [0, kc) x columns [0, nj) of op(B) into panels of NR columns: panel j holds kc groups of NR
+ * floats. b points at op(B)[p0, j0]; kStep/colStep are the byte strides of op(B)'s k and column index.
+ */
+function packB(b: usize, kStep: usize, colStep: usize, kc: i32, nj: i32, dst: usize): void {
+  for (let j = 0; j < nj; j += NR) {
+    const cols = min(NR, nj - j);
+    const src = b + <usize>j * colStep;
+    const panel = dst + <usize>(j * kc) * 4;
+    if (cols == NR && colStep == 4) {
+      for (let p = 0; p < kc; p++) {
+        const s = src + <usize>p * kStep;
+        const d = panel + (<usize>p << 5);
+        v128.store(d, v128.load(s));
+        v128.store(d, v128.load(s, 16), 16);
+      }
+    } else if (cols == NR && kStep == 4) {
+      // B stored transposed ([n, k]): 4 columns x 4 k values per transpose, two halves of the panel
+      let p = 0;
+      for (; p + 4 <= kc; p += 4) {
+        const s = src + (<usize>p << 2);
+        const d = panel + (<usize>p << 5);
+        transpose4(
+          v128.load(s),
+          v128.load(s + colStep),
+          v128.load(s + 2 * colStep),
+          v128.load(s + 3 * colStep),
+          d,
+          32,
+        );
+        const s4 = s + 4 * colStep;
+        transpose4(
+          v128.load(s4),
+          v128.load(s4 + colStep),
+          v128.load(s4 + 2 * colStep),
+          v128.load(s4 + 3 * colStep),
+          d + 16,
+          32,
+        );
+      }
+      for (; p < kc; p++) {
+        const d = panel + (<usize>p << 5);
+        for (let c = 0; c < NR; c++) store<f32>(d + (<usize>c << 2), load<f32>(src + <usize>c * colStep + (<usize>p << 2)));
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        const d = panel + <usize>(p * NR) * 4;
+        for (let c = 0; c < NR; c++) {
+          store<f32>(d + (<usize>c << 2), c < cols ? load<f32>(src + <usize>c * colStep + <usize>p * kStep) : 0);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Params: 0 batch, 1 m, 2 n, 3 k, 4 a (byte address of A_0), 5 strideA, 6 transA, 7 b, 8 strideB, 9 transB,
+ * 10 c, 11 strideC, 12 alpha, 13 beta, 14 tileM, 15 tileN, 16 tilesM, 17 tilesN. Items: batch x tilesM x
+ * tilesN tiles.
+ */
+export function gemmTiles(params: usize, begin: i32, end: i32, scratch: usize): void {
+  const m = pi(params, 1);
+  const n = pi(params, 2);
+  const k = pi(params, 3);
+  const aBase = pp(params, 4);
+  const strideA = <usize>(<u64>pf(params, 5)) << 2;
+  const transA = pi(params, 6) != 0;
+  const bBase = pp(params, 7);
+  const strideB = <usize>(<u64>pf(params, 8)) << 2;
+  const transB = pi(params, 9) != 0;
+  const cBase = pp(params, 10);
+  const strideC = <usize>(<u64>pf(params, 11)) << 2;
+  const alpha = <f32>pf(params, 12);
+  const beta = <f32>pf(params, 13);
+  const tileM = pi(params, 14);
+  const tileN = pi(params, 15);
+  const tilesM = pi(params, 16);
+  const tilesN = pi(params, 17);
+
+  // op(A)[i, p] = a + i * aRow + p * aK; op(B)[p, j] = b + p * bK + j * bCol (byte strides)
+  const aRow: usize = transA ? 4 : <usize>k << 2;
+  const aK: usize = transA ? <usize>m << 2 : 4;
+  const bK: usize = transB ? 4 : <usize>n << 2;
+  const bCol: usize = transB ? <usize>k << 2 : 4;
+  const ldc: usize = <usize>n << 2;
+
+  const packedA = (scratch + 63) & ~(<usize>63);
+  const packedB = packedA + <usize>(MAX_TILE_M * KC) * 4;
+  const edge = packedB + <usize>(KC * MAX_TILE_N) * 4;
+
+  for (let item = begin; item < end; item++) {
+    const bi = item / (tilesM * tilesN);
+    const rem = item - bi * tilesM * tilesN;
+    const ti = rem / tilesN;
+    const tj = rem - ti * tilesN;
+    const i0 = ti * tileM;
+    const j0 = tj * tileN;
+    const mi = min(tileM, m - i0);
+    const nj = min(tileN, n - j0);
+    const a = aBase + <usize>bi * strideA + <usize>i0 * aRow;
+    const b = bBase + <usize>bi * strideB + <usize>j0 * bCol;
+    const c = cBase + <usize>bi * strideC + <usize>i0 * ldc + (<usize>j0 << 2);
+
+    if (k == 0) {
+      for (let i = 0; i < mi; i++) {
+        const row = c + <usize>i * ldc;
+        for (let j = 0; j < nj; j++) {
+          const q = row + (<usize>j << 2);
+          store<f32>(q, beta == 0 ? 0 : beta * load<f32>(q));
+        }
+      }
+      continue;
+    }
+
+    for (let p0 = 0; p0 < k; p0 += KC) {
+      const kc = min(KC, k - p0);
+      const betaNow: f32 = p0 == 0 ? beta : 1;
+      packB(b + <usize>p0 * bK, bK, bCol, kc, nj, packedB);
+      packA(a + <usize>p0 * aK, aRow, aK, mi, kc, alpha, packedA);
+      for (let j = 0; j < nj; j += NR) {
+        const cols = min(NR, nj - j);
+        const bp = packedB + <usize>(j * kc) * 4;
+        for (let i = 0; i < mi; i += MR) {
+          const rows = min(MR, mi - i);
+          const ap = packedA + <usize>(i * kc) * 4;
+          const cij = c + <usize>i * ldc + (<usize>j << 2);
+          if (rows == MR && cols == NR) {
+            kernel4x8(ap, bp, kc, cij, ldc, betaNow);
+          } else {
+            kernel4x8(ap, bp, kc, edge, <usize>NR << 2, 0);
+            for (let r = 0; r < rows; r++) {
+              for (let q = 0; q < cols; q++) {
+                const dst = cij + <usize>r * ldc + (<usize>q << 2);
+                const v = load<f32>(edge + <usize>(r * NR + q) * 4);
+                store<f32>(dst, betaNow == 0 ? v : v + betaNow * load<f32>(dst));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+export function benchKernel(ap: usize, bp: usize, kc: i32, c: usize, reps: i32): void {
+  for (let r = 0; r < reps; r++) kernel4x8(ap, bp, kc, c, 32, 1);
+}

@@ -1,0 +1,51 @@
+// Entry point of the wasm kernels: every export the JavaScript side calls.
+export { gemmTiles, benchKernel } from "./gemm";
+export {
+  unaryKernel,
+  unaryBackwardKernel,
+  binaryKernel,
+  whereKernel,
+  copyKernel,
+  fillKernel,
+  reduceKernel,
+  argmaxKernel,
+  sumSquaresKernel,
+  adamwKernel,
+} from "./elementwise";
+export {
+  softmaxKernel,
+  softmaxBackwardKernel,
+  normKernel,
+  normBackwardKernel,
+  normParamGradKernel,
+  gatherRowsKernel,
+  scatterAddRowsKernel,
+  crossEntropyKernel,
+  crossEntropyBackwardKernel,
+  ropeKernel,
+} from "./rows";
+export { attentionKernel, attentionBackwardKernel } from "./attention";
+import { GEMM_SCRATCH_BYTES, KC, MAX_TILE_M, MAX_TILE_N, MR, NR } from "./gemm";
+
+/** First byte of linear memory not used by the module's static data. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+export function gemmScratchBytes(): i32 {
+  return GEMM_SCRATCH_BYTES;
+}
+export function gemmMaxTileM(): i32 {
+  return MAX_TILE_M;
+}
+export function gemmMaxTileN(): i32 {
+  return MAX_TILE_N;
+}
+export function gemmMR(): i32 {
+  return MR;
+}
+export function gemmNR(): i32 {
+  return NR;
+}
+export function gemmKC(): i32 {
+  return KC;
+}
