@@ -31,6 +31,7 @@ export { keep, scope, untracked } from "./scope.js";
 export {
   copyTo,
   full,
+  liveStorageCount,
   type GradNode,
   ones,
   persistentZeros,

@@ -7,16 +7,28 @@ import { currentBackend } from "../backend/registry.js";
 import { DisposedTensorError, DTypeError, ShapeError, shapeString } from "./errors.js";
 import { track, untracked } from "./scope.js";
 
+let liveStorages = 0;
+
+/** Buffers allocated and not yet given back: a leak shows up as growth of this number. */
+export function liveStorageCount(): number {
+  return liveStorages;
+}
+
 /** A buffer shared by the tensors that view it; returned to the backend when the last one is disposed. */
 export class Storage {
   refs = 1;
   constructor(
     readonly data: AnyArray,
     readonly backend: Backend,
-  ) {}
+  ) {
+    liveStorages++;
+  }
 
   release(): void {
-    if (--this.refs === 0) this.backend.release(this.data);
+    if (--this.refs === 0) {
+      liveStorages--;
+      this.backend.release(this.data);
+    }
   }
 }
 

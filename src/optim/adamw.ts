@@ -1,0 +1,64 @@
+// AdamW (Loshchilov & Hutter): Adam with decoupled weight decay, exactly torch.optim.AdamW's update:
+//   p <- p * (1 - lr * wd);  m <- b1 m + (1 - b1) g;  v <- b2 v + (1 - b2) g^2
+//   p <- p - lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
+// Defaults are Hugging Face's (lr 5e-5, betas 0.9/0.999, eps 1e-8, weight decay 0).
+
+import { persistentZeros, type Tensor } from "../tensor/tensor.js";
+import { Optimizer, type ParamGroup } from "./optimizer.js";
+
+export interface AdamWOptions {
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+export class AdamW extends Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly eps: number;
+  readonly weightDecay: number;
+  private readonly moments = new Map<Tensor, { m: Tensor; v: Tensor }>();
+
+  constructor(params: Tensor[] | ParamGroup[], options: AdamWOptions = {}) {
+    super(params, options.lr ?? 5e-5);
+    this.beta1 = options.beta1 ?? 0.9;
+    this.beta2 = options.beta2 ?? 0.999;
+    this.eps = options.eps ?? 1e-8;
+    this.weightDecay = options.weightDecay ?? 0;
+  }
+
+  protected update(param: Tensor, grad: Tensor, group: ParamGroup): void {
+    let state = this.moments.get(param);
+    if (!state) {
+      state = {
+        m: persistentZeros(param.shape, param.dtype, param.backend),
+        v: persistentZeros(param.shape, param.dtype, param.backend),
+      };
+      this.moments.set(param, state);
+    }
+    param.backend.adamw(
+      {
+        param: param.floats,
+        grad: grad.floats,
+        m: state.m.floats,
+        v: state.v.floats,
+        lr: this.lr * (group.lrScale ?? 1),
+        beta1: this.beta1,
+        beta2: this.beta2,
+        eps: this.eps,
+        weightDecay: group.weightDecay ?? this.weightDecay,
+        step: this.stepCount,
+      },
+      param.size,
+    );
+  }
+
+  /** Bytes of optimizer state held (two moments per trained parameter). */
+  stateBytes(): number {
+    let total = 0;
+    for (const { m, v } of this.moments.values()) total += (m.size + v.size) * 4;
+    return total;
+  }
+}
