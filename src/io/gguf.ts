@@ -452,7 +452,7 @@ function parse(source: ByteSource, label: string): GgufFile {
     const hint =
       version === 1
         ? "GGUF v1 (uint32 lengths) is obsolete; convert the model again with a current llama.cpp"
-        : (version & 0xffff) === 0 && version >>> 16 <= 3
+        : (version & 0x00ffffff) === 0 && version >>> 24 <= 3
           ? "it looks like a big-endian GGUF file, which this reader does not support"
           : "the file is corrupted or from a newer GGUF revision";
     throw new GgufError(

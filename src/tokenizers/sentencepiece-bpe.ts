@@ -104,7 +104,10 @@ export class SentencePieceBpeModel implements TokenizerModel {
   private priority(left: string, right: string): number | undefined {
     if (this.ranks !== undefined) return this.ranks.get(`${left}\u0000${right}`);
     const id = this.ids.get(left + right);
-    return id === undefined ? undefined : -this.scores[id];
+    if (id === undefined) return undefined;
+    // run.c starts its search from best_score = -1e10 and only takes strictly better pairs.
+    if (this.llama2c && !(this.scores[id] > -1e10)) return undefined;
+    return -this.scores[id];
   }
 
   tokenize(text: string, start: number, end: number, firstSegment: boolean): Piece[] {
