@@ -1,0 +1,1276 @@
+// The wasm backend: AssemblyScript kernels compiled to WebAssembly with 128-bit SIMD (assembly/, built into
+// wasm/adaptlm_kernels.wasm by scripts/build-wasm.mjs), float32 only, running on the calling thread and on
+// worker threads that share one WebAssembly.Memory. This is the portable backend: what a browser would run.
+//
+// Memory: every array handed out by alloc is a view into the shared memory, carved by a size-class free-list
+// allocator. Kernels take byte addresses; an array that is not a view of this memory (a plain Float32Array)
+// is copied into scratch space and back, so every call is correct, only slower.
+//
+// Threads: a job (kernel, parameter block, number of work items) is published in a shared control block and
+// split into chunks that the calling thread and the workers claim with compare-and-swap; small jobs run on
+// the calling thread alone, since waking workers costs tens of microseconds.
+
+import { existsSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { AdaptlmError } from "../errors.js";
+import type {
+  AdamWArgs,
+  AnyArray,
+  AttentionArgs,
+  AttentionBackwardArgs,
+  Backend,
+  BinaryOp,
+  DType,
+  FloatArray,
+  GemmArgs,
+  ReduceOp,
+  TypedArrayOf,
+  UnaryOp,
+} from "./backend.js";
+import {
+  BASE,
+  CONTROL_INTS,
+  COUNTER,
+  COUNTER_RESET,
+  DONE,
+  END,
+  FAILED,
+  GEN,
+  KERNEL,
+  KERNELS,
+  type KernelFunction,
+  type KernelName,
+  PARAMS,
+  PER_CHUNK,
+  runChunks,
+  SCRATCH_BASE,
+  SCRATCH_STRIDE,
+  TOTAL,
+  type WasmMemory,
+  type WasmModule,
+  type WorkerInit,
+  wasmApi,
+} from "./wasm-protocol.js";
+
+const WASM_FILE = join("wasm", "adaptlm_kernels.wasm");
+const PAGE = 65536;
+const ALIGN = 64;
+const MAX_RANK = 8;
+const PARAM_SLOTS = 64;
+
+/** Below this many (roughly) scalar operations a job runs on the calling thread only. */
+const PARALLEL_MIN_COST = 1 << 16;
+/** GEMM below this many flops runs on the calling thread only. */
+const GEMM_PARALLEL_MIN_FLOPS = 1 << 21;
+
+const UNARY_CODES: Record<UnaryOp, number> = {
+  neg: 0,
+  exp: 1,
+  log: 2,
+  sqrt: 3,
+  rsqrt: 4,
+  tanh: 5,
+  sigmoid: 6,
+  relu: 7,
+  gelu: 8,
+  geluTanh: 9,
+  silu: 10,
+  abs: 11,
+  square: 12,
+  scale: 13,
+  shift: 14,
+  pow: 15,
+  rdiv: 16,
+};
+/** Relative cost of one element of each unary op (for the threading decision). */
+const UNARY_COST: Record<UnaryOp, number> = {
+  neg: 1,
+  exp: 8,
+  log: 8,
+  sqrt: 2,
+  rsqrt: 2,
+  tanh: 10,
+  sigmoid: 10,
+  relu: 1,
+  gelu: 16,
+  geluTanh: 12,
+  silu: 10,
+  abs: 1,
+  square: 1,
+  scale: 1,
+  shift: 1,
+  pow: 30,
+  rdiv: 2,
+};
+const BINARY_CODES: Record<BinaryOp, number> = {
+  add: 0,
+  sub: 1,
+  mul: 2,
+  div: 3,
+  pow: 4,
+  max: 5,
+  min: 6,
+  eq: 7,
+  gt: 8,
+  lt: 9,
+};
+
+/** Finds wasm/adaptlm_kernels.wasm above this module (dist/src/backend/ after tsc, src/backend/ from source). */
+function findWasmFile(): string | null {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, WASM_FILE);
+    if (existsSync(candidate)) return candidate;
+    dir = dirname(dir);
+  }
+  return null;
+}
+
+/** The number of threads to use: ADAPTLM_THREADS when set to a positive integer, else every core. */
+function requestedThreads(): number {
+  const env = process.env.ADAPTLM_THREADS;
+  if (env !== undefined && env.trim() !== "") {
+    const n = Number.parseInt(env, 10);
+    // an unusable value falls back to every core (loading the backend never throws)
+    if (Number.isFinite(n) && n >= 1) return n;
+  }
+  return Math.max(1, availableParallelism());
+}
+
+function createMemory(initialPages: number): WasmMemory {
+  // A generous maximum (4 GiB); fall back to smaller reservations where the platform refuses.
+  for (const maximum of [65536, 32768, 16384, 8192]) {
+    try {
+      return new wasmApi.Memory({ initial: initialPages, maximum, shared: true });
+    } catch {
+      // try a smaller maximum
+    }
+  }
+  throw new AdaptlmError("WASM_MEMORY", "could not create a shared WebAssembly.Memory of any size");
+}
+
+/** Size class of an allocation in bytes: 64-byte granularity, then 4 classes per power of two. */
+function sizeClass(bytes: number): number {
+  if (bytes <= 256) return Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
+  const step = 2 ** (Math.floor(Math.log2(bytes)) - 2);
+  return Math.ceil(bytes / step) * step;
+}
+
+/**
+ * Merges axes that are contiguous for every stride list and drops size-1 axes. Returns null when the result
+ * still has more than MAX_RANK axes.
+ */
+function collapseAxes(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+): { shape: number[]; strides: number[][] } | null {
+  const outShape: number[] = [];
+  const outStrides: number[][] = strides.map(() => []);
+  for (let axis = 0; axis < shape.length; axis++) {
+    const size = shape[axis];
+    if (size === 1) continue;
+    const last = outShape.length - 1;
+    if (last >= 0 && strides.every((s, i) => outStrides[i][last] === s[axis] * size)) {
+      outShape[last] *= size;
+      strides.forEach((s, i) => {
+        outStrides[i][last] = s[axis];
+      });
+    } else {
+      outShape.push(size);
+      strides.forEach((s, i) => {
+        outStrides[i].push(s[axis]);
+      });
+    }
+  }
+  if (outShape.length === 0) {
+    outShape.push(1);
+    for (const s of outStrides) s.push(0);
+  }
+  return outShape.length > MAX_RANK ? null : { shape: outShape, strides: outStrides };
+}
+
+function contiguousStrides(shape: readonly number[]): number[] {
+  const strides = new Array<number>(shape.length);
+  let s = 1;
+  for (let axis = shape.length - 1; axis >= 0; axis--) {
+    strides[axis] = s;
+    s *= shape[axis];
+  }
+  return strides;
+}
+
+function product(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** Row-major walk over shape for the rare layouts the kernels do not take (rank above MAX_RANK). */
+function forEachOffsets(
+  shape: readonly number[],
+  strides: readonly (readonly number[])[],
+  visit: (i: number, offsets: number[]) => void,
+): void {
+  const rank = shape.length;
+  const total = product(shape);
+  const index = new Array<number>(rank).fill(0);
+  const offsets = new Array<number>(strides.length).fill(0);
+  for (let i = 0; i < total; i++) {
+    visit(i, offsets);
+    for (let axis = rank - 1; axis >= 0; axis--) {
+      index[axis]++;
+      for (let s = 0; s < strides.length; s++) offsets[s] += strides[s][axis];
+      if (index[axis] < shape[axis]) break;
+      for (let s = 0; s < strides.length; s++) offsets[s] -= strides[s][axis] * shape[axis];
+      index[axis] = 0;
+    }
+  }
+}
+
+interface Staged {
+  source: AnyArray;
+  copy: AnyArray;
+  written: boolean;
+}
+
+class WasmBackend implements Backend {
+  readonly name = "wasm" as const;
+  readonly supportsFloat64 = false;
+  readonly threads: number;
+
+  private readonly memory: WasmMemory;
+  private readonly kernels: KernelFunction[];
+  private readonly control: Int32Array;
+  private readonly workers: Worker[] = [];
+  /** Every SharedArrayBuffer object memory.buffer has returned (a new one after each grow). */
+  private readonly buffers: ArrayBufferLike[] = [];
+  private buffer: ArrayBufferLike;
+
+  // allocator
+  private top: number;
+  private readonly freeLists = new Map<number, number[]>();
+  private readonly live = new Map<number, number>();
+
+  // per-call state
+  private readonly paramsAddress: number;
+  private readonly params: Float64Array;
+  private scratchBase = 0;
+  private scratchStride = 0;
+  private readonly staged: Staged[] = [];
+
+  readonly gemmScratchBytes: number;
+  private readonly gemmMaxTileM: number;
+  private readonly gemmMaxTileN: number;
+
+  constructor(module: WasmModule, threads: number, workerUrl: URL | null) {
+    this.memory = createMemory(256);
+    const instance = new wasmApi.Instance(module, { env: { memory: this.memory } });
+    const exports = instance.exports as Record<string, unknown>;
+    this.kernels = KERNELS.map((name: KernelName) => {
+      const fn = exports[name];
+      if (typeof fn !== "function") {
+        throw new AdaptlmError(
+          "WASM_STALE",
+          `wasm kernel module lacks ${name}: rebuild it with npm run build:wasm`,
+        );
+      }
+      return fn as KernelFunction;
+    });
+    const heapBase = (exports.heapBase as () => number)() >>> 0;
+    this.gemmScratchBytes = (exports.gemmScratchBytes as () => number)();
+    this.gemmMaxTileM = (exports.gemmMaxTileM as () => number)();
+    this.gemmMaxTileN = (exports.gemmMaxTileN as () => number)();
+    this.buffer = this.memory.buffer;
+    this.buffers.push(this.buffer);
+    this.top = Math.ceil((heapBase + 1024) / ALIGN) * ALIGN;
+
+    this.paramsAddress = this.reserve(PARAM_SLOTS * 8);
+    this.params = new Float64Array(this.buffer, this.paramsAddress, PARAM_SLOTS);
+    this.control = new Int32Array(new SharedArrayBuffer(CONTROL_INTS * 4));
+
+    let started = 1;
+    if (threads > 1 && workerUrl) {
+      for (let slot = 1; slot < threads; slot++) {
+        const init: WorkerInit = {
+          module,
+          memory: this.memory,
+          control: this.control.buffer as SharedArrayBuffer,
+          slot,
+        };
+        try {
+          const worker = new Worker(workerUrl, { workerData: init });
+          worker.unref();
+          // a worker that dies simply stops claiming chunks; the calling thread does its share
+          worker.on("error", () => {});
+          this.workers.push(worker);
+          started++;
+        } catch {
+          break;
+        }
+      }
+    }
+    this.threads = started;
+    this.ensureScratch(this.gemmScratchBytes);
+  }
+
+  // ---------------------------------------------------------------- memory
+
+  private growTo(bytes: number): void {
+    const have = this.memory.buffer.byteLength;
+    if (bytes > have) {
+      const pages = Math.ceil((bytes - have) / PAGE);
+      // grow by at least a quarter of the current size, to keep the number of grows small
+      const want = Math.max(pages, Math.ceil(have / PAGE / 4));
+      try {
+        this.memory.grow(want);
+      } catch {
+        try {
+          this.memory.grow(pages);
+        } catch (error) {
+          throw new AdaptlmError(
+            "WASM_OUT_OF_MEMORY",
+            `wasm backend needs ${bytes} bytes of linear memory but could not grow beyond ${have}: free tensors or use the native backend`,
+            { cause: error },
+          );
+        }
+      }
+    }
+    const current = this.memory.buffer;
+    if (current !== this.buffer) {
+      this.buffer = current;
+      this.buffers.push(current);
+    }
+  }
+
+  /** Bump-allocates bytes that are never freed (parameter block, scratch). */
+  private reserve(bytes: number): number {
+    const address = this.top;
+    this.top += Math.ceil(bytes / ALIGN) * ALIGN;
+    this.growTo(this.top);
+    return address;
+  }
+
+  private allocBytes(bytes: number): { address: number; fresh: boolean } {
+    const cls = sizeClass(bytes);
+    const list = this.freeLists.get(cls);
+    let address: number;
+    let fresh = false;
+    if (list && list.length > 0) {
+      address = list.pop()!;
+    } else {
+      address = this.reserve(cls);
+      fresh = true;
+    }
+    this.live.set(address, cls);
+    return { address, fresh };
+  }
+
+  private freeBytes(address: number): void {
+    const cls = this.live.get(address);
+    if (cls === undefined) {
+      throw new AdaptlmError(
+        "WASM_BAD_RELEASE",
+        `release() of an array at byte ${address} that is not a live allocation of the wasm backend: it was released twice or not made by alloc()`,
+      );
+    }
+    this.live.delete(address);
+    let list = this.freeLists.get(cls);
+    if (!list) {
+      list = [];
+      this.freeLists.set(cls, list);
+    }
+    list.push(address);
+  }
+
+  alloc<D extends DType>(dtype: D, n: number): TypedArrayOf<D> {
+    if (dtype === "float64") {
+      throw new AdaptlmError(
+        "WASM_NO_FLOAT64",
+        "the wasm backend computes in float32 only (supportsFloat64 is false): use the reference backend for float64",
+      );
+    }
+    if (!Number.isInteger(n) || n < 0) {
+      throw new AdaptlmError("BAD_SIZE", `alloc() expects a non-negative integer size, found ${n}`);
+    }
+    const { address, fresh } = this.allocBytes(Math.max(1, n) * 4);
+    const array =
+      dtype === "int32" ? new Int32Array(this.buffer, address, n) : new Float32Array(this.buffer, address, n);
+    // fresh memory from the bump pointer has never been written; recycled blocks must be cleared
+    if (!fresh) array.fill(0);
+    return array as TypedArrayOf<D>;
+  }
+
+  release(array: AnyArray): void {
+    if (!this.inMemory(array)) {
+      throw new AdaptlmError(
+        "WASM_BAD_RELEASE",
+        "release() of an array that the wasm backend did not allocate (it is not a view of its memory)",
+      );
+    }
+    this.freeBytes(array.byteOffset);
+  }
+
+  /** True when the array is a view of the shared wasm memory (any of its buffers, before or after grows). */
+  private inMemory(array: AnyArray): boolean {
+    const buffer = array.buffer;
+    if (buffer === this.buffer) return true;
+    for (let i = this.buffers.length - 2; i >= 0; i--) if (this.buffers[i] === buffer) return true;
+    return false;
+  }
+
+  private ensureScratch(bytesPerThread: number): void {
+    const stride = Math.ceil(bytesPerThread / ALIGN) * ALIGN;
+    if (stride <= this.scratchStride) return;
+    if (this.scratchStride > 0) this.freeBytes(this.scratchBase);
+    this.scratchBase = this.allocBytes(stride * this.threads).address;
+    this.scratchStride = stride;
+  }
+
+  // ---------------------------------------------------------------- arguments
+
+  /**
+   * Byte address of a float32 array's element `offset`; arrays outside wasm memory are copied into it for
+   * the duration of the call (and back afterwards when `written`).
+   */
+  private f32(array: FloatArray, written: boolean, offset = 0): number {
+    if (array instanceof Float64Array) {
+      throw new AdaptlmError(
+        "WASM_NO_FLOAT64",
+        "the wasm backend computes in float32 only and was given a Float64Array: use the reference backend for float64",
+      );
+    }
+    return this.address(array, written) + offset * 4;
+  }
+
+  private i32(array: Int32Array, written: boolean): number {
+    return this.address(array, written);
+  }
+
+  private address(array: AnyArray, written: boolean): number {
+    if (this.inMemory(array)) return array.byteOffset;
+    for (const s of this.staged) {
+      if (s.source === array) {
+        s.written ||= written;
+        return s.copy.byteOffset;
+      }
+    }
+    const { address } = this.allocBytes(Math.max(1, array.byteLength));
+    let copy: AnyArray;
+    if (array instanceof Int32Array) copy = new Int32Array(this.buffer, address, array.length);
+    else if (array instanceof Float64Array) copy = new Float64Array(this.buffer, address, array.length);
+    else copy = new Float32Array(this.buffer, address, array.length);
+    copy.set(array as never);
+    this.staged.push({ source: array, copy, written });
+    return address;
+  }
+
+  /** Copies staged outputs back and frees the staging copies. */
+  private unstage(): void {
+    for (const s of this.staged) {
+      if (s.written) s.source.set(s.copy as never);
+      this.freeBytes(s.copy.byteOffset);
+    }
+    this.staged.length = 0;
+  }
+
+  private setParams(values: readonly number[]): void {
+    const p = this.params;
+    for (let i = 0; i < values.length; i++) p[i] = values[i];
+  }
+
+  // ---------------------------------------------------------------- dispatch
+
+  /**
+   * Runs kernel over items [0, total) in chunks of perChunk items, on the workers too when parallel.
+   */
+  private run(kernel: number, total: number, perChunk: number, parallel: boolean): void {
+    if (total <= 0) return;
+    perChunk = Math.max(1, perChunk);
+    const chunks = Math.ceil(total / perChunk);
+    if (!parallel || this.threads === 1 || chunks === 1) {
+      this.kernels[kernel](this.paramsAddress, 0, total, this.scratchBase);
+      return;
+    }
+    const control = this.control;
+    let base = Atomics.load(control, COUNTER);
+    if (base > COUNTER_RESET) {
+      // no job is running: stale workers see COUNTER below their job's BASE and claim nothing
+      Atomics.store(control, COUNTER, 0);
+      Atomics.store(control, DONE, 0);
+      base = 0;
+    }
+    const end = base + chunks;
+    Atomics.add(control, GEN, 1); // odd: being written
+    Atomics.store(control, KERNEL, kernel);
+    Atomics.store(control, PARAMS, this.paramsAddress | 0);
+    Atomics.store(control, TOTAL, total);
+    Atomics.store(control, PER_CHUNK, perChunk);
+    Atomics.store(control, BASE, base);
+    Atomics.store(control, END, end);
+    Atomics.store(control, SCRATCH_BASE, this.scratchBase | 0);
+    Atomics.store(control, SCRATCH_STRIDE, this.scratchStride | 0);
+    Atomics.store(control, FAILED, 0);
+    Atomics.add(control, GEN, 1); // even: published
+    Atomics.notify(control, GEN);
+    runChunks(
+      control,
+      this.kernels,
+      kernel,
+      this.paramsAddress,
+      total,
+      perChunk,
+      base,
+      end,
+      this.scratchBase,
+    );
+    let polls = 0;
+    for (;;) {
+      const done = Atomics.load(control, DONE);
+      if (done >= end) break;
+      if (polls++ < 20000) continue;
+      Atomics.wait(control, DONE, done, 5);
+    }
+    if (Atomics.load(control, FAILED) !== 0) {
+      throw new AdaptlmError(
+        "WASM_KERNEL_FAILED",
+        `wasm kernel ${KERNELS[kernel]} trapped on a worker thread`,
+      );
+    }
+  }
+
+  /** Chunk size for a job of total items costing costPerItem each: serial when small. */
+  private plan(total: number, costPerItem: number, minChunk = 1): { parallel: boolean; perChunk: number } {
+    if (this.threads === 1 || total * costPerItem < PARALLEL_MIN_COST || total < 2) {
+      return { parallel: false, perChunk: total };
+    }
+    const target = this.threads * 4;
+    const byCost = Math.ceil(PARALLEL_MIN_COST / 4 / Math.max(costPerItem, 1e-9));
+    const perChunk = Math.max(minChunk, byCost, Math.ceil(total / target));
+    return { parallel: perChunk < total, perChunk };
+  }
+
+  private call(kernel: KernelName, total: number, costPerItem: number, minChunk = 1): void {
+    const { parallel, perChunk } = this.plan(total, costPerItem, minChunk);
+    this.run(KERNELS.indexOf(kernel), total, perChunk, parallel);
+  }
+
+  /** Runs body (which sets params and calls kernels) and always releases staged copies. */
+  private staging(body: () => void): void {
+    try {
+      body();
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
+  }
+
+  // ---------------------------------------------------------------- kernels
+
+  gemm(g: GemmArgs): void {
+    const { batch, m, n, k } = g;
+    if (batch <= 0 || m <= 0 || n <= 0) return;
+    const aSpan = (batch - 1) * g.strideA + m * k;
+    const bSpan = (batch - 1) * g.strideB + k * n;
+    const cSpan = (batch - 1) * g.strideC + m * n;
+    if (g.aOffset + aSpan > g.a.length || g.bOffset + bSpan > g.b.length || g.cOffset + cSpan > g.c.length) {
+      throw new AdaptlmError(
+        "GEMM_OUT_OF_BOUNDS",
+        `gemm(batch ${batch}, m ${m}, n ${n}, k ${k}) reaches past its arrays (a ${g.a.length}, b ${g.b.length}, c ${g.c.length} elements): check offsets and strides`,
+      );
+    }
+    this.staging(() => {
+      const a = this.f32(g.a, false, g.aOffset);
+      const b = this.f32(g.b, false, g.bOffset);
+      const c = this.f32(g.c, true, g.cOffset);
+      const flops = 2 * batch * m * n * k;
+      const parallel = this.threads > 1 && flops >= GEMM_PARALLEL_MIN_FLOPS;
+      const { tileM, tileN } = this.gemmTiles(batch, m, n, parallel);
+      const tilesM = Math.ceil(m / tileM);
+      const tilesN = Math.ceil(n / tileN);
+      this.setParams([
+        batch,
+        m,
+        n,
+        k,
+        a,
+        g.strideA,
+        g.transA ? 1 : 0,
+        b,
+        g.strideB,
+        g.transB ? 1 : 0,
+        c,
+        g.strideC,
+        g.alpha,
+        g.beta,
+        tileM,
+        tileN,
+        tilesM,
+        tilesN,
+      ]);
+      this.run(KERNELS.indexOf("gemmTiles"), batch * tilesM * tilesN, 1, parallel);
+    });
+  }
+
+  /** Tile shape of C per work item: large tiles amortise packing; enough tiles keep every thread busy. */
+  private gemmTiles(
+    batch: number,
+    m: number,
+    n: number,
+    parallel: boolean,
+  ): { tileM: number; tileN: number } {
+    const roundUp = (x: number, q: number) => Math.ceil(x / q) * q;
+    let tileM = Math.min(roundUp(m, 4), 128);
+    let tileN = Math.min(roundUp(n, 8), 256);
+    if (parallel) {
+      const want = this.threads * 3;
+      while (batch * Math.ceil(m / tileM) * Math.ceil(n / tileN) < want) {
+        if (tileN >= 64 && tileN >= tileM) tileN = roundUp(tileN / 2, 8);
+        else if (tileM >= 16) tileM = roundUp(tileM / 2, 4);
+        else break;
+      }
+    }
+    return { tileM: Math.min(tileM, this.gemmMaxTileM), tileN: Math.min(tileN, this.gemmMaxTileN) };
+  }
+
+  unary(op: UnaryOp, x: FloatArray, out: FloatArray, n: number, alpha: number): void {
+    if (n <= 0) return;
+    this.staging(() => {
+      this.setParams([UNARY_CODES[op], this.f32(x, false), this.f32(out, true), alpha]);
+      this.call("unaryKernel", n, UNARY_COST[op], 1024);
+    });
+  }
+
+  unaryBackward(
+    op: UnaryOp,
+    x: FloatArray,
+    y: FloatArray,
+    dy: FloatArray,
+    dx: FloatArray,
+    n: number,
+    alpha: number,
+  ): void {
+    if (n <= 0) return;
+    this.staging(() => {
+      this.setParams([
+        UNARY_CODES[op],
+        this.f32(x, false),
+        this.f32(y, false),
+        this.f32(dy, false),
+        this.f32(dx, true),
+        alpha,
+      ]);
+      this.call("unaryBackwardKernel", n, UNARY_COST[op] + 1, 1024);
+    });
+  }
+
+  /** Writes rank, shape and stride lists into params from slot 8 on. */
+  private setShape(shape: readonly number[], strides: readonly (readonly number[])[]): void {
+    const p = this.params;
+    for (let axis = 0; axis < shape.length; axis++) {
+      p[8 + axis] = shape[axis];
+      for (let s = 0; s < strides.length; s++) p[8 + (s + 1) * MAX_RANK + axis] = strides[s][axis];
+    }
+  }
+
+  binary(
+    op: BinaryOp,
+    a: FloatArray,
+    aStrides: readonly number[],
+    b: FloatArray,
+    bStrides: readonly number[],
+    out: FloatArray,
+    shape: readonly number[],
+  ): void {
+    const total = product(shape);
+    if (total === 0) return;
+    const collapsed = collapseAxes(shape, [aStrides, bStrides, contiguousStrides(shape)]);
+    if (!collapsed) {
+      this.binaryFallback(op, a, aStrides, b, bStrides, out, shape);
+      return;
+    }
+    const { shape: s, strides } = collapsed;
+    const len = s[s.length - 1];
+    this.staging(() => {
+      this.setParams([
+        BINARY_CODES[op],
+        s.length,
+        this.f32(a, false),
+        this.f32(b, false),
+        this.f32(out, true),
+      ]);
+      this.setShape(s, [strides[0], strides[1]]);
+      this.call("binaryKernel", total / len, len * (op === "pow" ? 30 : 1), Math.ceil(1024 / len));
+    });
+  }
+
+  private binaryFallback(
+    op: BinaryOp,
+    a: FloatArray,
+    aStrides: readonly number[],
+    b: FloatArray,
+    bStrides: readonly number[],
+    out: FloatArray,
+    shape: readonly number[],
+  ): void {
+    forEachOffsets(shape, [aStrides, bStrides], (i, [ao, bo]) => {
+      const x = a[ao];
+      const y = b[bo];
+      let r: number;
+      switch (op) {
+        case "add":
+          r = x + y;
+          break;
+        case "sub":
+          r = x - y;
+          break;
+        case "mul":
+          r = x * y;
+          break;
+        case "div":
+          r = x / y;
+          break;
+        case "pow":
+          r = x ** y;
+          break;
+        case "max":
+          r = x >= y ? x : y;
+          break;
+        case "min":
+          r = x <= y ? x : y;
+          break;
+        case "eq":
+          r = x === y ? 1 : 0;
+          break;
+        case "gt":
+          r = x > y ? 1 : 0;
+          break;
+        case "lt":
+          r = x < y ? 1 : 0;
+          break;
+      }
+      out[i] = r;
+    });
+  }
+
+  where(
+    cond: FloatArray | Int32Array,
+    condStrides: readonly number[],
+    a: FloatArray,
+    aStrides: readonly number[],
+    b: FloatArray,
+    bStrides: readonly number[],
+    out: FloatArray,
+    shape: readonly number[],
+  ): void {
+    const total = product(shape);
+    if (total === 0) return;
+    const collapsed = collapseAxes(shape, [condStrides, aStrides, bStrides, contiguousStrides(shape)]);
+    if (!collapsed) {
+      forEachOffsets(shape, [condStrides, aStrides, bStrides], (i, [co, ao, bo]) => {
+        out[i] = cond[co] !== 0 ? a[ao] : b[bo];
+      });
+      return;
+    }
+    const { shape: s, strides } = collapsed;
+    const len = s[s.length - 1];
+    this.staging(() => {
+      const isInt = cond instanceof Int32Array;
+      const condAddress = isInt ? this.i32(cond, false) : this.f32(cond as FloatArray, false);
+      this.setParams([
+        isInt ? 1 : 0,
+        s.length,
+        condAddress,
+        this.f32(a, false),
+        this.f32(b, false),
+        this.f32(out, true),
+      ]);
+      this.setShape(s, [strides[0], strides[1], strides[2]]);
+      this.call("whereKernel", total / len, len * 2, Math.ceil(1024 / len));
+    });
+  }
+
+  reduce(op: ReduceOp, x: FloatArray, out: FloatArray, outer: number, size: number, inner: number): void {
+    if (outer <= 0 || inner <= 0) return;
+    this.staging(() => {
+      this.setParams([op === "max" ? 1 : 0, this.f32(x, false), this.f32(out, true), outer, size, inner]);
+      if (inner === 1) this.call("reduceKernel", outer, size);
+      else this.call("reduceKernel", outer * Math.ceil(inner / 4), size * 4);
+    });
+  }
+
+  argmax(x: FloatArray, out: Int32Array, outer: number, size: number, inner: number): void {
+    if (outer <= 0 || inner <= 0) return;
+    this.staging(() => {
+      this.setParams([this.f32(x, false), this.i32(out, true), outer, size, inner]);
+      this.call("argmaxKernel", outer * inner, size * 2);
+    });
+  }
+
+  sumSquares(x: FloatArray, n: number): number {
+    if (n <= 0) return 0;
+    let result = 0;
+    this.staging(() => {
+      const xAddress = this.f32(x, false);
+      const { parallel, perChunk } = this.plan(n, 1, 16384);
+      const chunks = Math.ceil(n / perChunk);
+      const partials = this.alloc("float32", chunks * 2 + 2);
+      try {
+        const address = Math.ceil(partials.byteOffset / 8) * 8;
+        this.setParams([xAddress, address, perChunk]);
+        this.run(KERNELS.indexOf("sumSquaresKernel"), n, perChunk, parallel);
+        const sums = new Float64Array(this.buffer, address, chunks);
+        for (let i = 0; i < chunks; i++) result += sums[i];
+      } finally {
+        this.release(partials);
+      }
+    });
+    return result;
+  }
+
+  copyStrided(
+    src: AnyArray,
+    srcOffset: number,
+    srcStrides: readonly number[],
+    dst: AnyArray,
+    dstOffset: number,
+    dstStrides: readonly number[],
+    shape: readonly number[],
+  ): void {
+    const total = product(shape);
+    if (total === 0) return;
+    const sameKind = src instanceof Int32Array === dst instanceof Int32Array;
+    const collapsed =
+      sameKind && !(src instanceof Float64Array) && !(dst instanceof Float64Array)
+        ? collapseAxes(shape, [srcStrides, dstStrides])
+        : null;
+    if (!collapsed) {
+      // mixed element types (a numeric conversion) or float64: element by element, as the reference does
+      forEachOffsets(shape, [srcStrides, dstStrides], (_i, [so, dof]) => {
+        dst[dstOffset + dof] = src[srcOffset + so];
+      });
+      return;
+    }
+    const { shape: s, strides } = collapsed;
+    const len = s[s.length - 1];
+    this.staging(() => {
+      this.setParams([
+        s.length,
+        this.address(src, false) + srcOffset * 4,
+        this.address(dst, true) + dstOffset * 4,
+      ]);
+      this.setShape(s, [strides[0], strides[1]]);
+      this.call("copyKernel", total / len, len, Math.ceil(4096 / len));
+    });
+  }
+
+  fill(out: AnyArray, value: number, offset: number, n: number): void {
+    if (n <= 0) return;
+    if (out instanceof Float64Array) {
+      out.fill(value, offset, offset + n);
+      return;
+    }
+    const bits = out instanceof Int32Array ? new Int32Array([value]) : new Float32Array([value]);
+    const pattern = new Uint32Array(bits.buffer)[0];
+    this.staging(() => {
+      this.setParams([this.address(out, true) + offset * 4, pattern]);
+      this.call("fillKernel", n, 0.25, 4096);
+    });
+  }
+
+  softmax(x: FloatArray, out: FloatArray, rows: number, cols: number): void {
+    this.softmaxLike(x, out, rows, cols, 0);
+  }
+
+  logSoftmax(x: FloatArray, out: FloatArray, rows: number, cols: number): void {
+    this.softmaxLike(x, out, rows, cols, 1);
+  }
+
+  private softmaxLike(x: FloatArray, out: FloatArray, rows: number, cols: number, log: number): void {
+    if (rows <= 0 || cols <= 0) return;
+    this.staging(() => {
+      this.setParams([this.f32(x, false), this.f32(out, true), cols, log]);
+      this.call("softmaxKernel", rows, cols * 4);
+    });
+  }
+
+  softmaxBackward(y: FloatArray, dy: FloatArray, dx: FloatArray, rows: number, cols: number): void {
+    this.softmaxBackwardLike(y, dy, dx, rows, cols, 0);
+  }
+
+  logSoftmaxBackward(y: FloatArray, dy: FloatArray, dx: FloatArray, rows: number, cols: number): void {
+    this.softmaxBackwardLike(y, dy, dx, rows, cols, 1);
+  }
+
+  private softmaxBackwardLike(
+    y: FloatArray,
+    dy: FloatArray,
+    dx: FloatArray,
+    rows: number,
+    cols: number,
+    log: number,
+  ): void {
+    if (rows <= 0 || cols <= 0) return;
+    this.staging(() => {
+      this.setParams([this.f32(y, false), this.f32(dy, false), this.f32(dx, true), cols, log]);
+      this.call("softmaxBackwardKernel", rows, cols * (log ? 4 : 2));
+    });
+  }
+
+  layerNorm(
+    x: FloatArray,
+    w: FloatArray | null,
+    b: FloatArray | null,
+    out: FloatArray,
+    mean: FloatArray,
+    rstd: FloatArray,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void {
+    if (rows <= 0) return;
+    this.staging(() => {
+      this.setParams([
+        this.f32(x, false),
+        w ? this.f32(w, false) : 0,
+        b ? this.f32(b, false) : 0,
+        this.f32(out, true),
+        this.f32(mean, true),
+        this.f32(rstd, true),
+        cols,
+        eps,
+        0,
+      ]);
+      this.call("normKernel", rows, cols * 3);
+    });
+  }
+
+  layerNormBackward(
+    dy: FloatArray,
+    x: FloatArray,
+    w: FloatArray | null,
+    mean: FloatArray,
+    rstd: FloatArray,
+    dx: FloatArray,
+    dw: FloatArray | null,
+    db: FloatArray | null,
+    rows: number,
+    cols: number,
+  ): void {
+    this.normBackward(dy, x, w, mean, rstd, dx, dw, db, rows, cols, 0);
+  }
+
+  rmsNorm(
+    x: FloatArray,
+    w: FloatArray | null,
+    out: FloatArray,
+    rstd: FloatArray,
+    rows: number,
+    cols: number,
+    eps: number,
+  ): void {
+    if (rows <= 0) return;
+    this.staging(() => {
+      const rstdAddress = this.f32(rstd, true);
+      this.setParams([
+        this.f32(x, false),
+        w ? this.f32(w, false) : 0,
+        0,
+        this.f32(out, true),
+        rstdAddress,
+        rstdAddress,
+        cols,
+        eps,
+        1,
+      ]);
+      this.call("normKernel", rows, cols * 2);
+    });
+  }
+
+  rmsNormBackward(
+    dy: FloatArray,
+    x: FloatArray,
+    w: FloatArray | null,
+    rstd: FloatArray,
+    dx: FloatArray,
+    dw: FloatArray | null,
+    rows: number,
+    cols: number,
+  ): void {
+    this.normBackward(dy, x, w, rstd, rstd, dx, dw, null, rows, cols, 1);
+  }
+
+  private normBackward(
+    dy: FloatArray,
+    x: FloatArray,
+    w: FloatArray | null,
+    mean: FloatArray,
+    rstd: FloatArray,
+    dx: FloatArray,
+    dw: FloatArray | null,
+    db: FloatArray | null,
+    rows: number,
+    cols: number,
+    rms: number,
+  ): void {
+    if (cols <= 0) return;
+    if (rows <= 0) {
+      if (dw) dw.fill(0, 0, cols);
+      if (db) db.fill(0, 0, cols);
+      return;
+    }
+    this.staging(() => {
+      const dyA = this.f32(dy, false);
+      const xA = this.f32(x, false);
+      const meanA = this.f32(mean, false);
+      const rstdA = this.f32(rstd, false);
+      this.setParams([dyA, xA, w ? this.f32(w, false) : 0, meanA, rstdA, this.f32(dx, true), cols, rms]);
+      this.call("normBackwardKernel", rows, cols * 4);
+      if (dw || db) {
+        this.setParams([
+          dyA,
+          xA,
+          meanA,
+          rstdA,
+          dw ? this.f32(dw, true) : 0,
+          db ? this.f32(db, true) : 0,
+          rows,
+          cols,
+          rms,
+        ]);
+        this.call("normParamGradKernel", Math.ceil(cols / 4), rows * 8);
+      }
+    });
+  }
+
+  gatherRows(table: FloatArray, ids: Int32Array, out: FloatArray, cols: number): void {
+    if (ids.length === 0 || cols <= 0) return;
+    this.staging(() => {
+      this.setParams([this.f32(table, false), this.i32(ids, false), this.f32(out, true), cols]);
+      this.call("gatherRowsKernel", ids.length, cols);
+    });
+  }
+
+  scatterAddRows(dOut: FloatArray, ids: Int32Array, dTable: FloatArray, cols: number, skipId: number): void {
+    if (ids.length === 0 || cols <= 0) return;
+    this.staging(() => {
+      this.setParams([
+        this.f32(dOut, false),
+        this.i32(ids, false),
+        this.f32(dTable, true),
+        cols,
+        ids.length,
+        skipId,
+      ]);
+      this.call("scatterAddRowsKernel", Math.ceil(cols / 4), ids.length * 4, 16);
+    });
+  }
+
+  crossEntropy(
+    logits: FloatArray,
+    targets: Int32Array,
+    losses: FloatArray,
+    lse: FloatArray,
+    rows: number,
+    cols: number,
+    ignoreIndex: number,
+  ): void {
+    if (rows <= 0) return;
+    this.staging(() => {
+      this.setParams([
+        this.f32(logits, false),
+        this.i32(targets, false),
+        this.f32(losses, true),
+        this.f32(lse, true),
+        cols,
+        ignoreIndex,
+      ]);
+      this.call("crossEntropyKernel", rows, cols * 4);
+    });
+  }
+
+  crossEntropyBackward(
+    logits: FloatArray,
+    targets: Int32Array,
+    lse: FloatArray,
+    dLoss: FloatArray,
+    dLogits: FloatArray,
+    rows: number,
+    cols: number,
+    ignoreIndex: number,
+  ): void {
+    if (rows <= 0) return;
+    this.staging(() => {
+      this.setParams([
+        this.f32(logits, false),
+        this.i32(targets, false),
+        this.f32(lse, false),
+        this.f32(dLoss, false),
+        this.f32(dLogits, true),
+        cols,
+        ignoreIndex,
+      ]);
+      this.call("crossEntropyBackwardKernel", rows, cols * 4);
+    });
+  }
+
+  rope(
+    x: FloatArray,
+    out: FloatArray,
+    positions: Int32Array,
+    invFreq: Float64Array,
+    batch: number,
+    heads: number,
+    seq: number,
+    headDim: number,
+    inverse: boolean,
+  ): void {
+    if (batch * heads * seq * headDim <= 0) return;
+    this.ensureScratch(headDim * 8 + 128);
+    this.staging(() => {
+      this.setParams([
+        this.f32(x, false),
+        this.f32(out, true),
+        this.i32(positions, false),
+        this.address(invFreq, false),
+        batch,
+        heads,
+        seq,
+        headDim,
+        inverse ? 1 : 0,
+      ]);
+      this.call("ropeKernel", batch * seq, heads * headDim * 2 + headDim * 20);
+    });
+  }
+
+  attention(a: AttentionArgs): void {
+    const { batch, heads, kvHeads, tq, tk, headDim } = a;
+    if (batch * heads * tq <= 0) return;
+    this.checkHeads(heads, kvHeads);
+    this.staging(() => {
+      this.setParams([
+        batch,
+        heads,
+        kvHeads,
+        tq,
+        tk,
+        headDim,
+        a.scale,
+        a.causal ? 1 : 0,
+        a.causalOffset,
+        this.f32(a.q, false),
+        this.f32(a.k, false),
+        this.f32(a.v, false),
+        a.keyBias ? this.f32(a.keyBias, false) : 0,
+        this.f32(a.out, true),
+        this.f32(a.probs, true),
+      ]);
+      this.call("attentionKernel", batch * heads * tq, tk * (headDim * 4 + 10));
+    });
+  }
+
+  attentionBackward(a: AttentionBackwardArgs): void {
+    const { batch, heads, kvHeads, tq, tk, headDim } = a;
+    if (batch * kvHeads <= 0) return;
+    this.checkHeads(heads, kvHeads);
+    this.ensureScratch(tk * 4 + 128);
+    this.staging(() => {
+      this.setParams([
+        batch,
+        heads,
+        kvHeads,
+        tq,
+        tk,
+        headDim,
+        a.scale,
+        this.f32(a.q, false),
+        this.f32(a.k, false),
+        this.f32(a.v, false),
+        this.f32(a.probs, false),
+        this.f32(a.dOut, false),
+        this.f32(a.dq, true),
+        this.f32(a.dk, true),
+        this.f32(a.dv, true),
+      ]);
+      this.call("attentionBackwardKernel", batch * kvHeads, (heads / kvHeads) * tq * tk * headDim * 8);
+    });
+  }
+
+  private checkHeads(heads: number, kvHeads: number): void {
+    if (kvHeads <= 0 || heads % kvHeads !== 0) {
+      throw new AdaptlmError(
+        "BAD_ATTENTION_HEADS",
+        `attention needs heads (${heads}) to be a multiple of kvHeads (${kvHeads})`,
+      );
+    }
+  }
+
+  adamw(a: AdamWArgs, n: number): void {
+    if (n <= 0) return;
+    this.staging(() => {
+      this.setParams([
+        this.f32(a.param, true),
+        this.f32(a.grad, false),
+        this.f32(a.m, true),
+        this.f32(a.v, true),
+        a.lr,
+        a.beta1,
+        a.beta2,
+        a.eps,
+        a.weightDecay,
+        1 - a.beta1 ** a.step,
+        1 - a.beta2 ** a.step,
+      ]);
+      this.call("adamwKernel", n, 12, 1024);
+    });
+  }
+
+  /** Bytes of wasm memory in use by live allocations (for tests and diagnostics). */
+  liveBytes(): number {
+    let total = 0;
+    for (const cls of this.live.values()) total += cls;
+    return total;
+  }
+}
+
+export type { WasmBackend };
+
+let compiled: WasmModule | null | undefined;
+
+/** The compiled kernel module, or null when wasm/adaptlm_kernels.wasm is missing or invalid. */
+function kernelModule(): WasmModule | null {
+  if (compiled !== undefined) return compiled;
+  const file = findWasmFile();
+  try {
+    compiled = file ? new wasmApi.Module(readFileSync(file)) : null;
+  } catch {
+    compiled = null;
+  }
+  return compiled;
+}
+
+/**
+ * Creates a wasm backend with the given number of threads (default: ADAPTLM_THREADS, else every core).
+ * Returns null, never throws, when the kernels are not built or cannot be instantiated here.
+ */
+export function createWasmBackend(options: { threads?: number } = {}): Backend | null {
+  try {
+    const module = kernelModule();
+    if (!module) return null;
+    const threads = Math.max(1, Math.floor(options.threads ?? requestedThreads()));
+    const workerUrl = new URL("./wasm-worker.js", import.meta.url);
+    const workerFile = fileURLToPath(workerUrl);
+    return new WasmBackend(module, threads, existsSync(workerFile) ? workerUrl : null);
+  } catch {
+    return null;
+  }
+}
+
+let shared: Backend | null | undefined;
+
+/** The process-wide wasm backend (created on first use), or null when the kernels are not built. */
+export function loadWasmBackend(): Backend | null {
+  if (shared === undefined) shared = createWasmBackend();
+  return shared;
+}
