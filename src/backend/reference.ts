@@ -183,20 +183,26 @@ function forEachIndex(
 
 function gemm(g: GemmArgs): void {
   const { m, n, k } = g;
+  // Element (i, p) of op(A) and (p, j) of op(B), whatever the storage order.
+  const aRow = g.transA ? 1 : k;
+  const aCol = g.transA ? m : 1;
+  const bRow = g.transB ? 1 : n;
+  const bCol = g.transB ? k : 1;
+  const row = new Float64Array(n);
   for (let bi = 0; bi < g.batch; bi++) {
     const a0 = g.aOffset + bi * g.strideA;
     const b0 = g.bOffset + bi * g.strideB;
     const c0 = g.cOffset + bi * g.strideC;
     for (let i = 0; i < m; i++) {
+      row.fill(0);
+      for (let p = 0; p < k; p++) {
+        const av = g.a[a0 + i * aRow + p * aCol];
+        const bBase = b0 + p * bRow;
+        for (let j = 0; j < n; j++) row[j] += av * g.b[bBase + j * bCol];
+      }
       for (let j = 0; j < n; j++) {
-        let acc = 0;
-        for (let p = 0; p < k; p++) {
-          const av = g.transA ? g.a[a0 + p * m + i] : g.a[a0 + i * k + p];
-          const bv = g.transB ? g.b[b0 + j * k + p] : g.b[b0 + p * n + j];
-          acc += av * bv;
-        }
         const ci = c0 + i * n + j;
-        g.c[ci] = g.beta === 0 ? g.alpha * acc : g.alpha * acc + g.beta * g.c[ci];
+        g.c[ci] = g.beta === 0 ? g.alpha * row[j] : g.alpha * row[j] + g.beta * g.c[ci];
       }
     }
   }

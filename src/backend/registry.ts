@@ -4,12 +4,13 @@
 import { AdaptlmError } from "../errors.js";
 import type { Backend, BackendName } from "./backend.js";
 import { referenceBackend } from "./reference.js";
+import { loadWasmBackend } from "./wasm.js";
 
 type Loader = () => Backend | null;
 
 const loaders: Record<BackendName, Loader> = {
   native: () => null,
-  wasm: () => null,
+  wasm: loadWasmBackend,
   reference: () => referenceBackend,
 };
 
@@ -17,12 +18,6 @@ const preference: BackendName[] = ["native", "wasm", "reference"];
 const loaded = new Map<BackendName, Backend | null>();
 let current: Backend | null = null;
 let selectionListener: ((backend: Backend, reason: string) => void) | null = null;
-
-/** Installs the loader of an optional backend (done once by each backend module's registration file). */
-export function setBackendLoader(name: BackendName, loader: Loader): void {
-  loaders[name] = loader;
-  loaded.delete(name);
-}
 
 function load(name: BackendName): Backend | null {
   if (!loaded.has(name)) loaded.set(name, loaders[name]());

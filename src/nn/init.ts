@@ -17,11 +17,21 @@ function persistent(shape: readonly number[], fill: (i: number) => number, backe
   });
 }
 
-export function normalInit(shape: readonly number[], std: number, rng: Rng, backend = currentBackend()): Tensor {
+export function normalInit(
+  shape: readonly number[],
+  std: number,
+  rng: Rng,
+  backend = currentBackend(),
+): Tensor {
   return persistent(shape, () => rng.normal() * std, backend);
 }
 
-export function uniformInit(shape: readonly number[], bound: number, rng: Rng, backend = currentBackend()): Tensor {
+export function uniformInit(
+  shape: readonly number[],
+  bound: number,
+  rng: Rng,
+  backend = currentBackend(),
+): Tensor {
   return persistent(shape, () => (2 * rng.next() - 1) * bound, backend);
 }
 

@@ -1,8 +1,8 @@
 // The basic layers, with Hugging Face parameter names (weight, bias) and layouts.
 
 import { AdaptlmError } from "../errors.js";
-import type { Tensor } from "../tensor/tensor.js";
 import * as T from "../tensor/index.js";
+import type { Tensor } from "../tensor/tensor.js";
 import { constantInit, normalInit } from "./init.js";
 import { Module } from "./module.js";
 
@@ -30,7 +30,8 @@ export class Linear extends Module {
     this.layout = options.layout ?? "outIn";
     const shape = this.layout === "outIn" ? [outFeatures, inFeatures] : [inFeatures, outFeatures];
     this.weight = this.registerParameter("weight", normalInit(shape, init.std ?? 0.02, init.rng));
-    this.bias = options.bias === false ? null : this.registerParameter("bias", constantInit([outFeatures], 0));
+    this.bias =
+      options.bias === false ? null : this.registerParameter("bias", constantInit([outFeatures], 0));
   }
 
   readonly layout: "outIn" | "inOut";
@@ -127,6 +128,9 @@ export function activation(name: string): (x: Tensor) => Tensor {
     case "tanh":
       return T.tanh;
     default:
-      throw new AdaptlmError("UNKNOWN_ACTIVATION", `unknown activation "${name}": expected gelu, gelu_new, relu, silu or tanh`);
+      throw new AdaptlmError(
+        "UNKNOWN_ACTIVATION",
+        `unknown activation "${name}": expected gelu, gelu_new, relu, silu or tanh`,
+      );
   }
 }

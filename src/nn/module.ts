@@ -2,8 +2,8 @@
 // (`bert.encoder.layer.0.attention.self.query.weight`), so checkpoints load by name unchanged.
 
 import { AdaptlmError } from "../errors.js";
-import { noGrad } from "../tensor/grad-mode.js";
 import { shapeString } from "../tensor/errors.js";
+import { noGrad } from "../tensor/grad-mode.js";
 import type { Tensor } from "../tensor/tensor.js";
 
 export class StateDictError extends AdaptlmError {}
@@ -28,7 +28,8 @@ export abstract class Module {
 
   /** Replaces a registered parameter (e.g. when weights are tied). */
   protected replaceParameter(name: string, parameter: Tensor): void {
-    if (!this.ownParameters.has(name)) throw new StateDictError("NO_SUCH_PARAMETER", `no parameter ${name} to replace`);
+    if (!this.ownParameters.has(name))
+      throw new StateDictError("NO_SUCH_PARAMETER", `no parameter ${name} to replace`);
     this.ownParameters.set(name, parameter);
   }
 
@@ -49,7 +50,8 @@ export abstract class Module {
   /** Every (dotted name, module) pair including this one (name prefix, "" by default). */
   namedModules(prefix = ""): [string, Module][] {
     const out: [string, Module][] = [[prefix, this]];
-    for (const [name, child] of this.children) out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
+    for (const [name, child] of this.children)
+      out.push(...child.namedModules(prefix ? `${prefix}.${name}` : name));
     return out;
   }
 

@@ -1,8 +1,8 @@
 // What every optimizer shares: parameter groups with their own hyper-parameters, zeroing gradients, and the
 // Hugging Face rule for which parameters get weight decay.
 
-import type { Module } from "../nn/module.js";
 import { LayerNorm, RMSNorm } from "../nn/layers.js";
+import type { Module } from "../nn/module.js";
 import { noGrad } from "../tensor/grad-mode.js";
 import type { Tensor } from "../tensor/tensor.js";
 
@@ -21,7 +21,10 @@ export abstract class Optimizer {
   stepCount = 0;
 
   constructor(params: Tensor[] | ParamGroup[], lr: number) {
-    this.groups = params.length > 0 && "params" in (params[0] as object) ? (params as ParamGroup[]) : [{ params: params as Tensor[] }];
+    this.groups =
+      params.length > 0 && "params" in (params[0] as object)
+        ? (params as ParamGroup[])
+        : [{ params: params as Tensor[] }];
     this.lr = lr;
   }
 
@@ -52,7 +55,8 @@ export abstract class Optimizer {
 export function weightDecayGroups(model: Module, weightDecay: number): ParamGroup[] {
   const noDecay = new Set<Tensor>();
   for (const [, module] of model.namedModules()) {
-    if (module instanceof LayerNorm || module instanceof RMSNorm) for (const p of module.parameters()) noDecay.add(p);
+    if (module instanceof LayerNorm || module instanceof RMSNorm)
+      for (const p of module.parameters()) noDecay.add(p);
   }
   const decay: Tensor[] = [];
   const plain: Tensor[] = [];

@@ -8,14 +8,19 @@ import * as T from "../../src/tensor/index.js";
 
 const close = (actual: number[], expected: number[], tolerance = 1e-6) => {
   assert.equal(actual.length, expected.length);
-  actual.forEach((a, i) => assert.ok(Math.abs(a - expected[i]) <= tolerance, `element ${i}: ${a} vs ${expected[i]}`));
+  actual.forEach((a, i) =>
+    assert.ok(Math.abs(a - expected[i]) <= tolerance, `element ${i}: ${a} vs ${expected[i]}`),
+  );
 };
 
 test("matmul of known matrices, with transposes", () => {
   const a = T.tensor([1, 2, 3, 4, 5, 6], [2, 3]);
   const b = T.tensor([7, 8, 9, 10, 11, 12], [3, 2]);
   close(T.matmul(a, b).toArray(), [58, 64, 139, 154]);
-  close(T.matmul(T.transpose(a), T.transpose(b), { transA: true, transB: true }).toArray(), [58, 64, 139, 154]);
+  close(
+    T.matmul(T.transpose(a), T.transpose(b), { transA: true, transB: true }).toArray(),
+    [58, 64, 139, 154],
+  );
 });
 
 test("GELU forms and SiLU match PyTorch values", () => {
@@ -60,7 +65,11 @@ test("embedding leaves the padding row without gradient", () => {
 
 test("fused attention equals softmax(q k^T / sqrt(d) + mask) v composed from primitives", () => {
   const rng = new T.Rng(3);
-  const make = (shape: number[]) => T.tensor(Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()), shape);
+  const make = (shape: number[]) =>
+    T.tensor(
+      Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()),
+      shape,
+    );
   const [q, k, v] = [make([2, 2, 4, 3]), make([2, 2, 4, 3]), make([2, 2, 4, 3])];
   const mask = T.tensor([1, 1, 1, 1, 1, 1, 0, 0], [2, 4], "int32");
   const fused = T.attention(q, k, v, { causal: true, keyBias: T.paddingBias(mask) });
@@ -92,12 +101,19 @@ test("dropout is deterministic for a seed and scales kept elements", () => {
 test("bad input gives typed errors naming the op and the shapes", () => {
   const a = T.zeros([2, 3]);
   const expectError = (fn: () => unknown, code: string, pattern: RegExp) =>
-    assert.throws(fn, (e: unknown) => e instanceof AdaptlmError && e.code === code && pattern.test(e.message));
+    assert.throws(
+      fn,
+      (e: unknown) => e instanceof AdaptlmError && e.code === code && pattern.test(e.message),
+    );
   expectError(() => T.add(a, T.zeros([4])), "SHAPE_MISMATCH", /add: shapes \[2, 3\] and \[4\]/);
   expectError(() => T.matmul(a, T.zeros([2, 3])), "SHAPE_MISMATCH", /matmul: inner sizes differ/);
   expectError(() => T.embedding(T.zeros([5, 2]), T.tensor([7], [1], "int32")), "INDEX_OUT_OF_RANGE", /id 7/);
   expectError(() => T.embedding(T.zeros([5, 2]), T.zeros([1])), "WRONG_DTYPE", /ids must be int32/);
-  expectError(() => T.crossEntropy(T.zeros([2, 3]), T.tensor([0, 3], [2], "int32")), "INDEX_OUT_OF_RANGE", /target 3/);
+  expectError(
+    () => T.crossEntropy(T.zeros([2, 3]), T.tensor([0, 3], [2], "int32")),
+    "INDEX_OUT_OF_RANGE",
+    /target 3/,
+  );
   expectError(
     () => T.crossEntropy(T.tensor([Number.NaN, 0], [1, 2]), T.tensor([0], [1], "int32")),
     "NON_FINITE",
@@ -105,7 +121,11 @@ test("bad input gives typed errors naming the op and the shapes", () => {
   );
   expectError(() => T.reshape(a, [4, 2]), "SHAPE_MISMATCH", /cannot reshape \[2, 3\]/);
   expectError(() => T.slice(a, 1, 2, 5), "INDEX_OUT_OF_RANGE", /slice/);
-  expectError(() => T.zeros([2], "float64", { ...referenceBackend, supportsFloat64: false }), "WRONG_DTYPE", /float64/);
+  expectError(
+    () => T.zeros([2], "float64", { ...referenceBackend, supportsFloat64: false }),
+    "WRONG_DTYPE",
+    /float64/,
+  );
 });
 
 test("gradients accumulate across backward calls until zeroed", () => {

@@ -27,8 +27,19 @@ test("1,000 training steps in scopes: no live-buffer growth, no RSS growth", () 
   const layer2 = new Linear(64, 4, { rng });
   const params = [...layer1.parameters(), ...layer2.parameters()];
   const optimizer = new AdamW(params, { lr: 1e-3 });
-  const inputs = T.keep(T.tensor(Array.from({ length: 16 * 32 }, () => rng.normal()), [16, 32]));
-  const targets = T.keep(T.tensor(Array.from({ length: 16 }, (_, i) => i % 4), [16], "int32"));
+  const inputs = T.keep(
+    T.tensor(
+      Array.from({ length: 16 * 32 }, () => rng.normal()),
+      [16, 32],
+    ),
+  );
+  const targets = T.keep(
+    T.tensor(
+      Array.from({ length: 16 }, (_, i) => i % 4),
+      [16],
+      "int32",
+    ),
+  );
   const step = () =>
     T.scope(() => {
       const logits = layer2.forward(T.gelu(layer1.forward(inputs)));
@@ -47,6 +58,9 @@ test("1,000 training steps in scopes: no live-buffer growth, no RSS growth", () 
   global.gc?.();
   const rssGrowth = process.memoryUsage().rss - rssAfterWarmup;
   assert.equal(T.liveStorageCount(), liveAfterWarmup, "a training step leaked buffers");
-  assert.ok(rssGrowth < 32 * 1024 * 1024, `RSS grew by ${(rssGrowth / 1048576).toFixed(1)} MiB over 1,000 steps`);
+  assert.ok(
+    rssGrowth < 32 * 1024 * 1024,
+    `RSS grew by ${(rssGrowth / 1048576).toFixed(1)} MiB over 1,000 steps`,
+  );
   assert.ok(lastLoss < 0.5, `the toy problem should be fitted, loss ${lastLoss}`);
 });
