@@ -1,0 +1,620 @@
+// GEMM: BLIS-style cache blocking (NC columns of B in L3, KC x NC packed B panel, MC x KC packed A block in
+// L2) around register-blocked micro-kernels: 14x32 for AVX-512, 6x16 for AVX2+FMA, 4x8 portable C. The
+// kernel is chosen once at run time from CPUID. Tiny products skip packing altogether.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adaptlm.h"
+
+#if ADAPTLM_X86
+#include <immintrin.h>
+#endif
+
+typedef void (*ukernel_fn)(long kc, const float *A, const float *B, float *C, long ldc, float beta, int mr,
+                           int nr);
+
+typedef struct {
+  int mr, nr, mc, kc, nc;
+  ukernel_fn kernel;
+} gemm_config;
+
+/* Writes a full mr x nr accumulator tile (row stride ld) to C: C = acc + beta * C (beta 0: overwrite). */
+static void store_tile(const float *acc, int ld, float *C, long ldc, float beta, int mr, int nr) {
+  for (int i = 0; i < mr; i++) {
+    float *c = C + i * ldc;
+    const float *t = acc + i * ld;
+    if (beta == 0.0f)
+      for (int j = 0; j < nr; j++) c[j] = t[j];
+    else if (beta == 1.0f)
+      for (int j = 0; j < nr; j++) c[j] += t[j];
+    else
+      for (int j = 0; j < nr; j++) c[j] = t[j] + beta * c[j];
+  }
+}
+
+/* ---------- portable micro-kernel ---------- */
+#define SC_MR 4
+#define SC_NR 8
+static void kernel_scalar(long kc, const float *A, const float *B, float *C, long ldc, float beta, int mr,
+                          int nr) {
+  float acc[SC_MR][SC_NR];
+  memset(acc, 0, sizeof acc);
+  for (long p = 0; p < kc; p++) {
+    for (int i = 0; i < SC_MR; i++) {
+      float a = A[p * SC_MR + i];
+      for (int j = 0; j < SC_NR; j++) acc[i][j] += a * B[p * SC_NR + j];
+    }
+  }
+  store_tile(&acc[0][0], SC_NR, C, ldc, beta, mr, nr);
+}
+
+#if ADAPTLM_X86
+/* ---------- AVX2 + FMA: 6 x 16 ---------- */
+#define A2_MR 6
+#define A2_NR 16
+
+__attribute__((target("avx2,fma"))) static inline void store_row_avx2(float *c, __m256 lo, __m256 hi,
+                                                                       float beta) {
+  if (beta == 0.0f) {
+    _mm256_storeu_ps(c, lo);
+    _mm256_storeu_ps(c + 8, hi);
+  } else if (beta == 1.0f) {
+    _mm256_storeu_ps(c, _mm256_add_ps(lo, _mm256_loadu_ps(c)));
+    _mm256_storeu_ps(c + 8, _mm256_add_ps(hi, _mm256_loadu_ps(c + 8)));
+  } else {
+    __m256 vb = _mm256_set1_ps(beta);
+    _mm256_storeu_ps(c, _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), lo));
+    _mm256_storeu_ps(c + 8, _mm256_fmadd_ps(vb, _mm256_loadu_ps(c + 8), hi));
+  }
+}
+
+__attribute__((target("avx2,fma"))) static void kernel_avx2(long kc, const float *A, const float *B, float *C,
+                                                            long ldc, float beta, int mr, int nr) {
+  float tile[A2_MR * A2_NR] __attribute__((aligned(32)));
+  long k4 = kc >> 2, k1 = kc & 3;
+  for (int i = 0; i < mr; i++) {
+    _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
+    _mm_prefetch((const char *)(C + i * ldc + 15), _MM_HINT_T0);
+  }
+  /* The loop is assembly with the 12 accumulators in ymm0-11: GCC spills some of them when it schedules
+     the unrolled intrinsics itself. */
+  __asm__ __volatile__(
+      "vxorps %%ymm0, %%ymm0, %%ymm0\n\t"
+      "vxorps %%ymm1, %%ymm1, %%ymm1\n\t"
+      "vxorps %%ymm2, %%ymm2, %%ymm2\n\t"
+      "vxorps %%ymm3, %%ymm3, %%ymm3\n\t"
+      "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"
+      "vxorps %%ymm5, %%ymm5, %%ymm5\n\t"
+      "vxorps %%ymm6, %%ymm6, %%ymm6\n\t"
+      "vxorps %%ymm7, %%ymm7, %%ymm7\n\t"
+      "vxorps %%ymm8, %%ymm8, %%ymm8\n\t"
+      "vxorps %%ymm9, %%ymm9, %%ymm9\n\t"
+      "vxorps %%ymm10, %%ymm10, %%ymm10\n\t"
+      "vxorps %%ymm11, %%ymm11, %%ymm11\n\t"
+      "testq %[k4], %[k4]\n\t"
+      "jz 2f\n\t"
+      "1:\n\t"
+      "prefetcht0 512(%[B])\n\t"
+      "vmovaps 0(%[B]), %%ymm12\n\t"
+      "vmovaps 32(%[B]), %%ymm13\n\t"
+      "vbroadcastss 0(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n\t"
+      "vbroadcastss 4(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm2\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm3\n\t"
+      "vbroadcastss 8(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n\t"
+      "vbroadcastss 12(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm6\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm7\n\t"
+      "vbroadcastss 16(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n\t"
+      "vbroadcastss 20(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm10\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm11\n\t"
+      "vmovaps 64(%[B]), %%ymm12\n\t"
+      "vmovaps 96(%[B]), %%ymm13\n\t"
+      "vbroadcastss 24(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n\t"
+      "vbroadcastss 28(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm2\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm3\n\t"
+      "vbroadcastss 32(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n\t"
+      "vbroadcastss 36(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm6\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm7\n\t"
+      "vbroadcastss 40(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n\t"
+      "vbroadcastss 44(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm10\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm11\n\t"
+      "prefetcht0 640(%[B])\n\t"
+      "vmovaps 128(%[B]), %%ymm12\n\t"
+      "vmovaps 160(%[B]), %%ymm13\n\t"
+      "vbroadcastss 48(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n\t"
+      "vbroadcastss 52(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm2\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm3\n\t"
+      "vbroadcastss 56(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n\t"
+      "vbroadcastss 60(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm6\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm7\n\t"
+      "vbroadcastss 64(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n\t"
+      "vbroadcastss 68(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm10\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm11\n\t"
+      "vmovaps 192(%[B]), %%ymm12\n\t"
+      "vmovaps 224(%[B]), %%ymm13\n\t"
+      "vbroadcastss 72(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n\t"
+      "vbroadcastss 76(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm2\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm3\n\t"
+      "vbroadcastss 80(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n\t"
+      "vbroadcastss 84(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm6\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm7\n\t"
+      "vbroadcastss 88(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n\t"
+      "vbroadcastss 92(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm10\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm11\n\t"
+      "addq $96, %[A]\n\t"
+      "addq $256, %[B]\n\t"
+      "decq %[k4]\n\t"
+      "jnz 1b\n\t"
+      "2:\n\t"
+      "testq %[k1], %[k1]\n\t"
+      "jz 4f\n\t"
+      "3:\n\t"
+      "vmovaps 0(%[B]), %%ymm12\n\t"
+      "vmovaps 32(%[B]), %%ymm13\n\t"
+      "vbroadcastss 0(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n\t"
+      "vbroadcastss 4(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm2\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm3\n\t"
+      "vbroadcastss 8(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n\t"
+      "vbroadcastss 12(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm6\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm7\n\t"
+      "vbroadcastss 16(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n\t"
+      "vbroadcastss 20(%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm10\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm11\n\t"
+      "addq $24, %[A]\n\t"
+      "addq $64, %[B]\n\t"
+      "decq %[k1]\n\t"
+      "jnz 3b\n\t"
+      "4:\n\t"
+      "vmovaps %%ymm0, 0(%[T])\n\t"
+      "vmovaps %%ymm1, 32(%[T])\n\t"
+      "vmovaps %%ymm2, 64(%[T])\n\t"
+      "vmovaps %%ymm3, 96(%[T])\n\t"
+      "vmovaps %%ymm4, 128(%[T])\n\t"
+      "vmovaps %%ymm5, 160(%[T])\n\t"
+      "vmovaps %%ymm6, 192(%[T])\n\t"
+      "vmovaps %%ymm7, 224(%[T])\n\t"
+      "vmovaps %%ymm8, 256(%[T])\n\t"
+      "vmovaps %%ymm9, 288(%[T])\n\t"
+      "vmovaps %%ymm10, 320(%[T])\n\t"
+      "vmovaps %%ymm11, 352(%[T])\n\t"
+      : [A] "+r"(A), [B] "+r"(B), [k4] "+r"(k4), [k1] "+r"(k1)
+      : [T] "r"(tile)
+      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+        "xmm10", "xmm11", "xmm12", "xmm13", "xmm14");
+  if (mr == A2_MR && nr == A2_NR) {
+    for (int i = 0; i < A2_MR; i++)
+      store_row_avx2(C + i * ldc, _mm256_load_ps(tile + 16 * i), _mm256_load_ps(tile + 16 * i + 8), beta);
+  } else {
+    store_tile(tile, A2_NR, C, ldc, beta, mr, nr);
+  }
+}
+
+/* ---------- AVX-512: 14 x 32 (28 accumulators, 2 B vectors, broadcasts folded into the FMAs) ---------- */
+#define A5_MR 14
+#define A5_NR 32
+
+__attribute__((target("avx512f"))) static inline void store_row_avx512(float *c, __m512 lo, __m512 hi,
+                                                                        float beta) {
+  if (beta == 0.0f) {
+    _mm512_storeu_ps(c, lo);
+    _mm512_storeu_ps(c + 16, hi);
+  } else if (beta == 1.0f) {
+    _mm512_storeu_ps(c, _mm512_add_ps(lo, _mm512_loadu_ps(c)));
+    _mm512_storeu_ps(c + 16, _mm512_add_ps(hi, _mm512_loadu_ps(c + 16)));
+  } else {
+    __m512 vb = _mm512_set1_ps(beta);
+    _mm512_storeu_ps(c, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c), lo));
+    _mm512_storeu_ps(c + 16, _mm512_fmadd_ps(vb, _mm512_loadu_ps(c + 16), hi));
+  }
+}
+
+__attribute__((target("avx512f"))) static void kernel_avx512(long kc, const float *A, const float *B,
+                                                             float *C, long ldc, float beta, int mr, int nr) {
+#define A5_DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps()
+  A5_DECL(0);
+  A5_DECL(1);
+  A5_DECL(2);
+  A5_DECL(3);
+  A5_DECL(4);
+  A5_DECL(5);
+  A5_DECL(6);
+  A5_DECL(7);
+  A5_DECL(8);
+  A5_DECL(9);
+  A5_DECL(a);
+  A5_DECL(b);
+  A5_DECL(c);
+  A5_DECL(d);
+#undef A5_DECL
+  for (int i = 0; i < mr; i++) _mm_prefetch((const char *)(C + i * ldc), _MM_HINT_T0);
+#define A5_ROW(i, idx)                                                                                       \
+  a = _mm512_set1_ps(A[idx]);                                                                                \
+  c##i##0 = _mm512_fmadd_ps(a, b0, c##i##0);                                                                 \
+  c##i##1 = _mm512_fmadd_ps(a, b1, c##i##1)
+  for (long p = 0; p < kc; p++) {
+    __m512 b0 = _mm512_load_ps(B), b1 = _mm512_load_ps(B + 16), a;
+    _mm_prefetch((const char *)(B + 32 * 8), _MM_HINT_T0);
+    A5_ROW(0, 0);
+    A5_ROW(1, 1);
+    A5_ROW(2, 2);
+    A5_ROW(3, 3);
+    A5_ROW(4, 4);
+    A5_ROW(5, 5);
+    A5_ROW(6, 6);
+    A5_ROW(7, 7);
+    A5_ROW(8, 8);
+    A5_ROW(9, 9);
+    A5_ROW(a, 10);
+    A5_ROW(b, 11);
+    A5_ROW(c, 12);
+    A5_ROW(d, 13);
+    A += A5_MR;
+    B += A5_NR;
+  }
+#undef A5_ROW
+  if (mr == A5_MR && nr == A5_NR) {
+#define A5_STORE(i, r) store_row_avx512(C + (r) * ldc, c##i##0, c##i##1, beta)
+    A5_STORE(0, 0);
+    A5_STORE(1, 1);
+    A5_STORE(2, 2);
+    A5_STORE(3, 3);
+    A5_STORE(4, 4);
+    A5_STORE(5, 5);
+    A5_STORE(6, 6);
+    A5_STORE(7, 7);
+    A5_STORE(8, 8);
+    A5_STORE(9, 9);
+    A5_STORE(a, 10);
+    A5_STORE(b, 11);
+    A5_STORE(c, 12);
+    A5_STORE(d, 13);
+#undef A5_STORE
+  } else {
+    float tile[A5_MR * A5_NR] __attribute__((aligned(64)));
+#define A5_TILE(i, r)                                                                                        \
+  _mm512_store_ps(tile + (r) * 32, c##i##0);                                                                 \
+  _mm512_store_ps(tile + (r) * 32 + 16, c##i##1)
+    A5_TILE(0, 0);
+    A5_TILE(1, 1);
+    A5_TILE(2, 2);
+    A5_TILE(3, 3);
+    A5_TILE(4, 4);
+    A5_TILE(5, 5);
+    A5_TILE(6, 6);
+    A5_TILE(7, 7);
+    A5_TILE(8, 8);
+    A5_TILE(9, 9);
+    A5_TILE(a, 10);
+    A5_TILE(b, 11);
+    A5_TILE(c, 12);
+    A5_TILE(d, 13);
+#undef A5_TILE
+    store_tile(tile, A5_NR, C, ldc, beta, mr, nr);
+  }
+}
+#endif /* ADAPTLM_X86 */
+
+/* ---------- CPU dispatch ---------- */
+static int detected_isa = -1;
+
+int adaptlm_best_isa(void);
+
+static int detect_isa(void) {
+  int best = adaptlm_best_isa();
+  const char *env = getenv("ADAPTLM_ISA");
+  if (env) {
+    int want = best;
+    if (strcmp(env, "scalar") == 0) want = ISA_SCALAR;
+    else if (strcmp(env, "avx2") == 0) want = ISA_AVX2;
+    else if (strcmp(env, "avx512") == 0) want = ISA_AVX512;
+    if (want < best) best = want;
+  }
+  return best;
+}
+
+int adaptlm_isa(void) {
+  if (detected_isa < 0) detected_isa = detect_isa();
+  return detected_isa;
+}
+
+int adaptlm_best_isa(void) {
+  static int best = -1;
+  if (best < 0) {
+    best = ISA_SCALAR;
+#if ADAPTLM_X86 && (defined(__GNUC__) || defined(__clang__))
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) best = ISA_AVX2;
+    if (__builtin_cpu_supports("avx512f")) best = ISA_AVX512;
+#endif
+  }
+  return best;
+}
+
+int adaptlm_force_isa(int isa) {
+  int best = adaptlm_best_isa();
+  detected_isa = isa < best ? isa : best;
+  return detected_isa;
+}
+
+const char *adaptlm_isa_name(int isa) {
+  return isa == ISA_AVX512 ? "avx512" : isa == ISA_AVX2 ? "avx2" : "scalar";
+}
+
+static gemm_config scalar = {SC_MR, SC_NR, 128, 256, 2048, kernel_scalar};
+#if ADAPTLM_X86
+static gemm_config avx2 = {A2_MR, A2_NR, 144, 320, 3072, kernel_avx2};
+static gemm_config avx512 = {A5_MR, A5_NR, 168, 256, 3072, kernel_avx512};
+#endif
+
+/* Overrides the cache blocking of the current kernel (benchmark experiments only; 0 keeps a value). */
+void gemm_tune(int mc, int kc, int nc) {
+  gemm_config *cfg = &scalar;
+#if ADAPTLM_X86
+  if (adaptlm_isa() == ISA_AVX512) cfg = &avx512;
+  else if (adaptlm_isa() == ISA_AVX2) cfg = &avx2;
+#endif
+  if (mc > 0) cfg->mc = ((mc + cfg->mr - 1) / cfg->mr) * cfg->mr;
+  if (kc > 0) cfg->kc = kc;
+  if (nc > 0) cfg->nc = ((nc + cfg->nr - 1) / cfg->nr) * cfg->nr;
+}
+
+static const gemm_config *config(void) {
+#if ADAPTLM_X86
+  int isa = adaptlm_isa();
+  if (isa == ISA_AVX512) return &avx512;
+  if (isa == ISA_AVX2) return &avx2;
+#endif
+  return &scalar;
+}
+
+/* ---------- packing ---------- */
+/* Packs A(i, p) for i < mc, p < kc (A(i,p) = a[i*rsa + p*csa]) scaled by alpha into mr-row panels. */
+static void pack_a(int mc, int kc, const float *a, long rsa, long csa, float alpha, int mr, float *dst) {
+  for (int i0 = 0; i0 < mc; i0 += mr) {
+    int rows = mc - i0 < mr ? mc - i0 : mr;
+    const float *src = a + i0 * rsa;
+    if (csa == 1) {
+      for (int ii = 0; ii < rows; ii++) {
+        const float *s = src + ii * rsa;
+        for (int p = 0; p < kc; p++) dst[p * mr + ii] = alpha * s[p];
+      }
+    } else if (rsa == 1) {
+      for (int p = 0; p < kc; p++) {
+        const float *s = src + p * csa;
+        float *d = dst + p * mr;
+        for (int ii = 0; ii < rows; ii++) d[ii] = alpha * s[ii];
+      }
+    } else {
+      for (int p = 0; p < kc; p++)
+        for (int ii = 0; ii < rows; ii++) dst[p * mr + ii] = alpha * src[ii * rsa + p * csa];
+    }
+    if (rows < mr)
+      for (int p = 0; p < kc; p++)
+        for (int ii = rows; ii < mr; ii++) dst[p * mr + ii] = 0.0f;
+    dst += (long)mr * kc;
+  }
+}
+
+/* Packs B(p, j) for p < kc, j < nc (B(p,j) = b[p*rsb + j*csb]) into nr-column panels. */
+static void pack_b(int kc, int nc, const float *b, long rsb, long csb, int nr, float *dst) {
+  for (int j0 = 0; j0 < nc; j0 += nr) {
+    int cols = nc - j0 < nr ? nc - j0 : nr;
+    const float *src = b + j0 * csb;
+    if (csb == 1) {
+      for (int p = 0; p < kc; p++) {
+        memcpy(dst + p * nr, src + p * rsb, (size_t)cols * sizeof(float));
+        for (int jj = cols; jj < nr; jj++) dst[p * nr + jj] = 0.0f;
+      }
+    } else {
+      for (int jj = 0; jj < cols; jj++) {
+        const float *s = src + jj * csb;
+        for (int p = 0; p < kc; p++) dst[p * nr + jj] = s[p * rsb];
+      }
+      if (cols < nr)
+        for (int p = 0; p < kc; p++)
+          for (int jj = cols; jj < nr; jj++) dst[p * nr + jj] = 0.0f;
+    }
+    dst += (long)nr * kc;
+  }
+}
+
+/* ---------- unpacked path for tiny or skinny products ---------- */
+static void scale_c(int m, int n, float beta, float *c, long ldc) {
+  for (int i = 0; i < m; i++) {
+    float *row = c + i * ldc;
+    if (beta == 0.0f)
+      memset(row, 0, (size_t)n * sizeof(float));
+    else if (beta != 1.0f)
+      for (int j = 0; j < n; j++) row[j] *= beta;
+  }
+}
+
+#if defined(__GNUC__) && defined(__linux__) && ADAPTLM_X86 && !defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+MULTIVERSION
+static void gemm_unpacked(int m, int n, int k, float alpha, const float *a, long rsa, long csa, const float *b,
+                          long rsb, long csb, float beta, float *c, long ldc) {
+  if (csb == 1) {
+    /* C row i += (alpha A(i,p)) * B row p: contiguous axpys. */
+    scale_c(m, n, beta, c, ldc);
+    for (int i = 0; i < m; i++) {
+      float *crow = c + i * ldc;
+      for (int p = 0; p < k; p++) {
+        float s = alpha * a[i * rsa + p * csa];
+        const float *brow = b + p * rsb;
+        for (int j = 0; j < n; j++) crow[j] += s * brow[j];
+      }
+    }
+    return;
+  }
+  for (int i = 0; i < m; i++) {
+    for (int j = 0; j < n; j++) {
+      const float *ai = a + i * rsa, *bj = b + j * csb;
+      float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      int p = 0;
+      if (csa == 1 && rsb == 1) {
+        for (; p + 8 <= k; p += 8)
+          for (int q = 0; q < 8; q++) acc[q] += ai[p + q] * bj[p + q];
+      }
+      float sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+      for (; p < k; p++) sum += ai[p * csa] * bj[p * rsb];
+      float *cij = c + i * ldc + j;
+      *cij = beta == 0.0f ? alpha * sum : alpha * sum + beta * *cij;
+    }
+  }
+}
+
+void gemm_serial(int thread, int m, int n, int k, float alpha, const float *a, long rsa, long csa,
+                 const float *b, long rsb, long csb, float beta, float *c, long ldc) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    scale_c(m, n, beta, c, ldc);
+    return;
+  }
+  const gemm_config *cfg = config();
+  long work = (long)m * n * k;
+  if (work <= 4096 || m < cfg->mr / 2 || (n < cfg->nr / 2 && csb != 1)) {
+    gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
+    return;
+  }
+  if (m == 1 || n == 1) {
+    gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
+    return;
+  }
+  const int MR = cfg->mr, NR = cfg->nr, MC = cfg->mc, KC = cfg->kc, NC = cfg->nc;
+  int ncmax = n < NC ? ((n + NR - 1) / NR) * NR : NC;
+  int kcmax = k < KC ? k : KC;
+  int mcmax = m < MC ? ((m + MR - 1) / MR) * MR : MC;
+  float *bpack = thread_scratch(thread, 0, (size_t)kcmax * ncmax);
+  float *apack = thread_scratch(thread, 1, (size_t)kcmax * mcmax);
+  if (!bpack || !apack) {
+    gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
+    return;
+  }
+  for (int jc = 0; jc < n; jc += NC) {
+    int nc = n - jc < NC ? n - jc : NC;
+    for (int pc = 0; pc < k; pc += KC) {
+      int kc = k - pc < KC ? k - pc : KC;
+      float beta_block = pc == 0 ? beta : 1.0f;
+      pack_b(kc, nc, b + (long)pc * rsb + (long)jc * csb, rsb, csb, NR, bpack);
+      for (int ic = 0; ic < m; ic += MC) {
+        int mc = m - ic < MC ? m - ic : MC;
+        pack_a(mc, kc, a + (long)ic * rsa + (long)pc * csa, rsa, csa, alpha, MR, apack);
+        for (int jr = 0; jr < nc; jr += NR) {
+          int nr = nc - jr < NR ? nc - jr : NR;
+          const float *bp = bpack + (long)jr * kc;
+          for (int ir = 0; ir < mc; ir += MR) {
+            int mr = mc - ir < MR ? mc - ir : MR;
+            cfg->kernel(kc, apack + (long)ir * kc, bp, c + (long)(ic + ir) * ldc + jc + jr, ldc, beta_block, mr,
+                        nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+/* ---------- batched, threaded entry ---------- */
+typedef struct {
+  const gemm_args *g;
+  int split_m, split_n, chunk_m, chunk_n;
+  long rsa, csa, rsb, csb;
+} gemm_job;
+
+static void gemm_task(void *ctx, int thread, int task) {
+  const gemm_job *job = ctx;
+  const gemm_args *g = job->g;
+  int per = job->split_m * job->split_n;
+  int bi = task / per, r = task % per;
+  int m0 = (r / job->split_n) * job->chunk_m, n0 = (r % job->split_n) * job->chunk_n;
+  if (m0 >= g->m || n0 >= g->n) return;
+  int m1 = m0 + job->chunk_m < g->m ? m0 + job->chunk_m : g->m;
+  int n1 = n0 + job->chunk_n < g->n ? n0 + job->chunk_n : g->n;
+  const float *a = g->a + bi * g->strideA + m0 * job->rsa;
+  const float *b = g->b + bi * g->strideB + n0 * job->csb;
+  float *c = g->c + bi * g->strideC + (long)m0 * g->n + n0;
+  gemm_serial(thread, m1 - m0, n1 - n0, g->k, g->alpha, a, job->rsa, job->csa, b, job->rsb, job->csb, g->beta,
+              c, g->n);
+}
+
+void gemm_run(const gemm_args *g) {
+  if (g->batch <= 0 || g->m <= 0 || g->n <= 0) return;
+  gemm_job job;
+  job.g = g;
+  job.rsa = g->transA ? 1 : g->k;
+  job.csa = g->transA ? g->m : 1;
+  job.rsb = g->transB ? 1 : g->n;
+  job.csb = g->transB ? g->k : 1;
+  job.split_m = job.split_n = 1;
+  job.chunk_m = g->m;
+  job.chunk_n = g->n;
+  int threads = pool_threads();
+  double work = (double)g->m * g->n * (g->k > 0 ? g->k : 1);
+  if (threads == 1 || work * g->batch < 96.0 * 96.0 * 96.0) {
+    for (int bi = 0; bi < g->batch; bi++) gemm_task(&job, 0, bi);
+    return;
+  }
+  if (!(g->batch >= 4 * threads || g->batch % threads == 0)) {
+    /* Split each product into `threads` parts (over N or M, cut on micro-tile boundaries). */
+    const gemm_config *cfg = config();
+    int parts = threads;
+    int blocks_n = (g->n + cfg->nr - 1) / cfg->nr, blocks_m = (g->m + cfg->mr - 1) / cfg->mr;
+    if (blocks_n >= parts && (long)g->n * cfg->mr >= (long)g->m * cfg->nr / 2) {
+      job.chunk_n = ((blocks_n + parts - 1) / parts) * cfg->nr;
+      job.split_n = (g->n + job.chunk_n - 1) / job.chunk_n;
+    } else if (blocks_m >= parts) {
+      job.chunk_m = ((blocks_m + parts - 1) / parts) * cfg->mr;
+      job.split_m = (g->m + job.chunk_m - 1) / job.chunk_m;
+    }
+  }
+  pool_run(gemm_task, &job, g->batch * job.split_m * job.split_n);
+}

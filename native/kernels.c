@@ -1,0 +1,1188 @@
+// Element-wise, reduction, normalisation, embedding, loss, RoPE, attention and optimizer kernels. Inner
+// loops are plain C written so that GCC vectorises them; MULTIVERSION compiles them twice (AVX2+FMA and
+// baseline x86-64) and picks at load time. Everything above SERIAL_* sizes runs on the pool.
+#include "kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "adaptlm.h"
+#include "mathfun.h"
+
+#if defined(__GNUC__) && defined(__linux__) && ADAPTLM_X86 && !defined(__clang__)
+#define MULTIVERSION __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MULTIVERSION
+#endif
+
+/* Below these sizes (elements) a kernel runs on the calling thread: dispatch would cost more. */
+#define SERIAL_CHEAP (1L << 16)
+#define SERIAL_COSTLY (1L << 13)
+
+#define SQRT_2_OVER_PI 0.7978845608028654f
+#define INV_SQRT_2 0.7071067811865476f
+#define INV_SQRT_2PI 0.3989422804014327f
+
+/* x ** y with JavaScript's special cases (C's pow returns 1 for 1**NaN and (-1)**inf; JS gives NaN). */
+static inline float js_pow(float x, float y) {
+  if (y != y || (fabsf(x) == 1.0f && isinf(y))) return NAN;
+  return powf(x, y);
+}
+
+/* ---------- small vector helpers (fixed-width partial sums: vectorisable without -ffast-math) ---------- */
+static inline float vsum(const float *x, long n) {
+  float acc[16] = {0};
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) acc[j] += x[i + j];
+  float s = 0;
+  for (int j = 0; j < 16; j++) s += acc[j];
+  for (; i < n; i++) s += x[i];
+  return s;
+}
+
+static inline float vdot(const float *x, const float *y, long n) {
+  float acc[16] = {0};
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) acc[j] += x[i + j] * y[i + j];
+  float s = 0;
+  for (int j = 0; j < 16; j++) s += acc[j];
+  for (; i < n; i++) s += x[i] * y[i];
+  return s;
+}
+
+/* max with NaN propagation (Math.max semantics); -inf for an empty row. */
+static inline float vmax(const float *x, long n) {
+  float acc[16];
+  for (int j = 0; j < 16; j++) acc[j] = -INFINITY;
+  int nan = 0;
+  long i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; j++) {
+      float v = x[i + j];
+      nan |= v != v;
+      acc[j] = v > acc[j] ? v : acc[j];
+    }
+  float m = -INFINITY;
+  for (int j = 0; j < 16; j++) m = acc[j] > m ? acc[j] : m;
+  for (; i < n; i++) {
+    nan |= x[i] != x[i];
+    m = x[i] > m ? x[i] : m;
+  }
+  return nan ? NAN : m;
+}
+
+/* ---------- unary ---------- */
+MULTIVERSION
+static void unary_range(int op, const float *restrict x, float *restrict out, long n, float alpha) {
+  switch (op) {
+  case U_NEG:
+    for (long i = 0; i < n; i++) out[i] = -x[i];
+    break;
+  case U_EXP:
+    for (long i = 0; i < n; i++) out[i] = fexp(x[i]);
+    break;
+  case U_LOG:
+    for (long i = 0; i < n; i++) out[i] = logf(x[i]);
+    break;
+  case U_SQRT:
+    for (long i = 0; i < n; i++) out[i] = sqrtf(x[i]);
+    break;
+  case U_RSQRT:
+    for (long i = 0; i < n; i++) out[i] = 1.0f / sqrtf(x[i]);
+    break;
+  case U_TANH:
+    for (long i = 0; i < n; i++) out[i] = ftanh(x[i]);
+    break;
+  case U_SIGMOID:
+    for (long i = 0; i < n; i++) out[i] = fsigmoid(x[i]);
+    break;
+  case U_RELU:
+    for (long i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
+    break;
+  case U_GELU:
+    for (long i = 0; i < n; i++) out[i] = 0.5f * x[i] * fone_plus_erf(x[i] * INV_SQRT_2);
+    break;
+  case U_GELU_TANH:
+    for (long i = 0; i < n; i++) {
+      float v = x[i];
+      out[i] = 0.5f * v * (1.0f + ftanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v)));
+    }
+    break;
+  case U_SILU:
+    for (long i = 0; i < n; i++) out[i] = x[i] * fsigmoid(x[i]);
+    break;
+  case U_ABS:
+    for (long i = 0; i < n; i++) out[i] = fabsf(x[i]);
+    break;
+  case U_SQUARE:
+    for (long i = 0; i < n; i++) out[i] = x[i] * x[i];
+    break;
+  case U_SCALE:
+    for (long i = 0; i < n; i++) out[i] = x[i] * alpha;
+    break;
+  case U_SHIFT:
+    for (long i = 0; i < n; i++) out[i] = x[i] + alpha;
+    break;
+  case U_POW:
+    if (alpha == 2.0f)
+      for (long i = 0; i < n; i++) out[i] = x[i] * x[i];
+    else if (alpha == 1.0f)
+      for (long i = 0; i < n; i++) out[i] = x[i];
+    else
+      for (long i = 0; i < n; i++) out[i] = js_pow(x[i], alpha);
+    break;
+  case U_RDIV:
+    for (long i = 0; i < n; i++) out[i] = alpha / x[i];
+    break;
+  }
+}
+
+MULTIVERSION
+static void unary_backward_range(int op, const float *restrict x, const float *restrict y,
+                                 const float *restrict dy, float *restrict dx, long n, float alpha) {
+  switch (op) {
+  case U_NEG:
+    for (long i = 0; i < n; i++) dx[i] = -dy[i];
+    break;
+  case U_EXP:
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * y[i];
+    break;
+  case U_LOG:
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * (1.0f / x[i]);
+    break;
+  case U_SQRT:
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * (0.5f / y[i]);
+    break;
+  case U_RSQRT:
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * (-0.5f * y[i] * y[i] * y[i]);
+    break;
+  case U_TANH:
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * (1.0f - y[i] * y[i]);
+    break;
+  case U_SIGMOID:
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * (y[i] * (1.0f - y[i]));
+    break;
+  case U_RELU:
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * (x[i] > 0.0f ? 1.0f : 0.0f);
+    break;
+  case U_GELU:
+    for (long i = 0; i < n; i++) {
+      float v = x[i];
+      float cdf = 0.5f * fone_plus_erf(v * INV_SQRT_2);
+      dx[i] = dy[i] * (cdf + v * INV_SQRT_2PI * fexp(-0.5f * v * v));
+    }
+    break;
+  case U_GELU_TANH:
+    for (long i = 0; i < n; i++) {
+      float v = x[i];
+      float t = ftanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v));
+      dx[i] = dy[i] * (0.5f * (1.0f + t) +
+                       0.5f * v * (1.0f - t * t) * SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * v * v));
+    }
+    break;
+  case U_SILU:
+    for (long i = 0; i < n; i++) {
+      float s = fsigmoid(x[i]);
+      dx[i] = dy[i] * (s * (1.0f + x[i] * (1.0f - s)));
+    }
+    break;
+  case U_ABS:
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * (x[i] > 0.0f ? 1.0f : x[i] < 0.0f ? -1.0f : 0.0f);
+    break;
+  case U_SQUARE:
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * (2.0f * x[i]);
+    break;
+  case U_SCALE:
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * alpha;
+    break;
+  case U_SHIFT:
+    for (long i = 0; i < n; i++) dx[i] = dy[i];
+    break;
+  case U_POW:
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * (alpha * js_pow(x[i], alpha - 1.0f));
+    break;
+  case U_RDIV:
+    for (long i = 0; i < n; i++) dx[i] = dy[i] * (-alpha / (x[i] * x[i]));
+    break;
+  }
+}
+
+static int unary_is_costly(int op) {
+  return op == U_EXP || op == U_LOG || op == U_TANH || op == U_SIGMOID || op == U_GELU || op == U_GELU_TANH ||
+         op == U_SILU || op == U_POW;
+}
+
+typedef struct {
+  int op;
+  const float *x, *y, *dy;
+  float *out;
+  float alpha;
+} unary_job;
+
+static void unary_body(void *ctx, long s, long e) {
+  unary_job *j = ctx;
+  unary_range(j->op, j->x + s, j->out + s, e - s, j->alpha);
+}
+
+static void unary_backward_body(void *ctx, long s, long e) {
+  unary_job *j = ctx;
+  unary_backward_range(j->op, j->x + s, j->y + s, j->dy + s, j->out + s, e - s, j->alpha);
+}
+
+void k_unary(int op, const float *x, float *out, long n, float alpha) {
+  unary_job j = {op, x, NULL, NULL, out, alpha};
+  parallel_for(n, unary_is_costly(op) ? SERIAL_COSTLY : SERIAL_CHEAP, unary_body, &j);
+}
+
+void k_unary_backward(int op, const float *x, const float *y, const float *dy, float *dx, long n, float alpha) {
+  unary_job j = {op, x, y, dy, dx, alpha};
+  parallel_for(n, unary_is_costly(op) || op == U_GELU ? SERIAL_COSTLY : SERIAL_CHEAP, unary_backward_body, &j);
+}
+
+/* ---------- N-d strided iteration ---------- */
+typedef struct {
+  int nd, nops;
+  long shape[ADAPTLM_MAX_DIMS];
+  long st[4][ADAPTLM_MAX_DIMS];
+  long total;
+} nd_iter;
+
+/* Drops size-1 axes and merges axes that are contiguous for every operand. */
+static void nd_setup(nd_iter *it, const long *shape, int nd, int nops, const long *const *strides) {
+  it->nops = nops;
+  it->nd = 0;
+  it->total = 1;
+  for (int d = 0; d < nd; d++) it->total *= shape[d];
+  for (int d = 0; d < nd; d++) {
+    if (shape[d] == 1) continue;
+    int k = it->nd;
+    if (k > 0) {
+      int mergeable = 1;
+      for (int o = 0; o < nops; o++)
+        if (it->st[o][k - 1] != strides[o][d] * shape[d]) mergeable = 0;
+      if (mergeable) {
+        it->shape[k - 1] *= shape[d];
+        for (int o = 0; o < nops; o++) it->st[o][k - 1] = strides[o][d];
+        continue;
+      }
+    }
+    it->shape[k] = shape[d];
+    for (int o = 0; o < nops; o++) it->st[o][k] = strides[o][d];
+    it->nd++;
+  }
+  if (it->nd == 0) {
+    it->nd = 1;
+    it->shape[0] = 1;
+    for (int o = 0; o < nops; o++) it->st[o][0] = 0;
+  }
+}
+
+typedef void (*segment_fn)(void *ctx, const long *offsets, long out_index, long len);
+
+/* Calls seg for the runs of the innermost axis covering flat (row-major) indices [start, end). */
+static void nd_walk(const nd_iter *it, long start, long end, segment_fn seg, void *ctx) {
+  int nd = it->nd;
+  long inner = it->shape[nd - 1];
+  long coord[ADAPTLM_MAX_DIMS];
+  long rest = start / inner, j = start % inner;
+  for (int d = nd - 2; d >= 0; d--) {
+    coord[d] = rest % it->shape[d];
+    rest /= it->shape[d];
+  }
+  long off[4];
+  for (int o = 0; o < it->nops; o++) {
+    off[o] = j * it->st[o][nd - 1];
+    for (int d = 0; d < nd - 1; d++) off[o] += coord[d] * it->st[o][d];
+  }
+  long idx = start;
+  while (idx < end) {
+    long len = inner - j < end - idx ? inner - j : end - idx;
+    seg(ctx, off, idx, len);
+    idx += len;
+    if (idx >= end) break;
+    /* next row: back to column 0 and carry through the outer axes */
+    for (int o = 0; o < it->nops; o++) off[o] -= j * it->st[o][nd - 1];
+    j = 0;
+    for (int d = nd - 2; d >= 0; d--) {
+      coord[d]++;
+      for (int o = 0; o < it->nops; o++) off[o] += it->st[o][d];
+      if (coord[d] < it->shape[d]) break;
+      for (int o = 0; o < it->nops; o++) off[o] -= it->st[o][d] * it->shape[d];
+      coord[d] = 0;
+    }
+  }
+}
+
+/* ---------- binary ---------- */
+typedef struct {
+  nd_iter it;
+  int op;
+  const float *a, *b;
+  float *out;
+} binary_job;
+
+#define BIN_LOOPS(EXPR)                                                                                      \
+  do {                                                                                                       \
+    if (sa == 1 && sb == 1) {                                                                                \
+      for (long i = 0; i < n; i++) {                                                                         \
+        float x = a[i], y = b[i];                                                                            \
+        o[i] = (EXPR);                                                                                       \
+      }                                                                                                      \
+    } else if (sa == 1 && sb == 0) {                                                                         \
+      float y = b[0];                                                                                        \
+      for (long i = 0; i < n; i++) {                                                                         \
+        float x = a[i];                                                                                      \
+        o[i] = (EXPR);                                                                                       \
+      }                                                                                                      \
+    } else if (sa == 0 && sb == 1) {                                                                         \
+      float x = a[0];                                                                                        \
+      for (long i = 0; i < n; i++) {                                                                         \
+        float y = b[i];                                                                                      \
+        o[i] = (EXPR);                                                                                       \
+      }                                                                                                      \
+    } else {                                                                                                 \
+      for (long i = 0; i < n; i++) {                                                                         \
+        float x = a[i * sa], y = b[i * sb];                                                                  \
+        o[i] = (EXPR);                                                                                       \
+      }                                                                                                      \
+    }                                                                                                        \
+  } while (0)
+
+MULTIVERSION
+static void binary_run(int op, const float *restrict a, long sa, const float *restrict b, long sb,
+                       float *restrict o, long n) {
+  switch (op) {
+  case B_ADD:
+    BIN_LOOPS(x + y);
+    break;
+  case B_SUB:
+    BIN_LOOPS(x - y);
+    break;
+  case B_MUL:
+    BIN_LOOPS(x * y);
+    break;
+  case B_DIV:
+    BIN_LOOPS(x / y);
+    break;
+  case B_POW:
+    BIN_LOOPS(js_pow(x, y));
+    break;
+  case B_MAX:
+    BIN_LOOPS(x >= y ? x : y);
+    break;
+  case B_MIN:
+    BIN_LOOPS(x <= y ? x : y);
+    break;
+  case B_EQ:
+    BIN_LOOPS(x == y ? 1.0f : 0.0f);
+    break;
+  case B_GT:
+    BIN_LOOPS(x > y ? 1.0f : 0.0f);
+    break;
+  case B_LT:
+    BIN_LOOPS(x < y ? 1.0f : 0.0f);
+    break;
+  }
+}
+
+static void binary_segment(void *ctx, const long *off, long out_index, long len) {
+  binary_job *j = ctx;
+  int nd = j->it.nd;
+  binary_run(j->op, j->a + off[0], j->it.st[0][nd - 1], j->b + off[1], j->it.st[1][nd - 1], j->out + out_index,
+             len);
+}
+
+static void binary_body(void *ctx, long s, long e) {
+  binary_job *j = ctx;
+  nd_walk(&j->it, s, e, binary_segment, j);
+}
+
+void k_binary(int op, const float *a, const long *as, const float *b, const long *bs, float *out,
+              const long *shape, int nd) {
+  binary_job j;
+  const long *strides[2] = {as, bs};
+  nd_setup(&j.it, shape, nd, 2, strides);
+  if (j.it.total <= 0) return;
+  j.op = op;
+  j.a = a;
+  j.b = b;
+  j.out = out;
+  parallel_for(j.it.total, op == B_POW ? SERIAL_COSTLY : SERIAL_CHEAP, binary_body, &j);
+}
+
+/* ---------- where ---------- */
+typedef struct {
+  nd_iter it;
+  const void *cond;
+  int cond_is_int;
+  const float *a, *b;
+  float *out;
+} where_job;
+
+static void where_segment(void *ctx, const long *off, long out_index, long len) {
+  where_job *j = ctx;
+  int nd = j->it.nd;
+  long sc = j->it.st[0][nd - 1], sa = j->it.st[1][nd - 1], sb = j->it.st[2][nd - 1];
+  const float *a = j->a + off[1], *b = j->b + off[2];
+  float *o = j->out + out_index;
+  if (j->cond_is_int) {
+    const int32_t *c = (const int32_t *)j->cond + off[0];
+    for (long i = 0; i < len; i++) o[i] = c[i * sc] != 0 ? a[i * sa] : b[i * sb];
+  } else {
+    const float *c = (const float *)j->cond + off[0];
+    for (long i = 0; i < len; i++) o[i] = c[i * sc] != 0.0f ? a[i * sa] : b[i * sb];
+  }
+}
+
+static void where_body(void *ctx, long s, long e) {
+  where_job *j = ctx;
+  nd_walk(&j->it, s, e, where_segment, j);
+}
+
+void k_where(const void *cond, int cond_is_int, const long *cs, const float *a, const long *as, const float *b,
+             const long *bs, float *out, const long *shape, int nd) {
+  where_job j;
+  const long *strides[3] = {cs, as, bs};
+  nd_setup(&j.it, shape, nd, 3, strides);
+  if (j.it.total <= 0) return;
+  j.cond = cond;
+  j.cond_is_int = cond_is_int;
+  j.a = a;
+  j.b = b;
+  j.out = out;
+  parallel_for(j.it.total, SERIAL_CHEAP, where_body, &j);
+}
+
+/* ---------- copyStrided / fill ---------- */
+typedef struct {
+  nd_iter it;
+  const uint32_t *src;
+  uint32_t *dst;
+} copy_job;
+
+static void copy_segment(void *ctx, const long *off, long out_index, long len) {
+  (void)out_index;
+  copy_job *j = ctx;
+  int nd = j->it.nd;
+  long ss = j->it.st[0][nd - 1], ds = j->it.st[1][nd - 1];
+  const uint32_t *s = j->src + off[0];
+  uint32_t *d = j->dst + off[1];
+  if (ss == 1 && ds == 1)
+    memmove(d, s, (size_t)len * sizeof(uint32_t));
+  else if (ds == 1)
+    for (long i = 0; i < len; i++) d[i] = s[i * ss];
+  else
+    for (long i = 0; i < len; i++) d[i * ds] = s[i * ss];
+}
+
+static void copy_body(void *ctx, long s, long e) {
+  copy_job *j = ctx;
+  nd_walk(&j->it, s, e, copy_segment, j);
+}
+
+void k_copy_strided(const uint32_t *src, const long *ss, uint32_t *dst, const long *ds, const long *shape, int nd,
+                    int same_buffer) {
+  copy_job j;
+  const long *strides[2] = {ss, ds};
+  nd_setup(&j.it, shape, nd, 2, strides);
+  if (j.it.total <= 0) return;
+  j.src = src;
+  j.dst = dst;
+  /* A copy within one buffer runs on one thread, in order. */
+  parallel_for(j.it.total, same_buffer ? j.it.total + 1 : SERIAL_CHEAP * 4, copy_body, &j);
+}
+
+typedef struct {
+  uint32_t *out;
+  uint32_t bits;
+} fill_job;
+
+static void fill_body(void *ctx, long s, long e) {
+  fill_job *j = ctx;
+  uint32_t *o = j->out;
+  uint32_t v = j->bits;
+  if (v == 0)
+    memset(o + s, 0, (size_t)(e - s) * sizeof(uint32_t));
+  else
+    for (long i = s; i < e; i++) o[i] = v;
+}
+
+void k_fill(uint32_t *out, uint32_t bits, long n) {
+  fill_job j = {out, bits};
+  parallel_for(n, SERIAL_CHEAP * 4, fill_body, &j);
+}
+
+/* ---------- reductions ---------- */
+typedef struct {
+  int op_max;
+  const float *x;
+  float *out;
+  int32_t *iout;
+  long outer, size, inner;
+} reduce_job;
+
+MULTIVERSION
+static void reduce_rows(int op_max, const float *x, float *out, long size, long inner, long o0, long o1) {
+  for (long o = o0; o < o1; o++) {
+    const float *xs = x + o * size * inner;
+    float *dst = out + o * inner;
+    if (inner == 1) {
+      *dst = op_max ? vmax(xs, size) : vsum(xs, size);
+      continue;
+    }
+    if (size == 0) {
+      for (long j = 0; j < inner; j++) dst[j] = op_max ? -INFINITY : 0.0f;
+      continue;
+    }
+    memcpy(dst, xs, (size_t)inner * sizeof(float));
+    for (long r = 1; r < size; r++) {
+      const float *row = xs + r * inner;
+      if (op_max)
+        for (long j = 0; j < inner; j++) {
+          float v = row[j], m = dst[j];
+          dst[j] = (v > m || v != v) ? v : m;
+        }
+      else
+        for (long j = 0; j < inner; j++) dst[j] += row[j];
+    }
+  }
+}
+
+static void reduce_body(void *ctx, long s, long e) {
+  reduce_job *j = ctx;
+  reduce_rows(j->op_max, j->x, j->out, j->size, j->inner, s, e);
+}
+
+/* Outer too small to share: split the inner axis instead (each task reduces a column band). */
+static void reduce_inner_body(void *ctx, long s, long e) {
+  reduce_job *j = ctx;
+  for (long o = 0; o < j->outer; o++) {
+    const float *xs = j->x + o * j->size * j->inner + s;
+    float *dst = j->out + o * j->inner + s;
+    long w = e - s;
+    if (j->size == 0) {
+      for (long c = 0; c < w; c++) dst[c] = j->op_max ? -INFINITY : 0.0f;
+      continue;
+    }
+    memcpy(dst, xs, (size_t)w * sizeof(float));
+    for (long r = 1; r < j->size; r++) {
+      const float *row = xs + r * j->inner;
+      if (j->op_max)
+        for (long c = 0; c < w; c++) {
+          float v = row[c], m = dst[c];
+          dst[c] = (v > m || v != v) ? v : m;
+        }
+      else
+        for (long c = 0; c < w; c++) dst[c] += row[c];
+    }
+  }
+}
+
+static long serial_rows(long cols, long elements) {
+  long per = cols > 0 ? elements / cols : elements;
+  return per < 2 ? 2 : per;
+}
+
+void k_reduce(int op_max, const float *x, float *out, long outer, long size, long inner) {
+  reduce_job j = {op_max, x, out, NULL, outer, size, inner};
+  long total = outer * size * inner;
+  if (outer >= pool_threads() * 2 || total < SERIAL_CHEAP || inner < 64)
+    parallel_for(outer, serial_rows(size * inner, SERIAL_CHEAP), reduce_body, &j);
+  else
+    parallel_for(inner, 0, reduce_inner_body, &j);
+}
+
+static void argmax_body(void *ctx, long s, long e) {
+  reduce_job *j = ctx;
+  for (long o = s; o < e; o++) {
+    const float *xs = j->x + o * j->size * j->inner;
+    for (long c = 0; c < j->inner; c++) {
+      long best = 0;
+      float bv = xs[c];
+      for (long r = 1; r < j->size; r++) {
+        float v = xs[r * j->inner + c];
+        if (v > bv) {
+          bv = v;
+          best = r;
+        }
+      }
+      j->iout[o * j->inner + c] = (int32_t)best;
+    }
+  }
+}
+
+void k_argmax(const float *x, int32_t *out, long outer, long size, long inner) {
+  reduce_job j = {0, x, NULL, out, outer, size, inner};
+  if (size == 0) {
+    for (long i = 0; i < outer * inner; i++) out[i] = 0;
+    return;
+  }
+  parallel_for(outer, serial_rows(size * inner, SERIAL_CHEAP), argmax_body, &j);
+}
+
+MULTIVERSION
+static double sum_squares_range(const float *x, long n) {
+  double acc[8] = {0};
+  long i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int j = 0; j < 8; j++) acc[j] += (double)x[i + j] * (double)x[i + j];
+  double s = 0;
+  for (int j = 0; j < 8; j++) s += acc[j];
+  for (; i < n; i++) s += (double)x[i] * (double)x[i];
+  return s;
+}
+
+typedef struct {
+  const float *x;
+  long n, chunk;
+  double *partial;
+} sumsq_tasks;
+
+static void sumsq_chunk(void *ctx, int thread, int task) {
+  (void)thread;
+  sumsq_tasks *j = ctx;
+  long s = task * j->chunk, e = s + j->chunk < j->n ? s + j->chunk : j->n;
+  j->partial[task] = s < e ? sum_squares_range(j->x + s, e - s) : 0.0;
+}
+
+double k_sum_squares(const float *x, long n) {
+  int threads = pool_threads();
+  if (threads == 1 || n < SERIAL_CHEAP) return sum_squares_range(x, n);
+  double partial[256];
+  int tasks = threads > 256 ? 256 : threads;
+  sumsq_tasks j = {x, n, (n + tasks - 1) / tasks, partial};
+  pool_run(sumsq_chunk, &j, tasks);
+  double s = 0;
+  for (int t = 0; t < tasks; t++) s += partial[t];
+  return s;
+}
+
+/* ---------- softmax family ---------- */
+typedef struct {
+  const float *x, *y, *dy, *w, *b;
+  float *out, *mean, *rstd, *dw, *db;
+  long rows, cols;
+  float eps;
+} rows_job;
+
+MULTIVERSION
+static void softmax_rows(const float *x, float *out, long cols, long r0, long r1, int log_form) {
+  for (long r = r0; r < r1; r++) {
+    const float *xr = x + r * cols;
+    float *o = out + r * cols;
+    float m = vmax(xr, cols);
+    if (log_form) {
+      float acc[16] = {0};
+      long c = 0;
+      for (; c + 16 <= cols; c += 16)
+        for (int q = 0; q < 16; q++) acc[q] += fexp(xr[c + q] - m);
+      float s = 0;
+      for (int q = 0; q < 16; q++) s += acc[q];
+      for (; c < cols; c++) s += fexp(xr[c] - m);
+      float lse = m + logf(s);
+      for (c = 0; c < cols; c++) o[c] = xr[c] - lse;
+    } else {
+      for (long c = 0; c < cols; c++) o[c] = fexp(xr[c] - m);
+      float inv = 1.0f / vsum(o, cols);
+      for (long c = 0; c < cols; c++) o[c] *= inv;
+    }
+  }
+}
+
+static void softmax_body(void *ctx, long s, long e) {
+  rows_job *j = ctx;
+  softmax_rows(j->x, j->out, j->cols, s, e, 0);
+}
+
+static void log_softmax_body(void *ctx, long s, long e) {
+  rows_job *j = ctx;
+  softmax_rows(j->x, j->out, j->cols, s, e, 1);
+}
+
+void k_softmax(const float *x, float *out, long rows, long cols) {
+  rows_job j = {.x = x, .out = out, .rows = rows, .cols = cols};
+  parallel_for(rows, serial_rows(cols, SERIAL_COSTLY), softmax_body, &j);
+}
+
+void k_log_softmax(const float *x, float *out, long rows, long cols) {
+  rows_job j = {.x = x, .out = out, .rows = rows, .cols = cols};
+  parallel_for(rows, serial_rows(cols, SERIAL_COSTLY), log_softmax_body, &j);
+}
+
+MULTIVERSION
+static void softmax_backward_rows(const float *y, const float *dy, float *dx, long cols, long r0, long r1,
+                                  int log_form) {
+  for (long r = r0; r < r1; r++) {
+    const float *yr = y + r * cols, *g = dy + r * cols;
+    float *d = dx + r * cols;
+    if (log_form) {
+      float s = vsum(g, cols);
+      for (long c = 0; c < cols; c++) d[c] = g[c] - fexp(yr[c]) * s;
+    } else {
+      float dot = vdot(g, yr, cols);
+      for (long c = 0; c < cols; c++) d[c] = yr[c] * (g[c] - dot);
+    }
+  }
+}
+
+static void softmax_backward_body(void *ctx, long s, long e) {
+  rows_job *j = ctx;
+  softmax_backward_rows(j->y, j->dy, j->out, j->cols, s, e, 0);
+}
+
+static void log_softmax_backward_body(void *ctx, long s, long e) {
+  rows_job *j = ctx;
+  softmax_backward_rows(j->y, j->dy, j->out, j->cols, s, e, 1);
+}
+
+void k_softmax_backward(const float *y, const float *dy, float *dx, long rows, long cols) {
+  rows_job j = {.y = y, .dy = dy, .out = dx, .rows = rows, .cols = cols};
+  parallel_for(rows, serial_rows(cols, SERIAL_CHEAP), softmax_backward_body, &j);
+}
+
+void k_log_softmax_backward(const float *y, const float *dy, float *dx, long rows, long cols) {
+  rows_job j = {.y = y, .dy = dy, .out = dx, .rows = rows, .cols = cols};
+  parallel_for(rows, serial_rows(cols, SERIAL_COSTLY), log_softmax_backward_body, &j);
+}
+
+/* ---------- layer norm / RMS norm ---------- */
+MULTIVERSION
+static void layer_norm_rows(const rows_job *j, long r0, long r1) {
+  long cols = j->cols;
+  for (long r = r0; r < r1; r++) {
+    const float *xr = j->x + r * cols;
+    float *o = j->out + r * cols;
+    float mu = vsum(xr, cols) / (float)cols;
+    float acc[16] = {0};
+    long c = 0;
+    for (; c + 16 <= cols; c += 16)
+      for (int q = 0; q < 16; q++) {
+        float d = xr[c + q] - mu;
+        acc[q] += d * d;
+      }
+    float var = 0;
+    for (int q = 0; q < 16; q++) var += acc[q];
+    for (; c < cols; c++) var += (xr[c] - mu) * (xr[c] - mu);
+    var /= (float)cols;
+    float rs = 1.0f / sqrtf(var + j->eps);
+    j->mean[r] = mu;
+    j->rstd[r] = rs;
+    const float *w = j->w, *b = j->b;
+    if (w && b)
+      for (c = 0; c < cols; c++) o[c] = (xr[c] - mu) * rs * w[c] + b[c];
+    else if (w)
+      for (c = 0; c < cols; c++) o[c] = (xr[c] - mu) * rs * w[c];
+    else if (b)
+      for (c = 0; c < cols; c++) o[c] = (xr[c] - mu) * rs + b[c];
+    else
+      for (c = 0; c < cols; c++) o[c] = (xr[c] - mu) * rs;
+  }
+}
+
+static void layer_norm_body(void *ctx, long s, long e) { layer_norm_rows(ctx, s, e); }
+
+void k_layer_norm(const float *x, const float *w, const float *b, float *out, float *mean, float *rstd, long rows,
+                  long cols, float eps) {
+  rows_job j = {.x = x, .w = w, .b = b, .out = out, .mean = mean, .rstd = rstd, .rows = rows, .cols = cols,
+                .eps = eps};
+  parallel_for(rows, serial_rows(cols, SERIAL_CHEAP / 2), layer_norm_body, &j);
+}
+
+/* dx rows: dx = rstd/cols * (cols*g - sum(g) - xhat*sum(g*xhat)), g = dy*w. */
+MULTIVERSION
+static void layer_norm_backward_rows(const rows_job *j, long r0, long r1) {
+  long cols = j->cols;
+  for (long r = r0; r < r1; r++) {
+    const float *xr = j->x + r * cols, *g = j->dy + r * cols, *w = j->w;
+    float *d = j->out + r * cols;
+    float mu = j->mean[r], rs = j->rstd[r];
+    float sg[16] = {0}, sgx[16] = {0};
+    long c = 0;
+    for (; c + 16 <= cols; c += 16)
+      for (int q = 0; q < 16; q++) {
+        float gv = g[c + q] * (w ? w[c + q] : 1.0f);
+        sg[q] += gv;
+        sgx[q] += gv * (xr[c + q] - mu) * rs;
+      }
+    float sumg = 0, sumgx = 0;
+    for (int q = 0; q < 16; q++) {
+      sumg += sg[q];
+      sumgx += sgx[q];
+    }
+    for (; c < cols; c++) {
+      float gv = g[c] * (w ? w[c] : 1.0f);
+      sumg += gv;
+      sumgx += gv * (xr[c] - mu) * rs;
+    }
+    float k = rs / (float)cols, n = (float)cols;
+    for (c = 0; c < cols; c++) {
+      float gv = g[c] * (w ? w[c] : 1.0f);
+      float xhat = (xr[c] - mu) * rs;
+      d[c] = k * (n * gv - sumg - xhat * sumgx);
+    }
+  }
+}
+
+static void layer_norm_backward_body(void *ctx, long s, long e) { layer_norm_backward_rows(ctx, s, e); }
+
+/* dw[c] = sum_r dy*xhat, db[c] = sum_r dy over a band of columns [c0, c1). */
+MULTIVERSION
+static void norm_param_grad_cols(const rows_job *j, long c0, long c1, int rms) {
+  long cols = j->cols, w = c1 - c0;
+  float *dw = j->dw ? j->dw + c0 : NULL, *db = j->db ? j->db + c0 : NULL;
+  if (dw) memset(dw, 0, (size_t)w * sizeof(float));
+  if (db) memset(db, 0, (size_t)w * sizeof(float));
+  for (long r = 0; r < j->rows; r++) {
+    const float *xr = j->x + r * cols + c0, *g = j->dy + r * cols + c0;
+    float mu = rms ? 0.0f : j->mean[r], rs = j->rstd[r];
+    if (dw)
+      for (long c = 0; c < w; c++) dw[c] += g[c] * ((xr[c] - mu) * rs);
+    if (db)
+      for (long c = 0; c < w; c++) db[c] += g[c];
+  }
+}
+
+static void layer_norm_param_body(void *ctx, long s, long e) { norm_param_grad_cols(ctx, s, e, 0); }
+static void rms_norm_param_body(void *ctx, long s, long e) { norm_param_grad_cols(ctx, s, e, 1); }
+
+void k_layer_norm_backward(const float *dy, const float *x, const float *w, const float *mean, const float *rstd,
+                           float *dx, float *dw, float *db, long rows, long cols) {
+  rows_job j = {.dy = dy, .x = x, .w = w, .mean = (float *)mean, .rstd = (float *)rstd, .out = dx, .dw = dw,
+                .db = db, .rows = rows, .cols = cols};
+  parallel_for(rows, serial_rows(cols, SERIAL_CHEAP / 2), layer_norm_backward_body, &j);
+  if (dw || db) parallel_for(cols, rows * cols < SERIAL_CHEAP ? cols + 1 : 64, layer_norm_param_body, &j);
+}
+
+MULTIVERSION
+static void rms_norm_rows(const rows_job *j, long r0, long r1) {
+  long cols = j->cols;
+  for (long r = r0; r < r1; r++) {
+    const float *xr = j->x + r * cols;
+    float *o = j->out + r * cols;
+    float rs = 1.0f / sqrtf(vdot(xr, xr, cols) / (float)cols + j->eps);
+    j->rstd[r] = rs;
+    if (j->w)
+      for (long c = 0; c < cols; c++) o[c] = xr[c] * rs * j->w[c];
+    else
+      for (long c = 0; c < cols; c++) o[c] = xr[c] * rs;
+  }
+}
+
+static void rms_norm_body(void *ctx, long s, long e) { rms_norm_rows(ctx, s, e); }
+
+void k_rms_norm(const float *x, const float *w, float *out, float *rstd, long rows, long cols, float eps) {
+  rows_job j = {.x = x, .w = w, .out = out, .rstd = rstd, .rows = rows, .cols = cols, .eps = eps};
+  parallel_for(rows, serial_rows(cols, SERIAL_CHEAP / 2), rms_norm_body, &j);
+}
+
+/* dx = rs*g - rs^3 * x * sum(g*x) / cols, g = dy*w. */
+MULTIVERSION
+static void rms_norm_backward_rows(const rows_job *j, long r0, long r1) {
+  long cols = j->cols;
+  const float *w = j->w;
+  for (long r = r0; r < r1; r++) {
+    const float *xr = j->x + r * cols, *g = j->dy + r * cols;
+    float *d = j->out + r * cols;
+    float rs = j->rstd[r];
+    float acc[16] = {0};
+    long c = 0;
+    for (; c + 16 <= cols; c += 16)
+      for (int q = 0; q < 16; q++) acc[q] += g[c + q] * (w ? w[c + q] : 1.0f) * xr[c + q];
+    float s = 0;
+    for (int q = 0; q < 16; q++) s += acc[q];
+    for (; c < cols; c++) s += g[c] * (w ? w[c] : 1.0f) * xr[c];
+    float k = rs * rs * rs * s / (float)cols;
+    for (c = 0; c < cols; c++) d[c] = rs * g[c] * (w ? w[c] : 1.0f) - k * xr[c];
+  }
+}
+
+static void rms_norm_backward_body(void *ctx, long s, long e) { rms_norm_backward_rows(ctx, s, e); }
+
+void k_rms_norm_backward(const float *dy, const float *x, const float *w, const float *rstd, float *dx, float *dw,
+                         long rows, long cols) {
+  rows_job j = {.dy = dy, .x = x, .w = w, .rstd = (float *)rstd, .out = dx, .dw = dw, .rows = rows, .cols = cols};
+  parallel_for(rows, serial_rows(cols, SERIAL_CHEAP / 2), rms_norm_backward_body, &j);
+  if (dw) parallel_for(cols, rows * cols < SERIAL_CHEAP ? cols + 1 : 64, rms_norm_param_body, &j);
+}
+
+/* ---------- embeddings ---------- */
+typedef struct {
+  const float *src;
+  const int32_t *ids;
+  float *dst;
+  long count, cols;
+  int32_t skip;
+} rows_index_job;
+
+static void gather_body(void *ctx, long s, long e) {
+  rows_index_job *j = ctx;
+  for (long i = s; i < e; i++)
+    memcpy(j->dst + i * j->cols, j->src + (long)j->ids[i] * j->cols, (size_t)j->cols * sizeof(float));
+}
+
+void k_gather_rows(const float *table, const int32_t *ids, long count, float *out, long cols) {
+  rows_index_job j = {table, ids, out, count, cols, -1};
+  parallel_for(count, serial_rows(cols, SERIAL_CHEAP * 2), gather_body, &j);
+}
+
+/* Each task owns a band of columns, so rows repeated in ids never race. */
+static void scatter_body(void *ctx, long s, long e) {
+  rows_index_job *j = ctx;
+  for (long i = 0; i < j->count; i++) {
+    if (j->ids[i] == j->skip) continue;
+    const float *g = j->src + i * j->cols;
+    float *d = j->dst + (long)j->ids[i] * j->cols;
+    for (long c = s; c < e; c++) d[c] += g[c];
+  }
+}
+
+void k_scatter_add_rows(const float *dout, const int32_t *ids, long count, float *dtable, long cols, int32_t skip) {
+  rows_index_job j = {dout, ids, dtable, count, cols, skip};
+  parallel_for(cols, count * cols < SERIAL_CHEAP ? cols + 1 : 64, scatter_body, &j);
+}
+
+/* ---------- cross-entropy ---------- */
+typedef struct {
+  const float *logits, *lse_in, *dloss;
+  const int32_t *targets;
+  float *losses, *lse, *dlogits;
+  long rows, cols;
+  int32_t ignore;
+} ce_job;
+
+MULTIVERSION
+static void cross_entropy_rows(const ce_job *j, long r0, long r1) {
+  long cols = j->cols;
+  for (long r = r0; r < r1; r++) {
+    const float *x = j->logits + r * cols;
+    float m = vmax(x, cols);
+    float acc[16] = {0};
+    long c = 0;
+    for (; c + 16 <= cols; c += 16)
+      for (int q = 0; q < 16; q++) acc[q] += fexp(x[c + q] - m);
+    float s = 0;
+    for (int q = 0; q < 16; q++) s += acc[q];
+    for (; c < cols; c++) s += fexp(x[c] - m);
+    float l = m + logf(s);
+    j->lse[r] = l;
+    int32_t t = j->targets[r];
+    j->losses[r] = t == j->ignore ? 0.0f : l - x[t];
+  }
+}
+
+static void cross_entropy_body(void *ctx, long s, long e) { cross_entropy_rows(ctx, s, e); }
+
+void k_cross_entropy(const float *logits, const int32_t *targets, float *losses, float *lse, long rows, long cols,
+                     int32_t ignore) {
+  ce_job j = {.logits = logits, .targets = targets, .losses = losses, .lse = lse, .rows = rows, .cols = cols,
+              .ignore = ignore};
+  parallel_for(rows, serial_rows(cols, SERIAL_COSTLY), cross_entropy_body, &j);
+}
+
+MULTIVERSION
+static void cross_entropy_backward_rows(const ce_job *j, long r0, long r1) {
+  long cols = j->cols;
+  for (long r = r0; r < r1; r++) {
+    float *d = j->dlogits + r * cols;
+    int32_t t = j->targets[r];
+    if (t == j->ignore) {
+      memset(d, 0, (size_t)cols * sizeof(float));
+      continue;
+    }
+    const float *x = j->logits + r * cols;
+    float l = j->lse_in[r], g = j->dloss[r];
+    for (long c = 0; c < cols; c++) d[c] = g * fexp(x[c] - l);
+    if (t >= 0 && t < cols) d[t] = g * (fexp(x[t] - l) - 1.0f);
+  }
+}
+
+static void cross_entropy_backward_body(void *ctx, long s, long e) { cross_entropy_backward_rows(ctx, s, e); }
+
+void k_cross_entropy_backward(const float *logits, const int32_t *targets, const float *lse, const float *dloss,
+                              float *dlogits, long rows, long cols, int32_t ignore) {
+  ce_job j = {.logits = logits, .targets = targets, .lse_in = lse, .dloss = dloss, .dlogits = dlogits,
+              .rows = rows, .cols = cols, .ignore = ignore};
+  parallel_for(rows, serial_rows(cols, SERIAL_COSTLY), cross_entropy_backward_body, &j);
+}
+
+/* ---------- RoPE ---------- */
+typedef struct {
+  const float *x;
+  float *out;
+  const int32_t *positions;
+  const double *inv_freq;
+  long batch, heads, seq, head_dim;
+  int inverse;
+} rope_job;
+
+/* One task per (batch, position): the angles are computed once (in double) and applied to every head. */
+static void rope_body(void *ctx, long s, long e) {
+  rope_job *j = ctx;
+  long half = j->head_dim / 2;
+  float *cs = thread_scratch(0, 2, (size_t)(2 * half + 1));
+  float *sn = cs + half;
+  for (long bt = s; bt < e; bt++) {
+    long b = bt / j->seq, t = bt % j->seq;
+    double pos = (double)j->positions[bt];
+    for (long i = 0; i < half; i++) {
+      double angle = pos * j->inv_freq[i];
+      cs[i] = (float)cos(angle);
+      sn[i] = (float)(j->inverse ? -sin(angle) : sin(angle));
+    }
+    for (long h = 0; h < j->heads; h++) {
+      long base = ((b * j->heads + h) * j->seq + t) * j->head_dim;
+      const float *x = j->x + base;
+      float *o = j->out + base;
+      for (long i = 0; i < half; i++) {
+        float x1 = x[i], x2 = x[i + half];
+        o[i] = x1 * cs[i] - x2 * sn[i];
+        o[i + half] = x2 * cs[i] + x1 * sn[i];
+      }
+    }
+  }
+}
+
+void k_rope(const float *x, float *out, const int32_t *positions, const double *inv_freq, long batch, long heads,
+            long seq, long head_dim, int inverse) {
+  rope_job j = {x, out, positions, inv_freq, batch, heads, seq, head_dim, inverse};
+  parallel_for(batch * seq, serial_rows(heads * head_dim, SERIAL_CHEAP / 4), rope_body, &j);
+}
+
+/* ---------- attention ---------- */
+/* Masks (causal, key bias) and normalises one head's scores in place: probs = softmax(scores + bias). */
+MULTIVERSION
+static void attention_softmax_rows(float *p, long tq, long tk, const float *bias, int causal, long offset) {
+  for (long i = 0; i < tq; i++) {
+    float *row = p + i * tk;
+    long visible = tk;
+    if (causal) {
+      long last = i + offset; /* keys j <= last are visible */
+      visible = last + 1 < 0 ? 0 : (last + 1 > tk ? tk : last + 1);
+    }
+    if (bias)
+      for (long c = 0; c < visible; c++) row[c] += bias[c];
+    for (long c = visible; c < tk; c++) row[c] = -INFINITY;
+    float m = vmax(row, visible);
+    /* exp(-inf - m) is 0; a row with no visible key gets NaN, as in the reference. */
+    for (long c = 0; c < tk; c++) row[c] = fexp(row[c] - m);
+    float s = vsum(row, tk);
+    float inv = 1.0f / s;
+    for (long c = 0; c < tk; c++) row[c] *= inv;
+  }
+}
+
+static void attention_task(void *ctx, int thread, int task) {
+  const attention_args *a = ctx;
+  long b = task / a->heads, h = task % a->heads;
+  long group = a->heads / a->kv_heads, g = h / group, d = a->d;
+  const float *q = a->q + (b * a->heads + h) * a->tq * d;
+  const float *k = a->k + (b * a->kv_heads + g) * a->tk * d;
+  const float *v = a->v + (b * a->kv_heads + g) * a->tk * d;
+  float *p = a->probs + (b * a->heads + h) * a->tq * a->tk;
+  float *o = a->out + (b * a->heads + h) * a->tq * d;
+  /* scores = scale * Q K^T  [tq, tk] */
+  gemm_serial(thread, (int)a->tq, (int)a->tk, (int)d, a->scale, q, d, 1, k, 1, d, 0.0f, p, a->tk);
+  attention_softmax_rows(p, a->tq, a->tk, a->key_bias ? a->key_bias + b * a->tk : NULL, a->causal,
+                         a->causal_offset);
+  /* out = P V  [tq, d] */
+  gemm_serial(thread, (int)a->tq, (int)d, (int)a->tk, 1.0f, p, a->tk, 1, v, d, 1, 0.0f, o, d);
+}
+
+void k_attention(const attention_args *a) {
+  long tasks = a->batch * a->heads;
+  if (tasks <= 0) return;
+  double work = (double)tasks * a->tq * a->tk * a->d;
+  if (work < 32768.0 || pool_threads() == 1)
+    for (long t = 0; t < tasks; t++) attention_task((void *)a, 0, (int)t);
+  else
+    pool_run(attention_task, (void *)a, (int)tasks);
+}
+
+MULTIVERSION
+static void attention_dscores(float *ds, const float *p, long tq, long tk) {
+  /* ds holds dP on entry; dS = P * (dP - rowsum(dP * P)) */
+  for (long i = 0; i < tq; i++) {
+    float *r = ds + i * tk;
+    const float *pr = p + i * tk;
+    float dot = vdot(r, pr, tk);
+    for (long c = 0; c < tk; c++) r[c] = pr[c] * (r[c] - dot);
+  }
+}
+
+/* One task per (batch, kv head): it owns dK and dV of that head and sums over its query-head group. */
+static void attention_backward_task(void *ctx, int thread, int task) {
+  const attention_args *a = ctx;
+  long b = task / a->kv_heads, g = task % a->kv_heads;
+  long group = a->heads / a->kv_heads, d = a->d, tq = a->tq, tk = a->tk;
+  const float *k = a->k + (b * a->kv_heads + g) * tk * d;
+  const float *v = a->v + (b * a->kv_heads + g) * tk * d;
+  float *dk = a->dk + (b * a->kv_heads + g) * tk * d;
+  float *dv = a->dv + (b * a->kv_heads + g) * tk * d;
+  float *ds = thread_scratch(thread, 3, (size_t)(tq * tk + 1));
+  if (tq == 0) {
+    memset(dk, 0, (size_t)(tk * d) * sizeof(float));
+    memset(dv, 0, (size_t)(tk * d) * sizeof(float));
+    return;
+  }
+  for (long r = 0; r < group; r++) {
+    long h = g * group + r;
+    const float *q = a->q + (b * a->heads + h) * tq * d;
+    const float *p = a->probs + (b * a->heads + h) * tq * tk;
+    const float *dout = a->dout + (b * a->heads + h) * tq * d;
+    float *dq = a->dq + (b * a->heads + h) * tq * d;
+    float beta = r == 0 ? 0.0f : 1.0f;
+    /* dP = dOut V^T  [tq, tk] */
+    gemm_serial(thread, (int)tq, (int)tk, (int)d, 1.0f, dout, d, 1, v, 1, d, 0.0f, ds, tk);
+    attention_dscores(ds, p, tq, tk);
+    /* dQ = scale dS K  [tq, d] */
+    gemm_serial(thread, (int)tq, (int)d, (int)tk, a->scale, ds, tk, 1, k, d, 1, 0.0f, dq, d);
+    /* dK += scale dS^T Q  [tk, d] */
+    gemm_serial(thread, (int)tk, (int)d, (int)tq, a->scale, ds, 1, tk, q, d, 1, beta, dk, d);
+    /* dV += P^T dOut  [tk, d] */
+    gemm_serial(thread, (int)tk, (int)d, (int)tq, 1.0f, p, 1, tk, dout, d, 1, beta, dv, d);
+  }
+}
+
+void k_attention_backward(const attention_args *a) {
+  long tasks = a->batch * a->kv_heads;
+  if (tasks <= 0) return;
+  double work = (double)a->batch * a->heads * a->tq * a->tk * a->d;
+  if (work < 32768.0 || pool_threads() == 1)
+    for (long t = 0; t < tasks; t++) attention_backward_task((void *)a, 0, (int)t);
+  else
+    pool_run(attention_backward_task, (void *)a, (int)tasks);
+}
+
+/* ---------- AdamW ---------- */
+typedef struct {
+  float *param, *m, *v;
+  const float *grad;
+  float decay, b1, one_minus_b1, b2, one_minus_b2, inv_bc2, eps, step_size;
+} adamw_job;
+
+MULTIVERSION
+static void adamw_range(const adamw_job *j, long s, long e) {
+  float *restrict p = j->param, *restrict m = j->m, *restrict v = j->v;
+  const float *restrict g = j->grad;
+  for (long i = s; i < e; i++) {
+    float gi = g[i];
+    float mi = j->b1 * m[i] + j->one_minus_b1 * gi;
+    float vi = j->b2 * v[i] + j->one_minus_b2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    p[i] = p[i] * j->decay - j->step_size * (mi / (sqrtf(vi * j->inv_bc2) + j->eps));
+  }
+}
+
+static void adamw_body(void *ctx, long s, long e) { adamw_range(ctx, s, e); }
+
+void k_adamw(float *param, const float *grad, float *m, float *v, long n, double lr, double beta1, double beta2,
+             double eps, double weight_decay, double step) {
+  double bc1 = 1.0 - pow(beta1, step), bc2 = 1.0 - pow(beta2, step);
+  adamw_job j = {param, m, v, grad, (float)(1.0 - lr * weight_decay), (float)beta1, (float)(1.0 - beta1),
+                 (float)beta2, (float)(1.0 - beta2), (float)(1.0 / bc2), (float)eps, (float)(lr / bc1)};
+  parallel_for(n, SERIAL_CHEAP, adamw_body, &j);
+}

@@ -1,0 +1,223 @@
+// The thread pool: created once (lazily), the calling thread plus nthreads-1 workers. Workers spin for a
+// short while after each job (consecutive kernels then start without a wake-up) and then sleep on a
+// condition variable. Only one caller uses the pool at a time; a concurrent caller (another JS worker
+// thread) runs its job inline instead of waiting.
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "adaptlm.h"
+
+#if ADAPTLM_X86
+#include <immintrin.h>
+#define cpu_relax() _mm_pause()
+#elif defined(__aarch64__)
+#define cpu_relax() __asm__ __volatile__("yield")
+#else
+#define cpu_relax() ((void)0)
+#endif
+
+/* How long an idle worker spins before it sleeps. */
+#define SPIN_NANOSECONDS 200000L
+
+typedef struct {
+  int nthreads; /* including the caller */
+  pthread_t *threads;
+  atomic_uint generation;
+  atomic_int next_task;
+  atomic_int checked_in;
+  atomic_int sleepers;
+  atomic_int stop;
+  int ntasks;
+  pool_task_fn fn;
+  void *ctx;
+  pthread_mutex_t mutex;
+  pthread_cond_t wake;
+} pool_t;
+
+static pool_t pool;
+static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long)ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static void run_tasks(int thread) {
+  for (;;) {
+    int t = atomic_fetch_add_explicit(&pool.next_task, 1, memory_order_relaxed);
+    if (t >= pool.ntasks) break;
+    pool.fn(pool.ctx, thread, t);
+  }
+}
+
+static void *worker_main(void *arg) {
+  int thread = (int)(intptr_t)arg;
+  unsigned seen = 0;
+  for (;;) {
+    unsigned g = atomic_load_explicit(&pool.generation, memory_order_acquire);
+    if (g == seen) {
+      long deadline = now_ns() + SPIN_NANOSECONDS;
+      int spins = 0;
+      while ((g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen) {
+        cpu_relax();
+        if ((++spins & 255) == 0 && now_ns() > deadline) break;
+      }
+      if (g == seen) {
+        pthread_mutex_lock(&pool.mutex);
+        atomic_fetch_add(&pool.sleepers, 1);
+        while ((g = atomic_load(&pool.generation)) == seen) pthread_cond_wait(&pool.wake, &pool.mutex);
+        atomic_fetch_sub(&pool.sleepers, 1);
+        pthread_mutex_unlock(&pool.mutex);
+      }
+    }
+    seen = g;
+    if (atomic_load(&pool.stop)) return NULL;
+    run_tasks(thread);
+    atomic_fetch_add_explicit(&pool.checked_in, 1, memory_order_acq_rel);
+  }
+}
+
+static int default_threads(void) {
+  const char *env = getenv("ADAPTLM_THREADS");
+  if (env && *env) {
+    int n = atoi(env);
+    if (n >= 1) return n > 256 ? 256 : n;
+  }
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n >= 1) return n;
+  }
+#endif
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n >= 1 ? (int)(n > 256 ? 256 : n) : 1;
+}
+
+static void start_workers(int n) {
+  pool.nthreads = n;
+  atomic_store(&pool.generation, 0);
+  atomic_store(&pool.stop, 0);
+  atomic_store(&pool.sleepers, 0);
+  pool.threads = n > 1 ? calloc((size_t)n - 1, sizeof(pthread_t)) : NULL;
+  for (int i = 1; i < n; i++) {
+    if (pthread_create(&pool.threads[i - 1], NULL, worker_main, (void *)(intptr_t)i) != 0) {
+      pool.nthreads = i; /* could not start more: run with what we have */
+      break;
+    }
+  }
+}
+
+static void stop_workers(void) {
+  atomic_store(&pool.stop, 1);
+  pthread_mutex_lock(&pool.mutex);
+  atomic_fetch_add(&pool.generation, 1);
+  pthread_cond_broadcast(&pool.wake);
+  pthread_mutex_unlock(&pool.mutex);
+  for (int i = 1; i < pool.nthreads; i++) pthread_join(pool.threads[i - 1], NULL);
+  free(pool.threads);
+  pool.threads = NULL;
+}
+
+static void pool_init(void) {
+  pthread_mutex_init(&pool.mutex, NULL);
+  pthread_cond_init(&pool.wake, NULL);
+  start_workers(default_threads());
+}
+
+int pool_threads(void) {
+  pthread_once(&pool_once, pool_init);
+  return pool.nthreads;
+}
+
+int pool_max_threads(void) { return pool_threads(); }
+
+void pool_set_threads(int n) {
+  pthread_once(&pool_once, pool_init);
+  if (n < 1) n = 1;
+  if (n > 256) n = 256;
+  pthread_mutex_lock(&run_lock);
+  if (n != pool.nthreads) {
+    stop_workers();
+    start_workers(n);
+  }
+  pthread_mutex_unlock(&run_lock);
+}
+
+void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
+  pthread_once(&pool_once, pool_init);
+  if (ntasks <= 0) return;
+  if (pool.nthreads == 1 || ntasks == 1 || pthread_mutex_trylock(&run_lock) != 0) {
+    for (int t = 0; t < ntasks; t++) fn(ctx, 0, t);
+    return;
+  }
+  pool.fn = fn;
+  pool.ctx = ctx;
+  pool.ntasks = ntasks;
+  atomic_store(&pool.next_task, 0);
+  atomic_store(&pool.checked_in, 0);
+  atomic_fetch_add(&pool.generation, 1);
+  if (atomic_load(&pool.sleepers) > 0) {
+    pthread_mutex_lock(&pool.mutex);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mutex);
+  }
+  run_tasks(0);
+  while (atomic_load_explicit(&pool.checked_in, memory_order_acquire) < pool.nthreads - 1) cpu_relax();
+  pthread_mutex_unlock(&run_lock);
+}
+
+typedef struct {
+  range_fn body;
+  void *ctx;
+  long n, chunk;
+} range_job;
+
+static void range_task(void *ctx, int thread, int task) {
+  (void)thread;
+  range_job *job = ctx;
+  long start = (long)task * job->chunk;
+  long end = start + job->chunk < job->n ? start + job->chunk : job->n;
+  if (start < end) job->body(job->ctx, start, end);
+}
+
+void parallel_for(long n, long serial_below, range_fn body, void *ctx) {
+  if (n <= 0) return;
+  int threads = pool_threads();
+  if (threads == 1 || n < serial_below || n < 2) {
+    body(ctx, 0, n);
+    return;
+  }
+  long tasks = threads;
+  if (tasks > n) tasks = n;
+  long chunk = (n + tasks - 1) / tasks;
+  if (chunk > 16) chunk = (chunk + 15) & ~15L; /* keep chunk starts vector-aligned */
+  tasks = (n + chunk - 1) / chunk;
+  range_job job = {body, ctx, n, chunk};
+  pool_run(range_task, &job, (int)tasks);
+}
+
+/* ---------- per-OS-thread scratch ---------- */
+#define SCRATCH_SLOTS 4
+static _Thread_local float *scratch_ptr[SCRATCH_SLOTS];
+static _Thread_local size_t scratch_cap[SCRATCH_SLOTS];
+
+float *thread_scratch(int thread, int slot, size_t floats) {
+  (void)thread;
+  if (scratch_cap[slot] < floats) {
+    free(scratch_ptr[slot]);
+    size_t cap = floats < 1024 ? 1024 : floats;
+    size_t bytes = (cap * sizeof(float) + 63) & ~(size_t)63;
+    scratch_ptr[slot] = aligned_alloc(64, bytes);
+    scratch_cap[slot] = scratch_ptr[slot] ? cap : 0;
+  }
+  return scratch_ptr[slot];
+}
