@@ -31,8 +31,8 @@ export { keep, scope, untracked } from "./scope.js";
 export {
   copyTo,
   full,
-  liveStorageCount,
   type GradNode,
+  liveStorageCount,
   ones,
   persistentZeros,
   Storage,

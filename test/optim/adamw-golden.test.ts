@@ -15,7 +15,9 @@ interface CaseJson {
 }
 
 const casesDir = sharedPath("golden/cases");
-const caseNames = readdirSync(casesDir).filter((name) => !name.endsWith("_forward") && !name.endsWith("_generate"));
+const caseNames = readdirSync(casesDir).filter(
+  (name) => !name.endsWith("_forward") && !name.endsWith("_generate"),
+);
 
 test("the golden set has training cases", () => {
   assert.ok(caseNames.length >= 18, `found only ${caseNames.length} cases in ${casesDir}`);

@@ -5,7 +5,6 @@ import { test } from "node:test";
 import type { Backend } from "../../src/backend/backend.js";
 import { referenceBackend } from "../../src/backend/reference.js";
 import { availableBackends } from "../../src/backend/registry.js";
-import type { Tensor } from "../../src/tensor/index.js";
 import * as T from "../../src/tensor/index.js";
 import { opCases, uniform } from "./op-cases.js";
 
@@ -56,9 +55,9 @@ for (const backend of others) {
         const ours = evaluate(backend, opCase, seed);
         const reference = evaluate(referenceBackend, opCase, seed);
         assertClose(ours.output, reference.output, `${opCase.name} seed ${seed} output`);
-        ours.grads.forEach((g, i) =>
-          assertClose(g, reference.grads[i], `${opCase.name} seed ${seed} grad ${i}`),
-        );
+        for (const [i, g] of ours.grads.entries()) {
+          assertClose(g, reference.grads[i], `${opCase.name} seed ${seed} grad ${i}`);
+        }
       }
     });
   }

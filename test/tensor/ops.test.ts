@@ -8,9 +8,9 @@ import * as T from "../../src/tensor/index.js";
 
 const close = (actual: number[], expected: number[], tolerance = 1e-6) => {
   assert.equal(actual.length, expected.length);
-  actual.forEach((a, i) =>
-    assert.ok(Math.abs(a - expected[i]) <= tolerance, `element ${i}: ${a} vs ${expected[i]}`),
-  );
+  for (const [i, a] of actual.entries()) {
+    assert.ok(Math.abs(a - expected[i]) <= tolerance, `element ${i}: ${a} vs ${expected[i]}`);
+  }
 };
 
 test("matmul of known matrices, with transposes", () => {
