@@ -1,5 +1,14 @@
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  truncateSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { readHfConfig } from "../../src/io/hf-config.js";
@@ -120,6 +129,34 @@ describe("safetensors: golden files", () => {
     }
   });
 
+  test("memory-light: a 4 GiB (sparse) file opens from its header and one small tensor is read alone", () => {
+    const bigBytes = 2 ** 32;
+    const header = buildSafetensorsBytes(
+      {
+        big: { dtype: "F32", shape: [2 ** 30], data_offsets: [0, bigBytes] },
+        small: { dtype: "F32", shape: [4], data_offsets: [bigBytes, bigBytes + 16] },
+      },
+      new Uint8Array(),
+    );
+    const path = join(temp, "sparse.safetensors");
+    writeFileSync(path, header);
+    truncateSync(path, header.length + bigBytes + 16); // a hole: no disk space, reads back as zeros
+    const fd = openSync(path, "r+");
+    writeSync(fd, leBytes("f32", [1.5, -2, 3, 4.25]), 0, 16, header.length + bigBytes);
+    closeSync(fd);
+    const before = process.memoryUsage().rss;
+    const file = openSafetensors(path);
+    try {
+      assert.deepEqual(file.info("big"), { dtype: "F32", shape: [2 ** 30], byteLength: bigBytes });
+      assert.deepEqual(Array.from(file.readFloat32("small")), [1.5, -2, 3, 4.25]);
+    } finally {
+      file.close();
+    }
+    const grownMiB = (process.memoryUsage().rss - before) / 2 ** 20;
+    assert.ok(grownMiB < 64, `resident memory grew by ${grownMiB.toFixed(0)} MiB`);
+    rmSync(path);
+  });
+
   test("scalar losses have shape [] and one element", () => {
     const { tensors } = readSafetensors(sharedPath("golden/cases/bert_seqcls_full/expected.safetensors"));
     const loss = tensors.get("loss")!;
@@ -220,6 +257,42 @@ describe("safetensors: writing", () => {
       assert.deepEqual(file.read("scalar").shape, []);
       assert.deepEqual(Array.from(file.readFloat32("scalar")), [0.5]);
       assert.equal(file.readFloat32("empty").length, 0);
+    } finally {
+      file.close();
+    }
+  });
+
+  test("tensors larger than one conversion chunk (2^20 elements) convert correctly across chunk borders", () => {
+    const count = (1 << 20) * 2 + 3;
+    const path = join(temp, "large.safetensors");
+    // Integers are exact in every format used: F16 up to 2048, BF16 up to 256.
+    writeSafetensors(path, {
+      f16: {
+        shape: [count],
+        data: Float32Array.from({ length: count }, (_, i) => (i % 4096) - 2048),
+        dtype: "F16",
+      },
+      bf16: {
+        shape: [count],
+        data: Float32Array.from({ length: count }, (_, i) => (i % 512) - 256),
+        dtype: "BF16",
+      },
+      i64: {
+        shape: [count],
+        data: Int32Array.from({ length: count }, (_, i) => i - (1 << 20)),
+        dtype: "I64",
+      },
+    });
+    const file = openSafetensors(path);
+    try {
+      const f16 = file.readFloat32("f16");
+      const bf16 = file.readFloat32("bf16");
+      const i64 = file.readInt32("i64");
+      for (let i = 0; i < count; i++) {
+        if (f16[i] !== (i % 4096) - 2048 || bf16[i] !== (i % 512) - 256 || i64[i] !== i - (1 << 20)) {
+          assert.fail(`element ${i}: ${f16[i]} ${bf16[i]} ${i64[i]}`);
+        }
+      }
     } finally {
       file.close();
     }
