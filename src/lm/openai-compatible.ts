@@ -419,6 +419,10 @@ export class OpenAICompatibleLanguageModel implements LanguageModel {
         if (waitedMs > 0) this.emit({ type: "rate-limit-wait", waitedMs });
       }
       await this.concurrency.acquire();
+      if (signal?.aborted) {
+        this.concurrency.release();
+        throw signal.reason;
+      }
       const endpoint = this.pickEndpoint();
       const url = endpoint.baseUrl + path;
       endpoint.inFlight++;

@@ -6,6 +6,7 @@ export * from "./chain-of-thought.js";
 export * from "./classification.js";
 export * from "./demonstrations.js";
 export * from "./example.js";
+export * from "./few-shot.js";
 export * from "./least-to-most.js";
 export * from "./random.js";
 export * from "./rescore.js";
