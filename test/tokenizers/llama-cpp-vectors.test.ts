@@ -4,44 +4,15 @@
 // control tokens in the text are not matched, and SentencePiece still adds its dummy-prefix space.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { tokenizerFromGguf } from "../../src/tokenizers/gguf-tokenizer.js";
-
-const DIR = "../shared/tokenizers/llama.cpp-vocab-gguf";
-
-function readVectors(name: string): { text: string; ids: number[] }[] {
-  const raw = readFileSync(join(DIR, `${name}.gguf.inp`), "utf8");
-  const separator = "\n__ggml_vocab_test__\n";
-  // As read_tests: split on the separator; text after the last separator ends the file.
-  const texts: string[] = [];
-  let position = 0;
-  while (position < raw.length) {
-    const next = raw.indexOf(separator, position);
-    if (next < 0) {
-      texts.push(raw.slice(position));
-      break;
-    }
-    texts.push(raw.slice(position, next));
-    position = next + separator.length;
-  }
-  const lines = readFileSync(join(DIR, `${name}.gguf.out`), "utf8").split("\n");
-  if (lines.at(-1) === "") lines.pop();
-  assert.equal(texts.length, lines.length, `${name}: .inp and .out hold the same number of cases`);
-  return texts.map((text, i) => ({
-    text,
-    ids: lines[i]
-      .trim()
-      .split(" ")
-      .filter((s) => s !== "")
-      .map(Number),
-  }));
-}
+import { readVocabJsonAndMerges, readVocabTxt } from "../../src/tokenizers/vocab-files.js";
+import { BERT_VOCAB, GPT2_ENCODER, GPT2_MERGES, readVectors, VOCAB_DIR } from "./vectors.js";
 
 for (const name of ["ggml-vocab-gpt-2", "ggml-vocab-bert-bge", "ggml-vocab-llama-spm"]) {
   describe(`llama.cpp vectors: ${name}`, () => {
-    const tokenizer = tokenizerFromGguf(join(DIR, `${name}.gguf`));
+    const tokenizer = tokenizerFromGguf(join(VOCAB_DIR, `${name}.gguf`));
     const vectors = readVectors(name);
 
     test("the vector files hold 46 cases", () => {
@@ -63,3 +34,21 @@ for (const name of ["ggml-vocab-gpt-2", "ggml-vocab-bert-bge", "ggml-vocab-llama
     });
   });
 }
+
+// The bge vocabulary is bert-base-uncased's (llama.cpp writes word starts as "▁x" instead of continuations as
+// "##x"), and the GPT-2 GGUF holds GPT-2's encoder.json and vocab.bpe: the Hugging Face file formats must
+// give the same ids on the same vectors.
+describe("llama.cpp vectors through the Hugging Face vocabulary files", () => {
+  const bert = readVocabTxt(BERT_VOCAB);
+  readVectors("ggml-vocab-bert-bge").forEach(({ text, ids }, i) => {
+    test(`bert-base-uncased vocab.txt, case ${i}`, () => {
+      assert.deepEqual(bert.encode(text, { addSpecialTokens: false, parseSpecialTokens: false }).ids, ids);
+    });
+  });
+  const gpt2 = readVocabJsonAndMerges(GPT2_ENCODER, GPT2_MERGES);
+  readVectors("ggml-vocab-gpt-2").forEach(({ text, ids }, i) => {
+    test(`GPT-2 encoder.json + vocab.bpe, case ${i}`, () => {
+      assert.deepEqual(gpt2.encode(text, { addSpecialTokens: false, parseSpecialTokens: false }).ids, ids);
+    });
+  });
+});
