@@ -10,3 +10,4 @@ export {
   RMSNorm,
 } from "./layers.js";
 export { Module, StateDictError } from "./module.js";
+export { ModuleGroup, ModuleList } from "./module-list.js";

@@ -26,6 +26,34 @@ export abstract class Module {
     return module;
   }
 
+  /**
+   * Adds or replaces a child module. Parameter-efficient methods use this to wrap a layer (LoRA) or to
+   * attach an adapter; the model's forward pass looks its optional children up with getModule.
+   */
+  setModule<M extends Module>(name: string, module: M): M {
+    this.children.set(name, module);
+    return module;
+  }
+
+  getModule(name: string): Module | undefined {
+    return this.children.get(name);
+  }
+
+  /**
+   * Runs the child registered under name on x. Models call their replaceable layers this way so that a
+   * layer wrapped by a parameter-efficient method (LoRA) is the one that runs.
+   */
+  forwardChild(name: string, x: Tensor): Tensor {
+    const child = this.children.get(name) as unknown as { forward?: (input: Tensor) => Tensor } | undefined;
+    if (!child?.forward) throw new StateDictError("NO_SUCH_MODULE", `module has no callable child "${name}"`);
+    return child.forward(x);
+  }
+
+  /** Removes a child module (detaching an adapter). */
+  deleteModule(name: string): void {
+    this.children.delete(name);
+  }
+
   /** Replaces a registered parameter (e.g. when weights are tied). */
   protected replaceParameter(name: string, parameter: Tensor): void {
     if (!this.ownParameters.has(name))
