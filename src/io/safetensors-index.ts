@@ -6,9 +6,15 @@
 // The weight map is authoritative: every listed tensor must exist in its shard; tensors a shard holds but the
 // map does not list are not exposed (transformers reads by the map too).
 
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { isAbsolute, join, normalize, sep } from "node:path";
-import { openSafetensors, type SafetensorsFile } from "./safetensors.js";
+import { writeFileAtomic } from "./atomic-file.js";
+import {
+  openSafetensors,
+  type SafetensorsFile,
+  type TensorToWrite,
+  writeSafetensors,
+} from "./safetensors.js";
 import { SafetensorsError, safetensorsError } from "./safetensors-header.js";
 import type { LoadedTensor, StoredTensorInfo, TensorSource } from "./tensor-source.js";
 
@@ -187,4 +193,91 @@ function isSafeRelativePath(name: string): boolean {
   return !normalize(name)
     .split(sep)
     .some((part) => part === "..");
+}
+
+export interface WriteCheckpointOptions {
+  /** Largest shard in bytes before a new one starts (a bigger single tensor gets a shard of its own). Default 5 GB, as transformers' save_pretrained. */
+  maxShardBytes?: number;
+  /** `__metadata__` of every shard; default {"format": "pt"} as transformers writes. */
+  metadata?: Readonly<Record<string, string>>;
+}
+
+const SHARD_NAME = /^model-\d{5}-of-\d{5}\.safetensors$/;
+
+/**
+ * Writes model weights into a folder the way transformers' save_pretrained does: one `model.safetensors` when
+ * everything fits in `maxShardBytes`, else `model-0000i-of-0000n.safetensors` shards (tensors in sorted name
+ * order, filled greedily) plus `model.safetensors.index.json` ({"metadata": {"total_size"}, "weight_map"},
+ * keys sorted, indent 2). Every file is written atomically, shards before the index; afterwards shards and an
+ * index left over from an earlier save with a different layout are removed, so `openCheckpoint` never mixes
+ * two saves. Returns the file names written. Errors: as writeSafetensors (SafetensorsError
+ * SAFETENSORS_BAD_INPUT, AtomicWriteError).
+ */
+export function writeCheckpoint(
+  directory: string,
+  tensors: ReadonlyMap<string, TensorToWrite> | Readonly<Record<string, TensorToWrite>>,
+  options: WriteCheckpointOptions = {},
+): { files: string[]; indexFile: string | null } {
+  const maxShardBytes = options.maxShardBytes ?? 5_000_000_000;
+  const metadata = options.metadata ?? { format: "pt" };
+  const list: [string, TensorToWrite][] = tensors instanceof Map ? [...tensors] : Object.entries(tensors);
+  list.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const groups: [string, TensorToWrite][][] = [[]];
+  let groupBytes = 0;
+  let totalBytes = 0;
+  for (const entry of list) {
+    const bytes = storedBytes(entry[0], entry[1]);
+    if (groups[groups.length - 1].length > 0 && groupBytes + bytes > maxShardBytes) {
+      groups.push([]);
+      groupBytes = 0;
+    }
+    groups[groups.length - 1].push(entry);
+    groupBytes += bytes;
+    totalBytes += bytes;
+  }
+  const files: string[] = [];
+  let indexFile: string | null = null;
+  if (groups.length === 1) {
+    writeSafetensors(join(directory, SAFETENSORS_SINGLE_NAME), new Map(groups[0]), metadata);
+    files.push(SAFETENSORS_SINGLE_NAME);
+  } else {
+    const weightMap: Record<string, string> = {};
+    const count = String(groups.length).padStart(5, "0");
+    groups.forEach((group, i) => {
+      const name = `model-${String(i + 1).padStart(5, "0")}-of-${count}.safetensors`;
+      writeSafetensors(join(directory, name), new Map(group), metadata);
+      for (const [tensorName] of group) weightMap[tensorName] = name;
+      files.push(name);
+    });
+    const index = { metadata: { total_size: totalBytes }, weight_map: weightMap };
+    writeFileAtomic(join(directory, SAFETENSORS_INDEX_NAME), `${JSON.stringify(index, null, 2)}\n`);
+    indexFile = SAFETENSORS_INDEX_NAME;
+  }
+  // Remove what an earlier save with another layout left behind.
+  for (const name of readdirSync(directory)) {
+    const stale =
+      (SHARD_NAME.test(name) && !files.includes(name)) ||
+      (name === SAFETENSORS_INDEX_NAME && indexFile === null) ||
+      (name === SAFETENSORS_SINGLE_NAME && indexFile !== null);
+    if (stale) rmSync(join(directory, name), { force: true });
+  }
+  return { files, indexFile };
+}
+
+/** Bytes a tensor takes on disk in the dtype writeSafetensors will choose. */
+function storedBytes(name: string, tensor: TensorToWrite): number {
+  const dtype =
+    tensor.dtype ??
+    (tensor.data instanceof Float32Array
+      ? "F32"
+      : tensor.data instanceof Float64Array
+        ? "F64"
+        : tensor.data instanceof Int32Array
+          ? "I32"
+          : "I64");
+  const width = dtype === "F16" || dtype === "BF16" ? 2 : dtype === "F32" || dtype === "I32" ? 4 : 8;
+  if (!Number.isSafeInteger(tensor.data.length)) {
+    throw safetensorsError("SAFETENSORS_BAD_INPUT", `tensor "${name}" has no valid length`);
+  }
+  return tensor.data.length * width;
 }

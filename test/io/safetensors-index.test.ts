@@ -1,13 +1,14 @@
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { SafetensorsError, writeSafetensors } from "../../src/io/safetensors.js";
+import { SafetensorsError, type TensorToWrite, writeSafetensors } from "../../src/io/safetensors.js";
 import {
   openCheckpoint,
   openSafetensorsIndex,
   SAFETENSORS_INDEX_NAME,
   ShardedSafetensors,
+  writeCheckpoint,
 } from "../../src/io/safetensors-index.js";
 import { sharedPath } from "./shared-paths.js";
 import { makeTempDir } from "./temp-dir.js";
@@ -126,5 +127,68 @@ describe("sharded safetensors", () => {
     writeFileSync(join(dir, "pytorch_model.bin"), "x");
     const error = expectCode(() => openCheckpoint(dir), "SAFETENSORS_IO");
     assert.match(error.message, /pytorch_model\.bin.*convert them to safetensors/);
+  });
+});
+
+describe("writing checkpoints like save_pretrained", () => {
+  const weights = (): Map<string, TensorToWrite> =>
+    new Map<string, TensorToWrite>([
+      ["b.weight", { shape: [4, 4], data: Float32Array.from({ length: 16 }, (_, i) => i) }],
+      ["a.weight", { shape: [4, 4], data: Float32Array.from({ length: 16 }, (_, i) => -i) }],
+      ["c.bias", { shape: [4], data: Float32Array.from([1, 2, 3, 4]), dtype: "BF16" }],
+      ["d.huge", { shape: [40], data: new Float32Array(40) }],
+    ]);
+
+  test("sharded: greedy shards in name order, an index with total_size, reads back through openCheckpoint", () => {
+    const dir = join(temp, "save-sharded");
+    mkdirSync(dir);
+    const { files, indexFile } = writeCheckpoint(dir, weights(), { maxShardBytes: 100 });
+    // a (64) | b (64) | c (8) fits with b? 64 + 8 = 72 <= 100 | d (160) alone, larger than the limit.
+    assert.deepEqual(files, [
+      "model-00001-of-00003.safetensors",
+      "model-00002-of-00003.safetensors",
+      "model-00003-of-00003.safetensors",
+    ]);
+    assert.equal(indexFile, SAFETENSORS_INDEX_NAME);
+    const index = JSON.parse(readFileSync(join(dir, SAFETENSORS_INDEX_NAME), "utf8"));
+    assert.deepEqual(index, {
+      metadata: { total_size: 64 + 64 + 8 + 160 },
+      weight_map: {
+        "a.weight": "model-00001-of-00003.safetensors",
+        "b.weight": "model-00002-of-00003.safetensors",
+        "c.bias": "model-00002-of-00003.safetensors",
+        "d.huge": "model-00003-of-00003.safetensors",
+      },
+    });
+    const source = openCheckpoint(dir);
+    try {
+      assert.deepEqual(
+        Array.from(source.readFloat32("b.weight")),
+        Array.from({ length: 16 }, (_, i) => i),
+      );
+      assert.deepEqual(Array.from(source.readFloat32("c.bias")), [1, 2, 3, 4]);
+      assert.equal(source.info("c.bias").dtype, "BF16");
+    } finally {
+      source.close();
+    }
+  });
+
+  test("a later single-file save removes the stale index and shards (and vice versa)", () => {
+    const dir = join(temp, "save-relayout");
+    mkdirSync(dir);
+    writeCheckpoint(dir, weights(), { maxShardBytes: 100 });
+    const single = writeCheckpoint(dir, weights());
+    assert.deepEqual(single, { files: ["model.safetensors"], indexFile: null });
+    assert.deepEqual(readdirSync(dir), ["model.safetensors"]);
+    const source = openCheckpoint(dir);
+    assert.ok(!(source instanceof ShardedSafetensors));
+    assert.deepEqual({ ...(source as { metadata: Record<string, string> }).metadata }, { format: "pt" });
+    source.close();
+    writeCheckpoint(dir, weights(), { maxShardBytes: 150 });
+    assert.deepEqual(readdirSync(dir).sort(), [
+      "model-00001-of-00002.safetensors",
+      "model-00002-of-00002.safetensors",
+      SAFETENSORS_INDEX_NAME,
+    ]);
   });
 });
