@@ -107,8 +107,9 @@ static void unary_range(int op, const float *restrict x, float *restrict out, lo
     break;
   case U_GELU_TANH:
     for (long i = 0; i < n; i++) {
+      /* 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation in the negative tail */
       float v = x[i];
-      out[i] = 0.5f * v * (1.0f + ftanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v)));
+      out[i] = v * fsigmoid(2.0f * SQRT_2_OVER_PI * (v + 0.044715f * v * v * v));
     }
     break;
   case U_SILU:
@@ -177,10 +178,10 @@ static void unary_backward_range(int op, const float *restrict x, const float *r
     break;
   case U_GELU_TANH:
     for (long i = 0; i < n; i++) {
+      /* with s = sigmoid(2u): 0.5 (1 + tanh u) = s and 1 - tanh^2 u = 4 s (1 - s) */
       float v = x[i];
-      float t = ftanh(SQRT_2_OVER_PI * (v + 0.044715f * v * v * v));
-      dx[i] = dy[i] * (0.5f * (1.0f + t) +
-                       0.5f * v * (1.0f - t * t) * SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * v * v));
+      float s = fsigmoid(2.0f * SQRT_2_OVER_PI * (v + 0.044715f * v * v * v));
+      dx[i] = dy[i] * (s + 2.0f * v * s * (1.0f - s) * SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * v * v));
     }
     break;
   case U_SILU:

@@ -1,0 +1,771 @@
+// The native backend against the reference backend (the oracle, run in float64 on the same float32
+// inputs), kernel by kernel, on random inputs with odd sizes, size 1, broadcasting strides, special values
+// and sizes large enough to run on the thread pool. GEMM runs on every instruction set this CPU supports
+// and on 1, 2 and 3 threads. A missing addon fails these tests: CI has a compiler.
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import type { BinaryOp, FloatArray, UnaryOp } from "../../src/backend/backend.js";
+import { type NativeBackend, type NativeIsa, loadNativeBackend } from "../../src/backend/native.js";
+import { referenceBackend as ref } from "../../src/backend/reference.js";
+
+const loaded = loadNativeBackend();
+if (loaded === null) {
+  throw new Error(
+    "native addon not built (build/Release/adaptlm_native.node missing or not loadable): run `node scripts/build-native.mjs` with ADAPTLM_NATIVE_VERBOSE=1",
+  );
+}
+const native: NativeBackend = loaded;
+const defaultThreads = native.threads;
+
+/** mulberry32: a small seeded generator, so that failures reproduce. */
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function randomF32(n: number, random: () => number, lo = -1, hi = 1): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * random();
+  return out;
+}
+
+const f64 = (x: ArrayLike<number>): Float64Array => Float64Array.from(x);
+
+/** Asserts |actual - expected| <= atol + rtol |expected| everywhere; NaN must meet NaN, infinities match. */
+function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+  label: string,
+): void {
+  assert.equal(actual.length, expected.length, `${label}: length`);
+  let worst = 0;
+  let worstIndex = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i];
+    const e = expected[i];
+    if (Number.isNaN(e) || Number.isNaN(a)) {
+      assert.ok(Number.isNaN(e) && Number.isNaN(a), `${label}[${i}]: got ${a}, expected ${e}`);
+      continue;
+    }
+    if (!Number.isFinite(e) || !Number.isFinite(a)) {
+      assert.equal(a, e, `${label}[${i}]: got ${a}, expected ${e}`);
+      continue;
+    }
+    const excess = Math.abs(a - e) / (atol + rtol * Math.abs(e));
+    if (excess > worst) {
+      worst = excess;
+      worstIndex = i;
+    }
+  }
+  assert.ok(
+    worst <= 1,
+    `${label}: error ${worst.toFixed(2)}x tolerance at [${worstIndex}]: got ${actual[worstIndex]}, expected ${expected[worstIndex]}`,
+  );
+}
+
+/** Runs fn with the native pool at n threads, restoring the default afterwards. */
+function withThreads(n: number, fn: () => void): void {
+  native.setThreads(n);
+  try {
+    fn();
+  } finally {
+    native.setThreads(defaultThreads);
+  }
+}
+
+function supportedIsas(): NativeIsa[] {
+  const order: NativeIsa[] = ["scalar", "avx2", "avx512"];
+  return order.slice(0, order.indexOf(native.bestIsa) + 1);
+}
+
+// ---------------------------------------------------------------- GEMM
+
+interface GemmCase {
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  transA: boolean;
+  transB: boolean;
+  alpha: number;
+  beta: number;
+  broadcastA?: boolean;
+  broadcastB?: boolean;
+  offsets?: boolean;
+}
+
+function runGemmCase(c: GemmCase, seed: number, label: string): void {
+  const random = rng(seed);
+  const off = c.offsets ? 3 : 0;
+  const strideA = c.broadcastA ? 0 : c.m * c.k + (c.offsets ? 5 : 0);
+  const strideB = c.broadcastB ? 0 : c.k * c.n + (c.offsets ? 2 : 0);
+  const strideC = c.m * c.n + (c.offsets ? 1 : 0);
+  const a = randomF32(off + (c.batch - 1) * strideA + c.m * c.k, random);
+  const b = randomF32(off + (c.batch - 1) * strideB + c.k * c.n, random);
+  const cInit = randomF32(off + (c.batch - 1) * strideC + c.m * c.n, random);
+  // beta 0 must ignore what C holds, NaN included
+  if (c.beta === 0) cInit.fill(Number.NaN);
+  const args = {
+    batch: c.batch,
+    m: c.m,
+    n: c.n,
+    k: c.k,
+    aOffset: off,
+    strideA,
+    transA: c.transA,
+    bOffset: off,
+    strideB,
+    transB: c.transB,
+    cOffset: off,
+    strideC,
+    alpha: c.alpha,
+    beta: c.beta,
+  };
+  const expected = f64(cInit);
+  ref.gemm({ ...args, a: f64(a), b: f64(b), c: expected });
+  if (c.beta === 0) for (let i = 0; i < off; i++) expected[i] = Number.NaN;
+  const actual = Float32Array.from(cInit);
+  native.gemm({ ...args, a, b, c: actual });
+  // Inputs in [-1, 1]: the float32 rounding error of a k-term dot product stays below ~k * 2^-24 * |alpha|.
+  const atol = 4e-7 * (c.k + 2) * Math.max(1, Math.abs(c.alpha)) + 1e-6 * Math.abs(c.beta);
+  assertClose(actual, expected, atol, 1e-5, label);
+}
+
+test("gemm: every size in {1,2,7,17,64,129}^3 and transpose combination, each ISA, 1-3 threads", () => {
+  const sizes = [1, 2, 7, 17, 64, 129];
+  for (const isa of supportedIsas()) {
+    assert.equal(native.setIsa(isa), isa);
+    for (const threads of [1, 2, 3]) {
+      withThreads(threads, () => {
+        let seed = 1;
+        for (const m of sizes)
+          for (const n of sizes)
+            for (const k of sizes)
+              for (const transA of [false, true])
+                for (const transB of [false, true]) {
+                  // every size combination on 1 thread; on more threads the ones big enough to be split
+                  if (threads > 1 && m * n * k < 64 * 64 * 17) continue;
+                  runGemmCase(
+                    { batch: 1, m, n, k, transA, transB, alpha: 1, beta: 0 },
+                    seed++,
+                    `${isa} t${threads} m${m} n${n} k${k} tA${+transA} tB${+transB}`,
+                  );
+                }
+      });
+    }
+  }
+  native.setIsa(native.bestIsa);
+});
+
+test("gemm: batches with strides, broadcast (stride 0), offsets, alpha and beta", () => {
+  const cases: GemmCase[] = [
+    { batch: 3, m: 7, n: 17, k: 64, transA: false, transB: true, alpha: 0.5, beta: 0.25, offsets: true },
+    { batch: 5, m: 33, n: 40, k: 19, transA: true, transB: false, alpha: -1.5, beta: 1, broadcastA: true },
+    { batch: 4, m: 64, n: 129, k: 70, transA: false, transB: false, alpha: 1, beta: 0, broadcastB: true },
+    { batch: 3, m: 129, n: 64, k: 300, transA: true, transB: true, alpha: 2, beta: -1, offsets: true },
+    { batch: 1, m: 300, n: 530, k: 400, transA: false, transB: false, alpha: 1, beta: 0 },
+    { batch: 2, m: 17, n: 7, k: 0, transA: false, transB: false, alpha: 1, beta: 0.5 },
+    { batch: 2, m: 17, n: 7, k: 0, transA: false, transB: false, alpha: 1, beta: 0 },
+    { batch: 6, m: 1, n: 129, k: 64, transA: false, transB: true, alpha: 1, beta: 1 },
+    { batch: 1, m: 129, n: 1, k: 64, transA: true, transB: false, alpha: 1, beta: 0 },
+  ];
+  for (const isa of supportedIsas()) {
+    native.setIsa(isa);
+    for (const threads of [1, 2]) {
+      withThreads(threads, () => {
+        cases.forEach((c, i) => runGemmCase(c, 100 + i, `${isa} t${threads} case ${i} ${JSON.stringify(c)}`));
+      });
+    }
+  }
+  native.setIsa(native.bestIsa);
+});
+
+test("gemm: rejects float64 and arrays too short for the sizes", () => {
+  const base = {
+    batch: 1,
+    m: 2,
+    n: 2,
+    k: 2,
+    aOffset: 0,
+    strideA: 0,
+    transA: false,
+    bOffset: 0,
+    strideB: 0,
+    transB: false,
+    cOffset: 0,
+    strideC: 0,
+    alpha: 1,
+    beta: 0,
+  };
+  assert.throws(
+    () => native.gemm({ ...base, a: new Float32Array(4), b: new Float32Array(4), c: new Float32Array(3) }),
+    RangeError,
+  );
+  assert.throws(
+    () => native.gemm({ ...base, a: new Float64Array(4), b: new Float32Array(4), c: new Float32Array(4) }),
+    TypeError,
+  );
+});
+
+// ---------------------------------------------------------------- element-wise
+
+const UNARY_OPS: UnaryOp[] = [
+  "neg",
+  "exp",
+  "log",
+  "sqrt",
+  "rsqrt",
+  "tanh",
+  "sigmoid",
+  "relu",
+  "gelu",
+  "geluTanh",
+  "silu",
+  "abs",
+  "square",
+  "scale",
+  "shift",
+  "pow",
+  "rdiv",
+];
+const POSITIVE_ONLY = new Set<UnaryOp>(["log", "sqrt", "rsqrt", "pow"]);
+
+function unaryInput(op: UnaryOp, n: number, seed: number): Float32Array {
+  const random = rng(seed);
+  if (POSITIVE_ONLY.has(op)) return randomF32(n, random, 0.01, 8);
+  if (op === "rdiv") return Float32Array.from(randomF32(n, random, 0.1, 4), (v, i) => (i % 2 ? v : -v));
+  if (op === "exp") return randomF32(n, random, -80, 80);
+  return randomF32(n, random, -9, 9);
+}
+
+test("unary forward and backward: every op, sizes 1..100000 (threaded above 2^13)", () => {
+  for (const op of UNARY_OPS) {
+    for (const n of [1, 7, 129, 20000, 100003]) {
+      const alpha = op === "pow" ? 1.7 : op === "rdiv" ? -2.5 : 0.75;
+      const x = unaryInput(op, n, n + op.length);
+      const expected = new Float64Array(n);
+      ref.unary(op, f64(x), expected, n, alpha);
+      const y = new Float32Array(n);
+      native.unary(op, x, y, n, alpha);
+      assertClose(y, expected, 1e-6, 1e-5, `${op} n=${n}`);
+
+      const dy = randomF32(n, rng(n * 7));
+      const expectedDx = new Float64Array(n);
+      ref.unaryBackward(op, f64(x), f64(y), f64(dy), expectedDx, n, alpha);
+      const dx = new Float32Array(n);
+      native.unaryBackward(op, x, y, dy, dx, n, alpha);
+      assertClose(dx, expectedDx, 1e-6, 2e-5, `${op} backward n=${n}`);
+    }
+  }
+});
+
+test("unary: infinities, NaN, zeros and far tails follow the reference", () => {
+  const special = Float32Array.from([
+    Number.NEGATIVE_INFINITY,
+    Number.POSITIVE_INFINITY,
+    Number.NaN,
+    0,
+    -0,
+    -100,
+    100,
+    -88,
+    89,
+    -20,
+    20,
+    1e-7,
+    -1e-7,
+    -6,
+  ]);
+  for (const op of ["neg", "exp", "tanh", "sigmoid", "relu", "gelu", "geluTanh", "silu", "abs", "square"] as const) {
+    const expected = new Float64Array(special.length);
+    ref.unary(op, f64(special), expected, special.length, 0);
+    const actual = new Float32Array(special.length);
+    native.unary(op, special, actual, special.length, 0);
+    // float32 rounds what float64 keeps: compare against the reference rounded to float32
+    assertClose(actual, Float32Array.from(expected), 1e-30, 1e-5, `${op} special values`);
+  }
+  const powCases = Float32Array.from([1, -1, 2, 0]);
+  const out = new Float32Array(4);
+  native.unary("pow", powCases, out, 4, Number.NaN);
+  assert.ok(out.every((v) => Number.isNaN(v)), "x ** NaN is NaN, 1 ** NaN included");
+});
+
+/** Row-major strides of shape, with 0 on broadcast axes (size 1 in `own`). */
+function broadcastStrides(own: number[], shape: number[]): number[] {
+  const strides = new Array<number>(shape.length).fill(0);
+  let s = 1;
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = own[d] === 1 && shape[d] !== 1 ? 0 : s;
+    s *= own[d];
+  }
+  return strides;
+}
+
+const size = (shape: number[]): number => shape.reduce((p, d) => p * d, 1);
+
+test("binary: every op with contiguous, last-dim, scalar, column and transposed broadcasting", () => {
+  const ops: BinaryOp[] = ["add", "sub", "mul", "div", "pow", "max", "min", "eq", "gt", "lt"];
+  const layouts: { name: string; shape: number[]; a: number[]; b: number[]; transposeA?: boolean }[] = [
+    { name: "same", shape: [5, 7], a: [5, 7], b: [5, 7] },
+    { name: "large", shape: [300, 257], a: [300, 257], b: [300, 257] },
+    { name: "bias", shape: [9, 33], a: [9, 33], b: [1, 33] },
+    { name: "bias-large", shape: [400, 300], a: [400, 300], b: [1, 300] },
+    { name: "scalar", shape: [4, 3, 5], a: [4, 3, 5], b: [1, 1, 1] },
+    { name: "column", shape: [6, 11], a: [6, 11], b: [6, 1] },
+    { name: "outer", shape: [3, 1, 5], a: [3, 1, 5], b: [1, 4, 5] },
+    { name: "both", shape: [3, 4, 5], a: [3, 1, 5], b: [1, 4, 1] },
+    { name: "rank0", shape: [], a: [], b: [] },
+    { name: "size1", shape: [1], a: [1], b: [1] },
+    { name: "empty", shape: [3, 0], a: [3, 0], b: [3, 0] },
+    { name: "transposed", shape: [13, 8], a: [8, 13], b: [13, 8], transposeA: true },
+  ];
+  let seed = 7;
+  for (const layout of layouts) {
+    const random = rng(seed++);
+    const a = randomF32(size(layout.a), random, 0.25, 3);
+    const b = randomF32(size(layout.b), random, -2, 2);
+    // duplicates (for eq/max ties) and NaN (for max/min semantics)
+    if (a.length > 3 && b.length > 3) {
+      a[1] = b[1];
+      a[2] = Number.NaN;
+      b[3] = Number.NaN;
+    }
+    const aStrides = layout.transposeA ? [1, layout.a[1]] : broadcastStrides(layout.a, layout.shape);
+    const bStrides = broadcastStrides(layout.b, layout.shape);
+    const n = size(layout.shape);
+    for (const op of ops) {
+      const expected = new Float64Array(n);
+      ref.binary(op, f64(a), aStrides, f64(b), bStrides, expected, layout.shape);
+      const actual = new Float32Array(n);
+      native.binary(op, a, aStrides, b, bStrides, actual, layout.shape);
+      assertClose(actual, Float32Array.from(expected), 0, op === "pow" ? 1e-6 : 0, `${op} ${layout.name}`);
+    }
+  }
+});
+
+test("where: float and int conditions with broadcasting", () => {
+  const shape = [4, 6, 5];
+  const random = rng(3);
+  for (const big of [false, true]) {
+    const s = big ? [40, 60, 50] : shape;
+    const condF = Float32Array.from({ length: s[1] * s[2] }, () => (random() < 0.5 ? 0 : random()));
+    const condI = Int32Array.from(condF, (v) => (v === 0 ? 0 : -3));
+    const a = randomF32(size(s), random);
+    const b = randomF32(s[2], random);
+    const condStrides = [0, s[2], 1];
+    const aStrides = broadcastStrides(s, s);
+    const bStrides = [0, 0, 1];
+    for (const cond of [condF, condI]) {
+      const expected = new Float64Array(size(s));
+      ref.where(cond, condStrides, f64(a), aStrides, f64(b), bStrides, expected, s);
+      const actual = new Float32Array(size(s));
+      native.where(cond, condStrides, a, aStrides, b, bStrides, actual, s);
+      assertClose(actual, expected, 0, 0, `where ${cond.constructor.name} big=${big}`);
+    }
+  }
+});
+
+// ---------------------------------------------------------------- reductions and copies
+
+test("reduce (sum, max with NaN), argmax (first of ties), sumSquares", () => {
+  const shapes = [
+    [1, 1, 1],
+    [3, 7, 1],
+    [1, 100000, 1],
+    [5, 1, 9],
+    [2, 33, 17],
+    [300, 300, 1],
+    [1, 300, 500],
+    [4, 0, 3],
+  ];
+  let seed = 11;
+  for (const [outer, sz, inner] of shapes) {
+    const random = rng(seed++);
+    const x = Float32Array.from({ length: outer * sz * inner }, () => Math.round(random() * 8) / 4 - 1);
+    for (const op of ["sum", "max"] as const) {
+      const expected = new Float64Array(outer * inner);
+      ref.reduce(op, f64(x), expected, outer, sz, inner);
+      const actual = new Float32Array(outer * inner);
+      native.reduce(op, x, actual, outer, sz, inner);
+      assertClose(actual, expected, 1e-6 * Math.sqrt(sz + 1), 1e-6, `${op} ${outer}x${sz}x${inner}`);
+    }
+    const expectedIdx = new Int32Array(outer * inner);
+    ref.argmax(f64(x), expectedIdx, outer, sz, inner);
+    const actualIdx = new Int32Array(outer * inner);
+    native.argmax(x, actualIdx, outer, sz, inner);
+    assert.deepEqual(actualIdx, expectedIdx, `argmax ${outer}x${sz}x${inner}`);
+  }
+  const withNaN = Float32Array.from([1, Number.NaN, 3, 2, 5, 4]);
+  const out = new Float32Array(2);
+  native.reduce("max", withNaN, out, 1, 3, 2);
+  assert.ok(Number.isNaN(out[1]) && out[0] === 5, `max propagates NaN per column: ${out}`);
+  native.reduce("max", withNaN, out, 2, 3, 1);
+  assert.ok(Number.isNaN(out[0]) && out[1] === 5, `max propagates NaN per row: ${out}`);
+  for (const n of [0, 1, 17, 100001]) {
+    const x = randomF32(n, rng(n));
+    assertClose([native.sumSquares(x, n)], [ref.sumSquares(f64(x), n)], 1e-9, 1e-9, `sumSquares ${n}`);
+  }
+});
+
+test("copyStrided: permutes, slices, expands, int32, overlapping; fill", () => {
+  const random = rng(5);
+  const src = randomF32(2 * 3 * 4 + 7, random);
+  const cases: {
+    name: string;
+    shape: number[];
+    srcOffset: number;
+    srcStrides: number[];
+    dstOffset: number;
+    dstStrides: number[];
+    dstLength: number;
+  }[] = [
+    { name: "contiguous", shape: [2, 3, 4], srcOffset: 0, srcStrides: [12, 4, 1], dstOffset: 0, dstStrides: [12, 4, 1], dstLength: 24 },
+    { name: "permute", shape: [4, 2, 3], srcOffset: 1, srcStrides: [1, 12, 4], dstOffset: 0, dstStrides: [6, 3, 1], dstLength: 24 },
+    { name: "slice-into", shape: [2, 2], srcOffset: 5, srcStrides: [4, 1], dstOffset: 3, dstStrides: [5, 1], dstLength: 12 },
+    { name: "expand", shape: [3, 5], srcOffset: 2, srcStrides: [1, 0], dstOffset: 0, dstStrides: [5, 1], dstLength: 15 },
+    { name: "scatter-columns", shape: [4, 3], srcOffset: 0, srcStrides: [3, 1], dstOffset: 0, dstStrides: [1, 4], dstLength: 12 },
+    { name: "rank0", shape: [], srcOffset: 4, srcStrides: [], dstOffset: 1, dstStrides: [], dstLength: 2 },
+  ];
+  for (const c of cases) {
+    const expected = new Float32Array(c.dstLength);
+    ref.copyStrided(src, c.srcOffset, c.srcStrides, expected, c.dstOffset, c.dstStrides, c.shape);
+    const actual = new Float32Array(c.dstLength);
+    native.copyStrided(src, c.srcOffset, c.srcStrides, actual, c.dstOffset, c.dstStrides, c.shape);
+    assert.deepEqual(actual, expected, c.name);
+  }
+  // a large transpose (threaded) and an int32 copy
+  const big = randomF32(700 * 300, random);
+  const expected = new Float32Array(big.length);
+  ref.copyStrided(big, 0, [1, 300], expected, 0, [700, 1], [300, 700]);
+  const actual = new Float32Array(big.length);
+  native.copyStrided(big, 0, [1, 300], actual, 0, [700, 1], [300, 700]);
+  assert.deepEqual(actual, expected, "large transpose");
+  const ints = Int32Array.from({ length: 30 }, (_, i) => i * 7 - 50);
+  const intOut = new Int32Array(30);
+  native.copyStrided(ints, 0, [1, 6], intOut, 0, [5, 1], [6, 5]);
+  const intExpected = new Int32Array(30);
+  ref.copyStrided(ints, 0, [1, 6], intExpected, 0, [5, 1], [6, 5]);
+  assert.deepEqual(intOut, intExpected, "int32 transpose");
+  // shift left by one inside one buffer, as a forward element loop does
+  const shifted = Float32Array.from({ length: 10 }, (_, i) => i);
+  const shiftedExpected = Float32Array.from(shifted);
+  ref.copyStrided(shiftedExpected, 1, [1], shiftedExpected, 0, [1], [9]);
+  native.copyStrided(shifted, 1, [1], shifted, 0, [1], [9]);
+  assert.deepEqual(shifted, shiftedExpected, "overlapping copy");
+  assert.throws(() => native.copyStrided(src, 0, [1], new Float32Array(3), 0, [1], [4]), RangeError);
+
+  const filled = new Float32Array(300000);
+  native.fill(filled, 2.5, 7, 299990);
+  assert.equal(filled[6], 0);
+  assert.equal(filled[7], 2.5);
+  assert.equal(filled[299996], 2.5);
+  assert.equal(filled[299997], 0);
+  const filledInt = new Int32Array(9);
+  native.fill(filledInt, -3, 1, 7);
+  assert.deepEqual(filledInt, Int32Array.from([0, -3, -3, -3, -3, -3, -3, -3, 0]));
+});
+
+// ---------------------------------------------------------------- rows: softmax, norms, losses
+
+const ROW_SHAPES = [
+  [1, 1],
+  [3, 7],
+  [2, 129],
+  [64, 1000],
+  [300, 257],
+];
+
+test("softmax and log-softmax, forward and backward", () => {
+  let seed = 21;
+  for (const [rows, cols] of ROW_SHAPES) {
+    const random = rng(seed++);
+    const x = randomF32(rows * cols, random, -12, 12);
+    if (cols > 3) {
+      x[1] = Number.NEGATIVE_INFINITY; // a masked logit
+      x[cols + 2] = 30;
+    }
+    const dy = randomF32(rows * cols, random);
+    for (const log of [false, true]) {
+      const expected = new Float64Array(rows * cols);
+      const actual = new Float32Array(rows * cols);
+      if (log) {
+        ref.logSoftmax(f64(x), expected, rows, cols);
+        native.logSoftmax(x, actual, rows, cols);
+      } else {
+        ref.softmax(f64(x), expected, rows, cols);
+        native.softmax(x, actual, rows, cols);
+      }
+      // log-softmax: x - lse cancels; float32 logits near 12 carry ~1e-6 absolute rounding
+      assertClose(actual, expected, log ? 1e-6 : 1e-7, 2e-6, `${log ? "log" : ""}softmax ${rows}x${cols}`);
+      const expectedDx = new Float64Array(rows * cols);
+      const dx = new Float32Array(rows * cols);
+      if (log) {
+        ref.logSoftmaxBackward(f64(actual), f64(dy), expectedDx, rows, cols);
+        native.logSoftmaxBackward(actual, dy, dx, rows, cols);
+      } else {
+        ref.softmaxBackward(f64(actual), f64(dy), expectedDx, rows, cols);
+        native.softmaxBackward(actual, dy, dx, rows, cols);
+      }
+      assertClose(dx, expectedDx, 1e-6, 1e-5, `${log ? "log" : ""}softmax backward ${rows}x${cols}`);
+    }
+  }
+});
+
+test("layer norm and RMS norm, forward and backward, with and without weight and bias", () => {
+  let seed = 31;
+  for (const [rows, cols] of ROW_SHAPES) {
+    const random = rng(seed++);
+    const x = randomF32(rows * cols, random, -3, 5);
+    const w = randomF32(cols, random, 0.5, 1.5);
+    const b = randomF32(cols, random);
+    const dy = randomF32(rows * cols, random);
+    for (const [useW, useB] of [
+      [true, true],
+      [true, false],
+      [false, true],
+      [false, false],
+    ]) {
+      const label = `${rows}x${cols} w=${useW} b=${useB}`;
+      const eMean = new Float64Array(rows);
+      const eRstd = new Float64Array(rows);
+      const eOut = new Float64Array(rows * cols);
+      ref.layerNorm(f64(x), useW ? f64(w) : null, useB ? f64(b) : null, eOut, eMean, eRstd, rows, cols, 1e-5);
+      const mean = new Float32Array(rows);
+      const rstd = new Float32Array(rows);
+      const out = new Float32Array(rows * cols);
+      native.layerNorm(x, useW ? w : null, useB ? b : null, out, mean, rstd, rows, cols, 1e-5);
+      assertClose(out, eOut, 2e-6, 2e-5, `layerNorm ${label}`);
+      assertClose(mean, eMean, 1e-6, 1e-5, `layerNorm mean ${label}`);
+      assertClose(rstd, eRstd, 1e-6, 1e-5, `layerNorm rstd ${label}`);
+
+      const eDx = new Float64Array(rows * cols);
+      const eDw = new Float64Array(cols);
+      const eDb = new Float64Array(cols);
+      ref.layerNormBackward(f64(dy), f64(x), useW ? f64(w) : null, f64(mean), f64(rstd), eDx, useW ? eDw : null, useB ? eDb : null, rows, cols);
+      const dx = new Float32Array(rows * cols);
+      const dw = new Float32Array(cols).fill(Number.NaN);
+      const db = new Float32Array(cols).fill(Number.NaN);
+      native.layerNormBackward(dy, x, useW ? w : null, mean, rstd, dx, useW ? dw : null, useB ? db : null, rows, cols);
+      assertClose(dx, eDx, 1e-5, 1e-4, `layerNorm dx ${label}`);
+      if (useW) assertClose(dw, eDw, 1e-5 * Math.sqrt(rows), 1e-4, `layerNorm dw ${label}`);
+      if (useB) assertClose(db, eDb, 1e-5 * Math.sqrt(rows), 1e-4, `layerNorm db ${label}`);
+
+      if (useB) continue; // RMS norm has no bias
+      const eR = new Float64Array(rows);
+      const eY = new Float64Array(rows * cols);
+      ref.rmsNorm(f64(x), useW ? f64(w) : null, eY, eR, rows, cols, 1e-6);
+      const r = new Float32Array(rows);
+      const y = new Float32Array(rows * cols);
+      native.rmsNorm(x, useW ? w : null, y, r, rows, cols, 1e-6);
+      assertClose(y, eY, 1e-6, 2e-5, `rmsNorm ${label}`);
+      assertClose(r, eR, 1e-7, 1e-5, `rmsNorm rstd ${label}`);
+      const eRdx = new Float64Array(rows * cols);
+      const eRdw = new Float64Array(cols);
+      ref.rmsNormBackward(f64(dy), f64(x), useW ? f64(w) : null, f64(r), eRdx, useW ? eRdw : null, rows, cols);
+      const rdx = new Float32Array(rows * cols);
+      const rdw = new Float32Array(cols).fill(Number.NaN);
+      native.rmsNormBackward(dy, x, useW ? w : null, r, rdx, useW ? rdw : null, rows, cols);
+      assertClose(rdx, eRdx, 1e-5, 1e-4, `rmsNorm dx ${label}`);
+      if (useW) assertClose(rdw, eRdw, 1e-5 * Math.sqrt(rows), 1e-4, `rmsNorm dw ${label}`);
+    }
+  }
+});
+
+test("cross-entropy forward and backward with ignored targets", () => {
+  let seed = 41;
+  for (const [rows, cols] of ROW_SHAPES) {
+    const random = rng(seed++);
+    const logits = randomF32(rows * cols, random, -10, 10);
+    const targets = Int32Array.from({ length: rows }, (_, i) => (i % 5 === 4 ? -100 : Math.floor(random() * cols)));
+    const eLoss = new Float64Array(rows);
+    const eLse = new Float64Array(rows);
+    ref.crossEntropy(f64(logits), targets, eLoss, eLse, rows, cols, -100);
+    const loss = new Float32Array(rows);
+    const lse = new Float32Array(rows);
+    native.crossEntropy(logits, targets, loss, lse, rows, cols, -100);
+    assertClose(loss, eLoss, 1e-5, 1e-5, `crossEntropy ${rows}x${cols}`);
+    assertClose(lse, eLse, 1e-5, 1e-6, `crossEntropy lse ${rows}x${cols}`);
+    const dLoss = randomF32(rows, random);
+    const eD = new Float64Array(rows * cols);
+    ref.crossEntropyBackward(f64(logits), targets, f64(lse), f64(dLoss), eD, rows, cols, -100);
+    const d = new Float32Array(rows * cols).fill(Number.NaN);
+    native.crossEntropyBackward(logits, targets, lse, dLoss, d, rows, cols, -100);
+    assertClose(d, eD, 1e-6, 1e-5, `crossEntropy backward ${rows}x${cols}`);
+  }
+  assert.throws(
+    () => native.crossEntropy(new Float32Array(4), Int32Array.from([0, 9]), new Float32Array(2), new Float32Array(2), 2, 2, -100),
+    RangeError,
+  );
+});
+
+// ---------------------------------------------------------------- embeddings, RoPE, attention, AdamW
+
+test("gatherRows and scatterAddRows (repeated ids, skipped padding id)", () => {
+  const random = rng(51);
+  for (const [vocab, cols, count] of [
+    [5, 1, 3],
+    [11, 7, 40],
+    [1000, 300, 500],
+  ]) {
+    const table = randomF32(vocab * cols, random);
+    const ids = Int32Array.from({ length: count }, (_, i) => (i % 3 === 0 ? 2 : Math.floor(random() * vocab)));
+    const expected = new Float64Array(count * cols);
+    ref.gatherRows(f64(table), ids, expected, cols);
+    const actual = new Float32Array(count * cols);
+    native.gatherRows(table, ids, actual, cols);
+    assertClose(actual, expected, 0, 0, `gather ${vocab}x${cols}`);
+    const dOut = randomF32(count * cols, random);
+    for (const skip of [-1, 2]) {
+      const eTable = f64(table);
+      ref.scatterAddRows(f64(dOut), ids, eTable, cols, skip);
+      const aTable = Float32Array.from(table);
+      native.scatterAddRows(dOut, ids, aTable, cols, skip);
+      // float32 accumulation of up to count/3 rows into one: error grows with the number of repeats
+      assertClose(aTable, eTable, 1e-7 * count, 1e-6, `scatterAdd ${vocab}x${cols} skip ${skip}`);
+    }
+  }
+  assert.throws(() => native.gatherRows(new Float32Array(4), Int32Array.from([2]), new Float32Array(2), 2), RangeError);
+});
+
+test("RoPE forward and inverse, rotate-half convention", () => {
+  const random = rng(61);
+  for (const [batch, heads, seq, headDim] of [
+    [1, 1, 1, 2],
+    [2, 3, 5, 8],
+    [2, 12, 64, 64],
+  ]) {
+    const n = batch * heads * seq * headDim;
+    const x = randomF32(n, random);
+    const positions = Int32Array.from({ length: batch * seq }, () => Math.floor(random() * 4096));
+    const invFreq = Float64Array.from({ length: headDim / 2 }, (_, i) => 10000 ** ((-2 * i) / headDim));
+    for (const inverse of [false, true]) {
+      const expected = new Float64Array(n);
+      ref.rope(f64(x), expected, positions, invFreq, batch, heads, seq, headDim, inverse);
+      const actual = new Float32Array(n);
+      native.rope(x, actual, positions, invFreq, batch, heads, seq, headDim, inverse);
+      assertClose(actual, expected, 1e-6, 1e-5, `rope ${batch}x${heads}x${seq}x${headDim} inverse=${inverse}`);
+    }
+    // in place
+    const inPlace = Float32Array.from(x);
+    const expected = new Float32Array(n);
+    native.rope(x, expected, positions, invFreq, batch, heads, seq, headDim, false);
+    native.rope(inPlace, inPlace, positions, invFreq, batch, heads, seq, headDim, false);
+    assert.deepEqual(inPlace, expected, "rope in place");
+  }
+});
+
+test("attention forward and backward: GQA, causal offsets, key bias, decode step", () => {
+  const cases = [
+    { batch: 1, heads: 1, kvHeads: 1, tq: 1, tk: 1, headDim: 1, causal: false, causalOffset: 0, bias: false },
+    { batch: 2, heads: 4, kvHeads: 2, tq: 5, tk: 7, headDim: 8, causal: true, causalOffset: 2, bias: true },
+    { batch: 2, heads: 3, kvHeads: 3, tq: 6, tk: 6, headDim: 5, causal: false, causalOffset: 0, bias: true },
+    { batch: 1, heads: 4, kvHeads: 1, tq: 1, tk: 9, headDim: 16, causal: true, causalOffset: 8, bias: false },
+    { batch: 2, heads: 4, kvHeads: 2, tq: 64, tk: 64, headDim: 32, causal: true, causalOffset: 0, bias: true },
+    { batch: 1, heads: 2, kvHeads: 2, tq: 33, tk: 70, headDim: 64, causal: false, causalOffset: 0, bias: false },
+  ];
+  let seed = 71;
+  for (const c of cases) {
+    const random = rng(seed++);
+    const label = JSON.stringify(c);
+    const q = randomF32(c.batch * c.heads * c.tq * c.headDim, random, -2, 2);
+    const k = randomF32(c.batch * c.kvHeads * c.tk * c.headDim, random, -2, 2);
+    const v = randomF32(c.batch * c.kvHeads * c.tk * c.headDim, random);
+    const keyBias = c.bias
+      ? Float32Array.from({ length: c.batch * c.tk }, (_, i) => (i % c.tk === c.tk - 1 && c.tk > 1 ? -1e9 : 0))
+      : null;
+    const scale = 1 / Math.sqrt(c.headDim);
+    const dims = { batch: c.batch, heads: c.heads, kvHeads: c.kvHeads, tq: c.tq, tk: c.tk, headDim: c.headDim, scale };
+    const eOut = new Float64Array(q.length);
+    const eProbs = new Float64Array(c.batch * c.heads * c.tq * c.tk);
+    ref.attention({ ...dims, causal: c.causal, causalOffset: c.causalOffset, q: f64(q), k: f64(k), v: f64(v), keyBias: keyBias && f64(keyBias), out: eOut, probs: eProbs });
+    const out = new Float32Array(q.length);
+    const probs = new Float32Array(eProbs.length);
+    native.attention({ ...dims, causal: c.causal, causalOffset: c.causalOffset, q, k, v, keyBias, out, probs });
+    assertClose(probs, eProbs, 1e-6, 1e-5, `attention probs ${label}`);
+    assertClose(out, eOut, 2e-6, 2e-5, `attention out ${label}`);
+
+    const dOut = randomF32(q.length, random);
+    const eDq = new Float64Array(q.length);
+    const eDk = new Float64Array(k.length);
+    const eDv = new Float64Array(v.length);
+    ref.attentionBackward({ ...dims, q: f64(q), k: f64(k), v: f64(v), probs: f64(probs), dOut: f64(dOut), dq: eDq, dk: eDk, dv: eDv });
+    const dq = new Float32Array(q.length).fill(Number.NaN);
+    const dk = new Float32Array(k.length).fill(Number.NaN);
+    const dv = new Float32Array(v.length).fill(Number.NaN);
+    native.attentionBackward({ ...dims, q, k, v, probs, dOut, dq, dk, dv });
+    const atol = 2e-6 * Math.sqrt(c.tk * c.headDim) * (c.heads / c.kvHeads);
+    assertClose(dq, eDq, atol, 1e-4, `attention dq ${label}`);
+    assertClose(dk, eDk, atol, 1e-4, `attention dk ${label}`);
+    assertClose(dv, eDv, atol, 1e-4, `attention dv ${label}`);
+  }
+});
+
+test("AdamW: three steps match PyTorch's formula (the reference)", () => {
+  for (const n of [1, 37, 100003]) {
+    const random = rng(n);
+    const p = randomF32(n, random);
+    const m = new Float32Array(n);
+    const v = new Float32Array(n);
+    const eP = f64(p);
+    const eM = new Float64Array(n);
+    const eV = new Float64Array(n);
+    for (let step = 1; step <= 3; step++) {
+      const grad = randomF32(n, random);
+      const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step };
+      ref.adamw({ ...hyper, param: eP, grad: f64(grad), m: eM, v: eV }, n);
+      native.adamw({ ...hyper, param: p, grad, m, v }, n);
+    }
+    assertClose(p, eP, 1e-7, 1e-6, `adamw param n=${n}`);
+    assertClose(m, eM, 1e-7, 1e-6, `adamw m n=${n}`);
+    assertClose(v, eV, 1e-9, 1e-5, `adamw v n=${n}`);
+  }
+});
+
+// ---------------------------------------------------------------- storage and threads
+
+test("alloc gives zero-filled pooled arrays; release recycles them", () => {
+  const a = native.alloc("float32", 5000);
+  assert.ok(a instanceof Float32Array && a.length === 5000 && a.every((x) => x === 0));
+  a.fill(3);
+  native.release(a);
+  const b = native.alloc("float32", 5000);
+  assert.equal(b, a, "the released array is reused");
+  assert.ok(b.every((x) => x === 0), "and zeroed again");
+  const ids = native.alloc("int32", 3);
+  assert.ok(ids instanceof Int32Array && ids.length === 3);
+  native.release(ids);
+  native.release(b);
+});
+
+const nativeModuleUrl = new URL("../../src/backend/native.js", import.meta.url).href;
+
+function childReport(env: Record<string, string>): { threads: number; isa: string } {
+  const script = `import(${JSON.stringify(nativeModuleUrl)}).then((m) => { const b = m.loadNativeBackend(); console.log(JSON.stringify({ threads: b.threads, isa: b.isa })); });`;
+  const result = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    env: { ...process.env, ...env },
+    encoding: "utf8",
+    cwd: fileURLToPath(new URL(".", import.meta.url)),
+  });
+  assert.equal(result.status, 0, result.stderr);
+  return JSON.parse(result.stdout.trim());
+}
+
+test("ADAPTLM_THREADS sets the pool size; ADAPTLM_ISA lowers the instruction set", () => {
+  assert.equal(childReport({ ADAPTLM_THREADS: "1" }).threads, 1);
+  assert.equal(childReport({ ADAPTLM_THREADS: "3" }).threads, 3);
+  assert.equal(childReport({ ADAPTLM_ISA: "scalar" }).isa, "scalar");
+  assert.ok(defaultThreads >= 1);
+  withThreads(2, () => assert.equal(native.threads, 2));
+  assert.equal(native.threads, defaultThreads);
+});
