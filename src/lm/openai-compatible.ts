@@ -376,6 +376,76 @@ export class OpenAICompatibleLanguageModel implements LanguageModel {
     return result;
   }
 
+  /**
+   * Asks every base URL for `GET /models` (one attempt each, within the timeout) and returns the model ids each
+   * serves. Throws the same typed errors as a request; says so when the configured model is not listed.
+   */
+  async checkServers(options: CallOptions = {}): Promise<Array<{ baseUrl: string; models: string[] }>> {
+    const timeoutMs = this.options.timeoutMs ?? 60_000;
+    const out: Array<{ baseUrl: string; models: string[] }> = [];
+    for (const baseUrl of this.baseUrls) {
+      const url = `${baseUrl}/models`;
+      const controller = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, timeoutMs);
+      const onOuterAbort = (): void => controller.abort();
+      options.signal?.addEventListener("abort", onOuterAbort, { once: true });
+      const headers: Record<string, string> = { accept: "application/json" };
+      if (this.#apiKey !== undefined) headers.authorization = `Bearer ${this.#apiKey}`;
+      let status: number;
+      let text: string;
+      try {
+        const response = await this.fetchImpl(url, { method: "GET", headers, signal: controller.signal });
+        status = response.status;
+        text = await response.text();
+      } catch (error) {
+        if (options.signal?.aborted) throw options.signal.reason ?? error;
+        throw this.finalError(
+          timedOut
+            ? { kind: "timeout", url }
+            : { kind: "network", url, detail: this.redact(describeNetworkError(error)) },
+          1,
+        );
+      } finally {
+        clearTimeout(timer);
+        options.signal?.removeEventListener("abort", onOuterAbort);
+      }
+      if (status < 200 || status >= 300) {
+        const serverMessage = this.redact(readServerMessage(text));
+        throw new LmHttpError(
+          url,
+          status,
+          serverMessage,
+          this.httpErrorMessage(url, status, serverMessage, 1),
+        );
+      }
+      let models: string[];
+      try {
+        const data = (JSON.parse(text) as { data?: unknown }).data;
+        if (!Array.isArray(data)) throw new Error("no data array");
+        models = data.map((entry) => String((entry as { id?: unknown }).id));
+      } catch {
+        throw new LmMalformedResponseError(
+          url,
+          `expected {"data": [{"id": ...}]} from ${url}, got ${JSON.stringify(this.redact(text.slice(0, 200)))}`,
+        );
+      }
+      if (!models.includes(this.model)) {
+        throw new LmHttpError(
+          url,
+          404,
+          `model "${this.model}" not listed`,
+          `${baseUrl} does not serve model "${this.model}"; it serves [${models.join(", ")}]: fix the model name or start the server with it`,
+        );
+      }
+      out.push({ baseUrl, models });
+    }
+    return out;
+  }
+
   private pickEndpoint(): Endpoint {
     const count = this.endpoints.length;
     const start = this.roundRobin++ % count;
@@ -453,6 +523,19 @@ export class OpenAICompatibleLanguageModel implements LanguageModel {
             throw new LmMalformedResponseError(
               url,
               `expected a JSON body from ${url}, got ${JSON.stringify(this.redact(text.slice(0, 200)))}: is the base URL an OpenAI-compatible /v1 endpoint?`,
+            );
+          }
+          const record = json as { error?: unknown; choices?: unknown; data?: unknown } | null;
+          if (
+            record &&
+            typeof record === "object" &&
+            record.error !== undefined &&
+            record.choices === undefined
+          ) {
+            // some servers answer 200 with an error object
+            throw new LmMalformedResponseError(
+              url,
+              `${url} answered 200 with an error instead of choices: ${this.redact(readServerMessage(text))}`,
             );
           }
           return { json, url };

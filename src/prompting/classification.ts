@@ -2,7 +2,8 @@
 //   - "score": rank the candidates' continuations by log-likelihood (lm-evaluation-harness style): `acc` takes
 //     the highest sum of logprobs, `acc_norm` the highest logprob per character of the continuation;
 //   - "token-logprobs": one greedy token with top logprobs; each candidate gets the best logprob among top tokens
-//     that start its continuation (servers without echo);
+//     that start its continuation (servers without echo). Candidates should differ in their first token, and a
+//     candidate whose first token is outside the top k gets -Infinity;
 //   - "generation": generate greedily and parse which candidate the text names.
 
 import { AdaptlmError } from "../errors.js";
@@ -61,11 +62,15 @@ export async function classify(
   const method = options.method ?? chooseClassificationMethod(lm.capabilities);
   const callOptions: CallOptions = options.signal ? { signal: options.signal } : {};
   if (method === "score") {
-    const logprobs: number[] = [];
-    for (const candidate of candidates) {
-      logprobs.push((await lm.score(prompt, candidate.continuation, callOptions)).logprob);
-    }
-    return rankByLogprobs(candidates, logprobs, "score");
+    // all candidates at once: the backend's own concurrency limit bounds what is in flight
+    const scores = await Promise.all(
+      candidates.map((candidate) => lm.score(prompt, candidate.continuation, callOptions)),
+    );
+    return rankByLogprobs(
+      candidates,
+      scores.map((score) => score.logprob),
+      "score",
+    );
   }
   if (method === "token-logprobs") {
     const topK = Math.max(1, lm.capabilities.topLogprobs);

@@ -552,3 +552,40 @@ describe("API keys", () => {
     }
   });
 });
+
+describe("server checks", () => {
+  test("checkServers lists the models of every base URL and names a missing model", async () => {
+    const server = await serve(() => ({ body: {} }));
+    const listing = await serve((request) =>
+      request.path === "/v1/models"
+        ? { body: { object: "list", data: [{ id: "test-model" }, { id: "other" }] } }
+        : { body: {} },
+    );
+    const lm = new OpenAICompatibleLanguageModel(testOptions(listing.baseUrl));
+    assert.deepEqual(await lm.checkServers(), [
+      { baseUrl: listing.baseUrl, models: ["test-model", "other"] },
+    ]);
+    const wrong = new OpenAICompatibleLanguageModel(testOptions(listing.baseUrl, { model: "nope" }));
+    await assert.rejects(
+      wrong.checkServers(),
+      /does not serve model "nope"; it serves \[test-model, other\]/,
+    );
+    await assert.rejects(
+      new OpenAICompatibleLanguageModel(testOptions(server.baseUrl)).checkServers(),
+      LmMalformedResponseError,
+    );
+    const dead = await closedPortUrl();
+    await assert.rejects(
+      new OpenAICompatibleLanguageModel(testOptions(dead)).checkServers(),
+      LmServerUnreachableError,
+    );
+  });
+
+  test("a 200 answer holding an error object is reported with its message", async () => {
+    const server = await serve(() => ({ body: { error: { message: "model is loading" } } }));
+    await assert.rejects(
+      new OpenAICompatibleLanguageModel(testOptions(server.baseUrl)).generate({ prompt: "x" }),
+      /answered 200 with an error instead of choices: model is loading/,
+    );
+  });
+});
