@@ -104,12 +104,12 @@ export interface SelfConsistencyResult extends VoteResult {
 
 /**
  * Samples `samples` completions of `request` (its prompt, maxTokens and stop; temperature and seed from the
- * options), extracts each answer with `extract`, and votes.
+ * options), extracts each answer with `extract` (which may be async, e.g. a second model call), and votes.
  */
 export async function selfConsistency(
   lm: LanguageModel,
   request: GenerateRequest,
-  extract: (text: string) => string | undefined,
+  extract: (text: string, sampleIndex: number) => string | undefined | Promise<string | undefined>,
   options: SelfConsistencyOptions = {},
 ): Promise<SelfConsistencyResult> {
   const samples = Math.min(1000, options.samples ?? 10);
@@ -127,12 +127,14 @@ export async function selfConsistency(
     concurrency: options.concurrency ?? 4,
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const paths: SelfConsistencyPath[] = response.choices.map((choice) => {
-    const path: SelfConsistencyPath = { text: choice.text, answer: extract(choice.text) };
+  const paths: SelfConsistencyPath[] = [];
+  for (const [index, choice] of response.choices.entries()) {
+    // in sample order, one at a time: an extractor may itself call the model (zero-shot CoT's stage 2)
+    const path: SelfConsistencyPath = { text: choice.text, answer: await extract(choice.text, index) };
     const weight = meanTokenProbability(choice);
     if (weight !== undefined) path.weight = weight;
-    return path;
-  });
+    paths.push(path);
+  }
   const votes = aggregateVotes(paths);
   return { ...votes, answer: votes.majority, paths };
 }

@@ -6,6 +6,11 @@
 
 import type { CallOptions, LanguageModel } from "../lm/language-model.js";
 import { type AnswerType, extractAnswer } from "./answer-extraction.js";
+import {
+  type SelfConsistencyOptions,
+  type SelfConsistencyResult,
+  selfConsistency,
+} from "./self-consistency.js";
 
 export const REASONING_TRIGGER = "Let's think step by step.";
 
@@ -134,4 +139,35 @@ export async function zeroShotDirect(
   );
   const answerText = response.choices[0].text;
   return { prompt, answerText, answer: cleanTriggeredAnswer(answerText, options) };
+}
+
+/**
+ * Zero-shot CoT with self-consistency: N reasoning paths sampled from the stage-1 prompt, each path's answer
+ * taken by the greedy stage-2 extraction, then the votes of `selfConsistency`. Requests: 1 (or N without `n`)
+ * plus N stage-2 requests.
+ */
+export async function zeroShotCotSelfConsistency(
+  lm: LanguageModel,
+  question: string,
+  options: Omit<ZeroShotCotOptions, "temperature" | "seed"> & SelfConsistencyOptions,
+): Promise<SelfConsistencyResult & { reasoningPrompt: string; answerPrompts: string[] }> {
+  const callOptions: CallOptions = options.signal ? { signal: options.signal } : {};
+  const stage1 = reasoningPrompt(question, options.reasoningTrigger);
+  const trigger = options.answerTrigger ?? answerTrigger(options.answerType, options.choiceLetters);
+  const answerPrompts: string[] = [];
+  const result = await selfConsistency(
+    lm,
+    { prompt: stage1, maxTokens: options.maxReasoningTokens ?? 256, stop: ["\nQ:"] },
+    async (reasoning) => {
+      const stage2 = answerExtractionPrompt(stage1, reasoning, trigger);
+      answerPrompts.push(stage2);
+      const response = await lm.generate(
+        { prompt: stage2, maxTokens: options.maxAnswerTokens ?? 32, temperature: 0, stop: ["\n"] },
+        callOptions,
+      );
+      return cleanTriggeredAnswer(response.choices[0].text, options);
+    },
+    options,
+  );
+  return { ...result, reasoningPrompt: stage1, answerPrompts };
 }

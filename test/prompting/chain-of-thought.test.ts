@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { buildCotPrompt, chainOfThought } from "../../src/prompting/chain-of-thought.js";
-import { answerTrigger, zeroShotCot, zeroShotDirect } from "../../src/prompting/zero-shot-cot.js";
+import {
+  answerTrigger,
+  zeroShotCot,
+  zeroShotCotSelfConsistency,
+  zeroShotDirect,
+} from "../../src/prompting/zero-shot-cot.js";
 import { ScriptedLanguageModel } from "../lm/scripted-language-model.js";
 
 const exemplars = [
@@ -96,5 +101,40 @@ describe("zero-shot chain of thought (Kojima et al.)", () => {
     const result = await zeroShotDirect(lm, "6 x 7?", { answerType: "number" });
     assert.deepEqual(lm.prompts, ["Q: 6 x 7?\nA: The answer (arabic numerals) is"]);
     assert.equal(result.answer, "42");
+  });
+});
+
+describe("zero-shot CoT with self-consistency", () => {
+  test("N sampled reasonings, each followed by its own greedy stage-2 prompt, then the vote", async () => {
+    const reasonings = [" a gives 4.", " b gives 5.", " c gives 4."];
+    const lm = new ScriptedLanguageModel({
+      capabilities: { logprobs: false, topLogprobs: 0 },
+      generate: (request, sample) => {
+        const prompt = request.prompt as string;
+        if (prompt.endsWith("Let's think step by step.")) return reasonings[sample];
+        return prompt.includes("gives 5") ? " 5" : " 4.";
+      },
+    });
+    const result = await zeroShotCotSelfConsistency(lm, "2 + 2?", {
+      answerType: "number",
+      samples: 3,
+      seed: 2,
+    });
+    const stage1 = "Q: 2 + 2?\nA: Let's think step by step.";
+    assert.deepEqual(lm.generateRequests[0], {
+      prompt: stage1,
+      maxTokens: 256,
+      stop: ["\nQ:"],
+      n: 3,
+      temperature: 0.7,
+      seed: 2,
+    });
+    assert.deepEqual(
+      result.answerPrompts,
+      reasonings.map((reasoning) => `${stage1}${reasoning} Therefore, the answer (arabic numerals) is`),
+    );
+    assert.deepEqual(lm.prompts.slice(1), result.answerPrompts);
+    assert.equal(result.answer, "4");
+    assert.deepEqual(result.distribution, { 4: 2 / 3, 5: 1 / 3 });
   });
 });
