@@ -7,12 +7,14 @@ import { pf, pi, pp } from "./common";
 
 export const MR: i32 = 4;
 export const NR: i32 = 8;
-export const KC: i32 = 256;
-/** Largest tileM / tileN the JavaScript side may ask for (the scratch layout depends on them). */
+/** Largest k slice, tileM and tileN the JavaScript side may ask for (the scratch layout depends on them). */
+export const MAX_KC: i32 = 512;
 export const MAX_TILE_M: i32 = 256;
 export const MAX_TILE_N: i32 = 512;
 /** Scratch bytes one thread needs: packed A, packed B and an MR x NR edge tile. */
-export const GEMM_SCRATCH_BYTES: i32 = (MAX_TILE_M * KC + KC * MAX_TILE_N + MR * NR) * 4 + 256;
+export const GEMM_SCRATCH_BYTES: i32 = (MAX_TILE_M * MAX_KC + MAX_KC * MAX_TILE_N + MR * NR) * 4 + 256;
+/** Rows of a strided operand packed per pass, so that the cache lines they touch stay in L1. */
+const PACK_BLOCK: i32 = 8;
 
 /**
  * The 4x8 micro-kernel: acc[4][8] = sum_p ap[p][0..4] (x) bp[p][0..8], then C = acc + beta * C (beta 0:
@@ -27,40 +29,7 @@ function kernel4x8(ap: usize, bp: usize, kc: i32, c: usize, ldc: usize, beta: f3
   let c21 = f32x4.splat(0);
   let c30 = f32x4.splat(0);
   let c31 = f32x4.splat(0);
-  let p = 0;
-  for (; p + 2 <= kc; p += 2) {
-    let b0 = v128.load(bp);
-    let b1 = v128.load(bp, 16);
-    let a = v128.load32_splat(ap);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
-    a = v128.load32_splat(ap, 4);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
-    a = v128.load32_splat(ap, 8);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
-    a = v128.load32_splat(ap, 12);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
-    b0 = v128.load(bp, 32);
-    b1 = v128.load(bp, 48);
-    a = v128.load32_splat(ap, 16);
-    c00 = f32x4.add(c00, f32x4.mul(a, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a, b1));
-    a = v128.load32_splat(ap, 20);
-    c10 = f32x4.add(c10, f32x4.mul(a, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a, b1));
-    a = v128.load32_splat(ap, 24);
-    c20 = f32x4.add(c20, f32x4.mul(a, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a, b1));
-    a = v128.load32_splat(ap, 28);
-    c30 = f32x4.add(c30, f32x4.mul(a, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a, b1));
-    ap += 32;
-    bp += 64;
-  }
-  if (p < kc) {
+  for (let p = 0; p < kc; p++) {
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
     let a = v128.load32_splat(ap);
@@ -75,6 +44,8 @@ function kernel4x8(ap: usize, bp: usize, kc: i32, c: usize, ldc: usize, beta: f3
     a = v128.load32_splat(ap, 12);
     c30 = f32x4.add(c30, f32x4.mul(a, b0));
     c31 = f32x4.add(c31, f32x4.mul(a, b1));
+    ap += 16;
+    bp += 32;
   }
   if (beta == 0) {
     v128.store(c, c00);
@@ -156,16 +127,53 @@ function packA(a: usize, rowStep: usize, kStep: usize, mi: i32, kc: i32, alpha: 
         store<f32>(d, load<f32>(s + 3 * rowStep) * alpha, 12);
       }
     } else if (rows == MR && rowStep == 4) {
-      // A stored transposed: the MR values of one k are contiguous
-      for (let p = 0; p < kc; p++) {
-        v128.store(panel + (<usize>p << 4), f32x4.mul(v128.load(src + <usize>p * kStep), av));
-      }
+      // A stored transposed: the MR values of one k are contiguous (handled below, blocked over k)
+      continue;
     } else {
       for (let p = 0; p < kc; p++) {
         const d = panel + <usize>(p * MR) * 4;
         for (let r = 0; r < MR; r++) {
           store<f32>(d + (<usize>r << 2), r < rows ? load<f32>(src + <usize>r * rowStep + <usize>p * kStep) * alpha : 0);
         }
+      }
+    }
+  }
+}
+
+/**
+ * packA for A stored transposed ([k, m]): the k rows are far apart in memory, so they are visited in blocks
+ * of PACK_BLOCK rows across all panels (a row's cache line then serves every panel it holds).
+ */
+function packATransposed(a: usize, kStep: usize, mi: i32, kc: i32, alpha: f32, dst: usize): void {
+  const av = f32x4.splat(alpha);
+  const full = mi - (mi % MR);
+  for (let p0 = 0; p0 < kc; p0 += PACK_BLOCK) {
+    const p1 = min(kc, p0 + PACK_BLOCK);
+    for (let i = 0; i < full; i += MR) {
+      const panel = dst + <usize>(i * kc) * 4;
+      const src = a + (<usize>i << 2);
+      for (let p = p0; p < p1; p++) {
+        v128.store(panel + (<usize>p << 4), f32x4.mul(v128.load(src + <usize>p * kStep), av));
+      }
+    }
+  }
+}
+
+/**
+ * packB for B not transposed ([k, n]): like packATransposed, rows are visited in blocks across all panels.
+ */
+function packBRows(b: usize, kStep: usize, kc: i32, nj: i32, dst: usize): void {
+  const full = nj - (nj % NR);
+  for (let p0 = 0; p0 < kc; p0 += PACK_BLOCK) {
+    const p1 = min(kc, p0 + PACK_BLOCK);
+    for (let j = 0; j < full; j += NR) {
+      const panel = dst + <usize>(j * kc) * 4;
+      const src = b + (<usize>j << 2);
+      for (let p = p0; p < p1; p++) {
+        const s = src + <usize>p * kStep;
+        const d = panel + (<usize>p << 5);
+        v128.store(d, v128.load(s));
+        v128.store(d, v128.load(s, 16), 16);
       }
     }
   }
@@ -181,12 +189,7 @@ function packB(b: usize, kStep: usize, colStep: usize, kc: i32, nj: i32, dst: us
     const src = b + <usize>j * colStep;
     const panel = dst + <usize>(j * kc) * 4;
     if (cols == NR && colStep == 4) {
-      for (let p = 0; p < kc; p++) {
-        const s = src + <usize>p * kStep;
-        const d = panel + (<usize>p << 5);
-        v128.store(d, v128.load(s));
-        v128.store(d, v128.load(s, 16), 16);
-      }
+      continue; // packBRows does the full panels of a row-major B
     } else if (cols == NR && kStep == 4) {
       // B stored transposed ([n, k]): 4 columns x 4 k values per transpose, two halves of the panel
       let p = 0;
@@ -228,8 +231,8 @@ function packB(b: usize, kStep: usize, colStep: usize, kc: i32, nj: i32, dst: us
 
 /**
  * Params: 0 batch, 1 m, 2 n, 3 k, 4 a (byte address of A_0), 5 strideA, 6 transA, 7 b, 8 strideB, 9 transB,
- * 10 c, 11 strideC, 12 alpha, 13 beta, 14 tileM, 15 tileN, 16 tilesM, 17 tilesN. Items: batch x tilesM x
- * tilesN tiles.
+ * 10 c, 11 strideC, 12 alpha, 13 beta, 14 tileM, 15 tileN, 16 tilesM, 17 tilesN, 18 kc (<= MAX_KC),
+ * 19 loop order (0: B panel outer, 1: A panel outer). Items: batch x tilesM x tilesN tiles.
  */
 export function gemmTiles(params: usize, begin: i32, end: i32, scratch: usize): void {
   const m = pi(params, 1);
@@ -249,6 +252,8 @@ export function gemmTiles(params: usize, begin: i32, end: i32, scratch: usize): 
   const tileN = pi(params, 15);
   const tilesM = pi(params, 16);
   const tilesN = pi(params, 17);
+  const KC = pi(params, 18);
+  const aOuter = pi(params, 19) != 0;
 
   // op(A)[i, p] = a + i * aRow + p * aK; op(B)[p, j] = b + p * bK + j * bCol (byte strides)
   const aRow: usize = transA ? 4 : <usize>k << 2;
@@ -258,8 +263,8 @@ export function gemmTiles(params: usize, begin: i32, end: i32, scratch: usize): 
   const ldc: usize = <usize>n << 2;
 
   const packedA = (scratch + 63) & ~(<usize>63);
-  const packedB = packedA + <usize>(MAX_TILE_M * KC) * 4;
-  const edge = packedB + <usize>(KC * MAX_TILE_N) * 4;
+  const packedB = packedA + <usize>(MAX_TILE_M * MAX_KC) * 4;
+  const edge = packedB + <usize>(MAX_KC * MAX_TILE_N) * 4;
 
   for (let item = begin; item < end; item++) {
     const bi = item / (tilesM * tilesN);
@@ -289,27 +294,54 @@ export function gemmTiles(params: usize, begin: i32, end: i32, scratch: usize): 
       const kc = min(KC, k - p0);
       const betaNow: f32 = p0 == 0 ? beta : 1;
       packB(b + <usize>p0 * bK, bK, bCol, kc, nj, packedB);
+      if (bCol == 4) packBRows(b + <usize>p0 * bK, bK, kc, nj, packedB);
       packA(a + <usize>p0 * aK, aRow, aK, mi, kc, alpha, packedA);
-      for (let j = 0; j < nj; j += NR) {
-        const cols = min(NR, nj - j);
-        const bp = packedB + <usize>(j * kc) * 4;
+      if (aRow == 4) packATransposed(a + <usize>p0 * aK, aK, mi, kc, alpha, packedA);
+      if (aOuter) {
         for (let i = 0; i < mi; i += MR) {
           const rows = min(MR, mi - i);
           const ap = packedA + <usize>(i * kc) * 4;
-          const cij = c + <usize>i * ldc + (<usize>j << 2);
-          if (rows == MR && cols == NR) {
-            kernel4x8(ap, bp, kc, cij, ldc, betaNow);
-          } else {
-            kernel4x8(ap, bp, kc, edge, <usize>NR << 2, 0);
-            for (let r = 0; r < rows; r++) {
-              for (let q = 0; q < cols; q++) {
-                const dst = cij + <usize>r * ldc + (<usize>q << 2);
-                const v = load<f32>(edge + <usize>(r * NR + q) * 4);
-                store<f32>(dst, betaNow == 0 ? v : v + betaNow * load<f32>(dst));
-              }
-            }
+          for (let j = 0; j < nj; j += NR) {
+            const cols = min(NR, nj - j);
+            block(ap, packedB + <usize>(j * kc) * 4, kc, c + <usize>i * ldc + (<usize>j << 2), ldc, betaNow, rows, cols, edge);
           }
         }
+      } else {
+        for (let j = 0; j < nj; j += NR) {
+          const cols = min(NR, nj - j);
+          const bp = packedB + <usize>(j * kc) * 4;
+          for (let i = 0; i < mi; i += MR) {
+            const rows = min(MR, mi - i);
+            block(packedA + <usize>(i * kc) * 4, bp, kc, c + <usize>i * ldc + (<usize>j << 2), ldc, betaNow, rows, cols, edge);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** One MR x NR block of C; partial blocks go through the edge buffer. */
+// @ts-ignore: decorator
+@inline function block(
+  ap: usize,
+  bp: usize,
+  kc: i32,
+  cij: usize,
+  ldc: usize,
+  beta: f32,
+  rows: i32,
+  cols: i32,
+  edge: usize,
+): void {
+  if (rows == MR && cols == NR) {
+    kernel4x8(ap, bp, kc, cij, ldc, beta);
+  } else {
+    kernel4x8(ap, bp, kc, edge, <usize>NR << 2, 0);
+    for (let r = 0; r < rows; r++) {
+      for (let q = 0; q < cols; q++) {
+        const dst = cij + <usize>r * ldc + (<usize>q << 2);
+        const v = load<f32>(edge + <usize>(r * NR + q) * 4);
+        store<f32>(dst, beta == 0 ? v : v + beta * load<f32>(dst));
       }
     }
   }

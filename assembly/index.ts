@@ -25,7 +25,7 @@ export {
   ropeKernel,
 } from "./rows";
 export { attentionKernel, attentionBackwardKernel } from "./attention";
-import { GEMM_SCRATCH_BYTES, KC, MAX_TILE_M, MAX_TILE_N, MR, NR } from "./gemm";
+import { GEMM_SCRATCH_BYTES, MAX_KC, MAX_TILE_M, MAX_TILE_N, MR, NR } from "./gemm";
 
 /** First byte of linear memory not used by the module's static data. */
 export function heapBase(): usize {
@@ -46,6 +46,6 @@ export function gemmMR(): i32 {
 export function gemmNR(): i32 {
   return NR;
 }
-export function gemmKC(): i32 {
-  return KC;
+export function gemmMaxKC(): i32 {
+  return MAX_KC;
 }

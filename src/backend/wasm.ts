@@ -65,6 +65,19 @@ const PARAM_SLOTS = 64;
 const PARALLEL_MIN_COST = 1 << 16;
 /** GEMM below this many flops runs on the calling thread only. */
 const GEMM_PARALLEL_MIN_FLOPS = 1 << 21;
+/** GEMM blocking: depth of a packed k slice and the largest tile of C one work item computes. */
+const DEFAULT_KC = 256;
+const DEFAULT_TILE_M = 128;
+const DEFAULT_TILE_N = 256;
+
+/** GEMM blocking overrides, for benchmarks that tune the defaults. */
+export interface GemmTuning {
+  kc?: number;
+  tileM?: number;
+  tileN?: number;
+  /** Loop order inside a tile: A panel outer (B panels streamed) instead of B panel outer. */
+  aOuter?: boolean;
+}
 
 const UNARY_CODES: Record<UnaryOp, number> = {
   neg: 0,
@@ -264,8 +277,10 @@ class WasmBackend implements Backend {
   readonly gemmScratchBytes: number;
   private readonly gemmMaxTileM: number;
   private readonly gemmMaxTileN: number;
+  private readonly gemmMaxKC: number;
+  private readonly tuning: GemmTuning;
 
-  constructor(module: WasmModule, threads: number, workerUrl: URL | null) {
+  constructor(module: WasmModule, threads: number, workerUrl: URL | null, tuning: GemmTuning) {
     this.memory = createMemory(256);
     const instance = new wasmApi.Instance(module, { env: { memory: this.memory } });
     const exports = instance.exports as Record<string, unknown>;
@@ -283,6 +298,8 @@ class WasmBackend implements Backend {
     this.gemmScratchBytes = (exports.gemmScratchBytes as () => number)();
     this.gemmMaxTileM = (exports.gemmMaxTileM as () => number)();
     this.gemmMaxTileN = (exports.gemmMaxTileN as () => number)();
+    this.gemmMaxKC = (exports.gemmMaxKC as () => number)();
+    this.tuning = tuning;
     this.buffer = this.memory.buffer;
     this.buffers.push(this.buffer);
     this.top = Math.ceil((heapBase + 1024) / ALIGN) * ALIGN;
@@ -608,6 +625,8 @@ class WasmBackend implements Backend {
         tileN,
         tilesM,
         tilesN,
+        Math.min(this.tuning.kc ?? DEFAULT_KC, this.gemmMaxKC),
+        this.tuning.aOuter ? 1 : 0,
       ]);
       this.run(KERNELS.indexOf("gemmTiles"), batch * tilesM * tilesN, 1, parallel);
     });
@@ -621,8 +640,8 @@ class WasmBackend implements Backend {
     parallel: boolean,
   ): { tileM: number; tileN: number } {
     const roundUp = (x: number, q: number) => Math.ceil(x / q) * q;
-    let tileM = Math.min(roundUp(m, 4), 128);
-    let tileN = Math.min(roundUp(n, 8), 256);
+    let tileM = Math.min(roundUp(m, 4), roundUp(this.tuning.tileM ?? DEFAULT_TILE_M, 4));
+    let tileN = Math.min(roundUp(n, 8), roundUp(this.tuning.tileN ?? DEFAULT_TILE_N, 8));
     if (parallel) {
       const want = this.threads * 3;
       while (batch * Math.ceil(m / tileM) * Math.ceil(n / tileN) < want) {
@@ -1254,14 +1273,21 @@ function kernelModule(): WasmModule | null {
  * Creates a wasm backend with the given number of threads (default: ADAPTLM_THREADS, else every core).
  * Returns null, never throws, when the kernels are not built or cannot be instantiated here.
  */
-export function createWasmBackend(options: { threads?: number } = {}): Backend | null {
+export function createWasmBackend(
+  options: { threads?: number; gemmTuning?: GemmTuning } = {},
+): Backend | null {
   try {
     const module = kernelModule();
     if (!module) return null;
     const threads = Math.max(1, Math.floor(options.threads ?? requestedThreads()));
     const workerUrl = new URL("./wasm-worker.js", import.meta.url);
     const workerFile = fileURLToPath(workerUrl);
-    return new WasmBackend(module, threads, existsSync(workerFile) ? workerUrl : null);
+    return new WasmBackend(
+      module,
+      threads,
+      existsSync(workerFile) ? workerUrl : null,
+      options.gemmTuning ?? {},
+    );
   } catch {
     return null;
   }

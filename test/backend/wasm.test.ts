@@ -211,6 +211,26 @@ describe("wasm backend: gemm", () => {
     }
   });
 
+  it("matches the reference under other blockings (odd k slices, small tiles, A-panel-outer order)", () => {
+    for (const gemmTuning of [
+      { kc: 37, tileM: 12, tileN: 24, aOuter: true },
+      { kc: 512, tileM: 256, tileN: 512, aOuter: false },
+      { kc: 8, tileM: 4, tileN: 8, aOuter: true },
+    ]) {
+      for (const threads of [1, 2]) {
+        const b = createWasmBackend({ threads, gemmTuning });
+        assert.ok(b, "wasm backend failed to load");
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            gemmCase(b, 29, 45, 81, transA, transB, { alpha: 1.5, beta: 0.5 });
+            gemmCase(b, 130, 70, 600, transA, transB, { batch: 2 });
+            gemmCase(b, 1, 17, 7, transA, transB);
+          }
+        }
+      }
+    }
+  });
+
   it("k = 0 scales C by beta", () => {
     const c = randomArray(single, 12, 3);
     const expected = Float32Array.from(c, (v) => v * 0.5);
