@@ -142,9 +142,16 @@ export class CachedLanguageModel implements LanguageModel {
   private readonly inner: LanguageModel;
   private readonly pending = new Map<string, Promise<GenerateResponse | ScoreResult>>();
 
-  constructor(inner: LanguageModel, cache: ResponseCache) {
+  /**
+   * `namespace` separates entries of models that share a name but not their answers (e.g. the same model name
+   * on two servers with different quantisation); it is part of every key. Default "".
+   */
+  readonly namespace: string;
+
+  constructor(inner: LanguageModel, cache: ResponseCache, options: { namespace?: string } = {}) {
     this.inner = inner;
     this.cache = cache;
+    this.namespace = options.namespace ?? "";
     this.model = inner.model;
     this.capabilities = inner.capabilities;
   }
@@ -158,6 +165,7 @@ export class CachedLanguageModel implements LanguageModel {
         stableStringify({
           v: SCHEMA_VERSION,
           kind: "generate",
+          namespace: this.namespace,
           model: this.model,
           request: keyed,
           sample: index,
@@ -224,7 +232,14 @@ export class CachedLanguageModel implements LanguageModel {
   async score(prompt: string, continuation: string, options?: CallOptions): Promise<ScoreResult> {
     const requestText = stableStringify({ prompt, continuation });
     const key = sha256(
-      stableStringify({ v: SCHEMA_VERSION, kind: "score", model: this.model, prompt, continuation }),
+      stableStringify({
+        v: SCHEMA_VERSION,
+        kind: "score",
+        namespace: this.namespace,
+        model: this.model,
+        prompt,
+        continuation,
+      }),
     );
     const stored = this.cache.get(key) as ScoreResult | undefined;
     if (stored !== undefined) {

@@ -46,6 +46,26 @@ describe("CachedLanguageModel", () => {
     cache.close();
   });
 
+  test("a namespace separates models of the same name", async () => {
+    const cache = new ResponseCache(":memory:");
+    const innerA = counter();
+    const innerB = counter();
+    const a = new CachedLanguageModel(innerA, cache, { namespace: "server-a" });
+    const b = new CachedLanguageModel(innerB, cache, { namespace: "server-b" });
+    await a.generate({ prompt: "q" });
+    await b.generate({ prompt: "q" });
+    await a.score("p", " c");
+    await b.score("p", " c");
+    assert.equal(innerA.calls.length, 2);
+    assert.equal(innerB.calls.length, 2);
+    assert.equal(cache.count("m"), 4);
+    assert.equal(
+      (await new CachedLanguageModel(counter(), cache, { namespace: "server-a" }).generate({ prompt: "q" }))
+        .cached,
+      true,
+    );
+  });
+
   test("samples are keyed by index: a larger n reuses the stored samples", async () => {
     const cache = new ResponseCache(":memory:");
     const inner = counter();
