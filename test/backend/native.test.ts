@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { BinaryOp, FloatArray, UnaryOp } from "../../src/backend/backend.js";
-import { type NativeBackend, type NativeIsa, loadNativeBackend } from "../../src/backend/native.js";
+import type { BinaryOp, UnaryOp } from "../../src/backend/backend.js";
+import { loadNativeBackend, type NativeBackend, type NativeIsa } from "../../src/backend/native.js";
 import { referenceBackend as ref } from "../../src/backend/reference.js";
 
 const loaded = loadNativeBackend();
@@ -184,7 +184,9 @@ test("gemm: batches with strides, broadcast (stride 0), offsets, alpha and beta"
     native.setIsa(isa);
     for (const threads of [1, 2]) {
       withThreads(threads, () => {
-        cases.forEach((c, i) => runGemmCase(c, 100 + i, `${isa} t${threads} case ${i} ${JSON.stringify(c)}`));
+        for (const [i, c] of cases.entries()) {
+          runGemmCase(c, 100 + i, `${isa} t${threads} case ${i} ${JSON.stringify(c)}`);
+        }
       });
     }
   }
@@ -287,7 +289,18 @@ test("unary: infinities, NaN, zeros and far tails follow the reference", () => {
     -1e-7,
     -6,
   ]);
-  for (const op of ["neg", "exp", "tanh", "sigmoid", "relu", "gelu", "geluTanh", "silu", "abs", "square"] as const) {
+  for (const op of [
+    "neg",
+    "exp",
+    "tanh",
+    "sigmoid",
+    "relu",
+    "gelu",
+    "geluTanh",
+    "silu",
+    "abs",
+    "square",
+  ] as const) {
     const expected = new Float64Array(special.length);
     ref.unary(op, f64(special), expected, special.length, 0);
     const actual = new Float32Array(special.length);
@@ -298,7 +311,10 @@ test("unary: infinities, NaN, zeros and far tails follow the reference", () => {
   const powCases = Float32Array.from([1, -1, 2, 0]);
   const out = new Float32Array(4);
   native.unary("pow", powCases, out, 4, Number.NaN);
-  assert.ok(out.every((v) => Number.isNaN(v)), "x ** NaN is NaN, 1 ** NaN included");
+  assert.ok(
+    out.every((v) => Number.isNaN(v)),
+    "x ** NaN is NaN, 1 ** NaN included",
+  );
 });
 
 /** Row-major strides of shape, with 0 on broadcast axes (size 1 in `own`). */
@@ -430,11 +446,51 @@ test("copyStrided: permutes, slices, expands, int32, overlapping; fill", () => {
     dstStrides: number[];
     dstLength: number;
   }[] = [
-    { name: "contiguous", shape: [2, 3, 4], srcOffset: 0, srcStrides: [12, 4, 1], dstOffset: 0, dstStrides: [12, 4, 1], dstLength: 24 },
-    { name: "permute", shape: [4, 2, 3], srcOffset: 1, srcStrides: [1, 12, 4], dstOffset: 0, dstStrides: [6, 3, 1], dstLength: 24 },
-    { name: "slice-into", shape: [2, 2], srcOffset: 5, srcStrides: [4, 1], dstOffset: 3, dstStrides: [5, 1], dstLength: 12 },
-    { name: "expand", shape: [3, 5], srcOffset: 2, srcStrides: [1, 0], dstOffset: 0, dstStrides: [5, 1], dstLength: 15 },
-    { name: "scatter-columns", shape: [4, 3], srcOffset: 0, srcStrides: [3, 1], dstOffset: 0, dstStrides: [1, 4], dstLength: 12 },
+    {
+      name: "contiguous",
+      shape: [2, 3, 4],
+      srcOffset: 0,
+      srcStrides: [12, 4, 1],
+      dstOffset: 0,
+      dstStrides: [12, 4, 1],
+      dstLength: 24,
+    },
+    {
+      name: "permute",
+      shape: [4, 2, 3],
+      srcOffset: 1,
+      srcStrides: [1, 12, 4],
+      dstOffset: 0,
+      dstStrides: [6, 3, 1],
+      dstLength: 24,
+    },
+    {
+      name: "slice-into",
+      shape: [2, 2],
+      srcOffset: 5,
+      srcStrides: [4, 1],
+      dstOffset: 3,
+      dstStrides: [5, 1],
+      dstLength: 12,
+    },
+    {
+      name: "expand",
+      shape: [3, 5],
+      srcOffset: 2,
+      srcStrides: [1, 0],
+      dstOffset: 0,
+      dstStrides: [5, 1],
+      dstLength: 15,
+    },
+    {
+      name: "scatter-columns",
+      shape: [4, 3],
+      srcOffset: 0,
+      srcStrides: [3, 1],
+      dstOffset: 0,
+      dstStrides: [1, 4],
+      dstLength: 12,
+    },
     { name: "rank0", shape: [], srcOffset: 4, srcStrides: [], dstOffset: 1, dstStrides: [], dstLength: 2 },
   ];
   for (const c of cases) {
@@ -552,11 +608,33 @@ test("layer norm and RMS norm, forward and backward, with and without weight and
       const eDx = new Float64Array(rows * cols);
       const eDw = new Float64Array(cols);
       const eDb = new Float64Array(cols);
-      ref.layerNormBackward(f64(dy), f64(x), useW ? f64(w) : null, f64(mean), f64(rstd), eDx, useW ? eDw : null, useB ? eDb : null, rows, cols);
+      ref.layerNormBackward(
+        f64(dy),
+        f64(x),
+        useW ? f64(w) : null,
+        f64(mean),
+        f64(rstd),
+        eDx,
+        useW ? eDw : null,
+        useB ? eDb : null,
+        rows,
+        cols,
+      );
       const dx = new Float32Array(rows * cols);
       const dw = new Float32Array(cols).fill(Number.NaN);
       const db = new Float32Array(cols).fill(Number.NaN);
-      native.layerNormBackward(dy, x, useW ? w : null, mean, rstd, dx, useW ? dw : null, useB ? db : null, rows, cols);
+      native.layerNormBackward(
+        dy,
+        x,
+        useW ? w : null,
+        mean,
+        rstd,
+        dx,
+        useW ? dw : null,
+        useB ? db : null,
+        rows,
+        cols,
+      );
       assertClose(dx, eDx, 1e-5, 1e-4, `layerNorm dx ${label}`);
       if (useW) assertClose(dw, eDw, 1e-5 * Math.sqrt(rows), 1e-4, `layerNorm dw ${label}`);
       if (useB) assertClose(db, eDb, 1e-5 * Math.sqrt(rows), 1e-4, `layerNorm db ${label}`);
@@ -572,7 +650,16 @@ test("layer norm and RMS norm, forward and backward, with and without weight and
       assertClose(r, eR, 1e-7, 1e-5, `rmsNorm rstd ${label}`);
       const eRdx = new Float64Array(rows * cols);
       const eRdw = new Float64Array(cols);
-      ref.rmsNormBackward(f64(dy), f64(x), useW ? f64(w) : null, f64(r), eRdx, useW ? eRdw : null, rows, cols);
+      ref.rmsNormBackward(
+        f64(dy),
+        f64(x),
+        useW ? f64(w) : null,
+        f64(r),
+        eRdx,
+        useW ? eRdw : null,
+        rows,
+        cols,
+      );
       const rdx = new Float32Array(rows * cols);
       const rdw = new Float32Array(cols).fill(Number.NaN);
       native.rmsNormBackward(dy, x, useW ? w : null, r, rdx, useW ? rdw : null, rows, cols);
@@ -587,7 +674,9 @@ test("cross-entropy forward and backward with ignored targets", () => {
   for (const [rows, cols] of ROW_SHAPES) {
     const random = rng(seed++);
     const logits = randomF32(rows * cols, random, -10, 10);
-    const targets = Int32Array.from({ length: rows }, (_, i) => (i % 5 === 4 ? -100 : Math.floor(random() * cols)));
+    const targets = Int32Array.from({ length: rows }, (_, i) =>
+      i % 5 === 4 ? -100 : Math.floor(random() * cols),
+    );
     const eLoss = new Float64Array(rows);
     const eLse = new Float64Array(rows);
     ref.crossEntropy(f64(logits), targets, eLoss, eLse, rows, cols, -100);
@@ -604,7 +693,16 @@ test("cross-entropy forward and backward with ignored targets", () => {
     assertClose(d, eD, 1e-6, 1e-5, `crossEntropy backward ${rows}x${cols}`);
   }
   assert.throws(
-    () => native.crossEntropy(new Float32Array(4), Int32Array.from([0, 9]), new Float32Array(2), new Float32Array(2), 2, 2, -100),
+    () =>
+      native.crossEntropy(
+        new Float32Array(4),
+        Int32Array.from([0, 9]),
+        new Float32Array(2),
+        new Float32Array(2),
+        2,
+        2,
+        -100,
+      ),
     RangeError,
   );
 });
@@ -619,7 +717,9 @@ test("gatherRows and scatterAddRows (repeated ids, skipped padding id)", () => {
     [1000, 300, 500],
   ]) {
     const table = randomF32(vocab * cols, random);
-    const ids = Int32Array.from({ length: count }, (_, i) => (i % 3 === 0 ? 2 : Math.floor(random() * vocab)));
+    const ids = Int32Array.from({ length: count }, (_, i) =>
+      i % 3 === 0 ? 2 : Math.floor(random() * vocab),
+    );
     const expected = new Float64Array(count * cols);
     ref.gatherRows(f64(table), ids, expected, cols);
     const actual = new Float32Array(count * cols);
@@ -635,7 +735,10 @@ test("gatherRows and scatterAddRows (repeated ids, skipped padding id)", () => {
       assertClose(aTable, eTable, 1e-7 * count, 1e-6, `scatterAdd ${vocab}x${cols} skip ${skip}`);
     }
   }
-  assert.throws(() => native.gatherRows(new Float32Array(4), Int32Array.from([2]), new Float32Array(2), 2), RangeError);
+  assert.throws(
+    () => native.gatherRows(new Float32Array(4), Int32Array.from([2]), new Float32Array(2), 2),
+    RangeError,
+  );
 });
 
 test("RoPE forward and inverse, rotate-half convention", () => {
@@ -654,7 +757,13 @@ test("RoPE forward and inverse, rotate-half convention", () => {
       ref.rope(f64(x), expected, positions, invFreq, batch, heads, seq, headDim, inverse);
       const actual = new Float32Array(n);
       native.rope(x, actual, positions, invFreq, batch, heads, seq, headDim, inverse);
-      assertClose(actual, expected, 1e-6, 1e-5, `rope ${batch}x${heads}x${seq}x${headDim} inverse=${inverse}`);
+      assertClose(
+        actual,
+        expected,
+        1e-6,
+        1e-5,
+        `rope ${batch}x${heads}x${seq}x${headDim} inverse=${inverse}`,
+      );
     }
     // in place
     const inPlace = Float32Array.from(x);
@@ -671,8 +780,28 @@ test("attention forward and backward: GQA, causal offsets, key bias, decode step
     { batch: 2, heads: 4, kvHeads: 2, tq: 5, tk: 7, headDim: 8, causal: true, causalOffset: 2, bias: true },
     { batch: 2, heads: 3, kvHeads: 3, tq: 6, tk: 6, headDim: 5, causal: false, causalOffset: 0, bias: true },
     { batch: 1, heads: 4, kvHeads: 1, tq: 1, tk: 9, headDim: 16, causal: true, causalOffset: 8, bias: false },
-    { batch: 2, heads: 4, kvHeads: 2, tq: 64, tk: 64, headDim: 32, causal: true, causalOffset: 0, bias: true },
-    { batch: 1, heads: 2, kvHeads: 2, tq: 33, tk: 70, headDim: 64, causal: false, causalOffset: 0, bias: false },
+    {
+      batch: 2,
+      heads: 4,
+      kvHeads: 2,
+      tq: 64,
+      tk: 64,
+      headDim: 32,
+      causal: true,
+      causalOffset: 0,
+      bias: true,
+    },
+    {
+      batch: 1,
+      heads: 2,
+      kvHeads: 2,
+      tq: 33,
+      tk: 70,
+      headDim: 64,
+      causal: false,
+      causalOffset: 0,
+      bias: false,
+    },
   ];
   let seed = 71;
   for (const c of cases) {
@@ -682,16 +811,46 @@ test("attention forward and backward: GQA, causal offsets, key bias, decode step
     const k = randomF32(c.batch * c.kvHeads * c.tk * c.headDim, random, -2, 2);
     const v = randomF32(c.batch * c.kvHeads * c.tk * c.headDim, random);
     const keyBias = c.bias
-      ? Float32Array.from({ length: c.batch * c.tk }, (_, i) => (i % c.tk === c.tk - 1 && c.tk > 1 ? -1e9 : 0))
+      ? Float32Array.from({ length: c.batch * c.tk }, (_, i) =>
+          i % c.tk === c.tk - 1 && c.tk > 1 ? -1e9 : 0,
+        )
       : null;
     const scale = 1 / Math.sqrt(c.headDim);
-    const dims = { batch: c.batch, heads: c.heads, kvHeads: c.kvHeads, tq: c.tq, tk: c.tk, headDim: c.headDim, scale };
+    const dims = {
+      batch: c.batch,
+      heads: c.heads,
+      kvHeads: c.kvHeads,
+      tq: c.tq,
+      tk: c.tk,
+      headDim: c.headDim,
+      scale,
+    };
     const eOut = new Float64Array(q.length);
     const eProbs = new Float64Array(c.batch * c.heads * c.tq * c.tk);
-    ref.attention({ ...dims, causal: c.causal, causalOffset: c.causalOffset, q: f64(q), k: f64(k), v: f64(v), keyBias: keyBias && f64(keyBias), out: eOut, probs: eProbs });
+    ref.attention({
+      ...dims,
+      causal: c.causal,
+      causalOffset: c.causalOffset,
+      q: f64(q),
+      k: f64(k),
+      v: f64(v),
+      keyBias: keyBias && f64(keyBias),
+      out: eOut,
+      probs: eProbs,
+    });
     const out = new Float32Array(q.length);
     const probs = new Float32Array(eProbs.length);
-    native.attention({ ...dims, causal: c.causal, causalOffset: c.causalOffset, q, k, v, keyBias, out, probs });
+    native.attention({
+      ...dims,
+      causal: c.causal,
+      causalOffset: c.causalOffset,
+      q,
+      k,
+      v,
+      keyBias,
+      out,
+      probs,
+    });
     assertClose(probs, eProbs, 1e-6, 1e-5, `attention probs ${label}`);
     assertClose(out, eOut, 2e-6, 2e-5, `attention out ${label}`);
 
@@ -699,7 +858,17 @@ test("attention forward and backward: GQA, causal offsets, key bias, decode step
     const eDq = new Float64Array(q.length);
     const eDk = new Float64Array(k.length);
     const eDv = new Float64Array(v.length);
-    ref.attentionBackward({ ...dims, q: f64(q), k: f64(k), v: f64(v), probs: f64(probs), dOut: f64(dOut), dq: eDq, dk: eDk, dv: eDv });
+    ref.attentionBackward({
+      ...dims,
+      q: f64(q),
+      k: f64(k),
+      v: f64(v),
+      probs: f64(probs),
+      dOut: f64(dOut),
+      dq: eDq,
+      dk: eDk,
+      dv: eDv,
+    });
     const dq = new Float32Array(q.length).fill(Number.NaN);
     const dk = new Float32Array(k.length).fill(Number.NaN);
     const dv = new Float32Array(v.length).fill(Number.NaN);
@@ -741,7 +910,10 @@ test("alloc gives zero-filled pooled arrays; release recycles them", () => {
   native.release(a);
   const b = native.alloc("float32", 5000);
   assert.equal(b, a, "the released array is reused");
-  assert.ok(b.every((x) => x === 0), "and zeroed again");
+  assert.ok(
+    b.every((x) => x === 0),
+    "and zeroed again",
+  );
   const ids = native.alloc("int32", 3);
   assert.ok(ids instanceof Int32Array && ids.length === 3);
   native.release(ids);
