@@ -5,4 +5,5 @@ export * from "./openai-compatible.js";
 export * from "./replay.js";
 export * from "./request-limits.js";
 export * from "./response-cache.js";
+export * from "./stack.js";
 export * from "./usage-meter.js";
