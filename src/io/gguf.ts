@@ -14,7 +14,11 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { AdaptlmError } from "../errors.js";
 
-/** Every failure to read a GGUF file. `code` is one of the GGUF_* codes below. */
+/**
+ * Every failure to read a GGUF file. Codes: GGUF_NOT_FOUND, GGUF_IO, GGUF_BAD_MAGIC, GGUF_BAD_VERSION,
+ * GGUF_TRUNCATED, GGUF_BAD_COUNT, GGUF_BAD_STRING, GGUF_BAD_TYPE, GGUF_DUPLICATE_KEY, GGUF_BAD_ALIGNMENT,
+ * GGUF_BAD_TENSOR, GGUF_MISSING_KEY, GGUF_WRONG_TYPE, GGUF_BAD_TOKENIZER.
+ */
 export class GgufError extends AdaptlmError {}
 
 export const GgufValueType = {
@@ -431,7 +435,26 @@ function readValue(cursor: Cursor, type: number, key: string): GgufValue {
 
 const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian uint32
 
+/** Any failure that is not already a GgufError (a read error, an allocation too large) becomes one. */
 function parse(source: ByteSource, label: string): GgufFile {
+  try {
+    return parseSource(source, label);
+  } catch (error) {
+    if (error instanceof GgufError) throw error;
+    if (error instanceof RangeError) {
+      throw new GgufError(
+        "GGUF_BAD_COUNT",
+        `${label}: a length or count in the header is too large to hold in memory (${error.message}); the file is corrupted`,
+        { cause: error },
+      );
+    }
+    throw new GgufError("GGUF_IO", `${label}: cannot read the file: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+}
+
+function parseSource(source: ByteSource, label: string): GgufFile {
   const cursor = new Cursor(source, label);
   if (source.size < 4) {
     throw new GgufError(

@@ -105,40 +105,57 @@ export class ByteLevelBpeModel implements TokenizerModel {
       shift = 1;
     }
     const out: Piece[] = [];
+    // Text the pattern does not match stays a word of its own (tokenizers' Split with "Isolated").
+    let covered = 0;
     for (const match of segment.matchAll(this.pattern)) {
-      const wordStart = start + match.index - shift;
-      const { bytes, charStart, charEnd } = utf8WithOrigins(match[0], wordStart);
-      let word = "";
-      for (const b of bytes) word += BYTE_TO_CHAR[b];
-      let byteIndex = 0;
-      for (const piece of this.bpe(word)) {
-        // Byte-level pieces have one character per byte.
-        const first = byteIndex;
-        byteIndex += piece.length;
-        let pieceStart = Math.max(start, charStart[first]);
-        let pieceEnd = Math.max(start, charEnd[byteIndex - 1]);
-        if (this.trimOffsets) {
-          const source = text.slice(pieceStart, pieceEnd);
-          if (/\P{White_Space}/u.test(source)) {
-            while (pieceStart < pieceEnd && WHITESPACE.test(text[pieceStart])) pieceStart++;
-            while (pieceEnd > pieceStart && WHITESPACE.test(text[pieceEnd - 1])) pieceEnd--;
-          }
-        }
-        const id = this.vocab.get(piece);
-        if (id !== undefined) {
-          out.push({ id, token: piece, start: pieceStart, end: pieceEnd });
-          continue;
-        }
-        // Not in the vocabulary (a vocabulary without all 256 bytes): fall back to single characters, as
-        // llama.cpp does, or to the unknown token.
-        for (const ch of piece) {
-          const charId = this.vocab.get(ch) ?? this.unkId;
-          if (charId !== undefined)
-            out.push({ id: charId, token: this.tokens[charId], start: pieceStart, end: pieceEnd });
+      if (match.index > covered)
+        this.tokenizeWord(text, start, segment.slice(covered, match.index), covered - shift, out);
+      if (match[0] !== "") this.tokenizeWord(text, start, match[0], match.index - shift, out);
+      covered = match.index + match[0].length;
+    }
+    if (covered < segment.length)
+      this.tokenizeWord(text, start, segment.slice(covered), covered - shift, out);
+    return out;
+  }
+
+  /** BPE on one pre-tokenized word found at `start + localStart` (negative for a prefix space). */
+  private tokenizeWord(
+    text: string,
+    start: number,
+    wordText: string,
+    localStart: number,
+    out: Piece[],
+  ): void {
+    const { bytes, charStart, charEnd } = utf8WithOrigins(wordText, start + localStart);
+    let word = "";
+    for (const b of bytes) word += BYTE_TO_CHAR[b];
+    let byteIndex = 0;
+    for (const piece of this.bpe(word)) {
+      // Byte-level pieces have one character per byte.
+      const first = byteIndex;
+      byteIndex += piece.length;
+      let pieceStart = Math.max(start, charStart[first]);
+      let pieceEnd = Math.max(start, charEnd[byteIndex - 1]);
+      if (this.trimOffsets) {
+        const source = text.slice(pieceStart, pieceEnd);
+        if (/\P{White_Space}/u.test(source)) {
+          while (pieceStart < pieceEnd && WHITESPACE.test(text[pieceStart])) pieceStart++;
+          while (pieceEnd > pieceStart && WHITESPACE.test(text[pieceEnd - 1])) pieceEnd--;
         }
       }
+      const id = this.vocab.get(piece);
+      if (id !== undefined) {
+        out.push({ id, token: piece, start: pieceStart, end: pieceEnd });
+        continue;
+      }
+      // Not in the vocabulary (a vocabulary without all 256 bytes): fall back to single characters, as
+      // llama.cpp does, or to the unknown token.
+      for (const ch of piece) {
+        const charId = this.vocab.get(ch) ?? this.unkId;
+        if (charId !== undefined)
+          out.push({ id: charId, token: this.tokens[charId], start: pieceStart, end: pieceEnd });
+      }
     }
-    return out;
   }
 
   decode(tokens: readonly string[], added: readonly boolean[]): string {

@@ -292,8 +292,8 @@ export class PretrainedTokenizer implements Tokenizer {
         const start = match.index;
         const end = start + match[0].length;
         if (token.singleWord) {
-          const before = text.slice(0, start).slice(-1);
-          const after = text.slice(end, end + 1);
+          const before = start > 0 ? text[start - 1] : "";
+          const after = end < text.length ? text[end] : "";
           if ((before !== "" && WORD_CHAR.test(before)) || (after !== "" && WORD_CHAR.test(after))) continue;
         }
         let segmentEnd = start;
@@ -323,7 +323,7 @@ export class PretrainedTokenizer implements Tokenizer {
     const budget = options.maxLength - specials;
     const n1 = first.pieces.length;
     const n2 = second?.pieces.length ?? 0;
-    if (n1 + n2 <= Math.max(budget, 0) && budget >= 0) return;
+    if (budget >= 0 && n1 + n2 <= budget) return;
     if (budget < 0) {
       throw new TokenizerError(
         "TOKENIZER_BAD_REQUEST",

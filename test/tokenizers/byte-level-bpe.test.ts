@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ByteLevelBpeModel } from "../../src/tokenizers/byte-level-bpe.js";
+import { ByteLevelBpeModel, PRETOKENIZE_PATTERNS } from "../../src/tokenizers/byte-level-bpe.js";
 import { tokenizerFromGguf } from "../../src/tokenizers/gguf-tokenizer.js";
 import { loadTokenizer } from "../../src/tokenizers/load.js";
 import { BYTE_TO_CHAR } from "../../src/tokenizers/unicode.js";
@@ -147,6 +148,53 @@ describe("byte-level BPE model options", () => {
         [0, 2],
         [3, 5],
       ],
+    );
+  });
+});
+
+describe("pre-tokenization patterns", () => {
+  const split = (pattern: string, text: string) => text.match(new RegExp(pattern, "gu"));
+
+  test("GPT-2: contractions, letters, digits, other, and whitespace kept before the next word", () => {
+    assert.deepEqual(split(PRETOKENIZE_PATTERNS.gpt2, "I've  got\n\n 33 $$x"), [
+      "I",
+      "'ve",
+      " ",
+      " got",
+      "\n\n",
+      " 33",
+      " $$",
+      "x",
+    ]);
+  });
+
+  test("Llama 3: digits in groups of three, case-insensitive contractions", () => {
+    assert.deepEqual(split(PRETOKENIZE_PATTERNS.llama3, "Hello world 12345 I'VE"), [
+      "Hello",
+      " world",
+      " ",
+      "123",
+      "45",
+      " I",
+      "'VE",
+    ]);
+    assert.deepEqual(split(PRETOKENIZE_PATTERNS.qwen2, "x 123"), ["x", " ", "1", "2", "3"]);
+  });
+
+  test("text between matches of a Split pattern stays a word of its own", () => {
+    const gpt2 = readVocabJsonAndMerges(GPT2_ENCODER, GPT2_MERGES);
+    const vocab = new Map<string, number>();
+    for (let id = 0; id < gpt2.vocabSize; id++) vocab.set(gpt2.idToToken(id)!, id);
+    const merges = readFileSync(GPT2_MERGES, "utf8")
+      .split("\n")
+      .slice(1)
+      .filter((l) => l !== "")
+      .map((l) => l.split(" ") as [string, string]);
+    const digits = new ByteLevelBpeModel({ vocab, merges, pattern: String.raw`\p{N}` });
+    const ids = (text: string) => gpt2.encode(text, { addSpecialTokens: false }).ids;
+    assert.deepEqual(
+      digits.tokenize("hello12", 0, 7).map((p) => p.id),
+      [...ids("hello"), ...ids("1"), ...ids("2")],
     );
   });
 });
