@@ -30,8 +30,13 @@ export interface ByteLevelBpeOptions {
   vocab: ReadonlyMap<string, number>;
   /** Merges in rank order, each a pair of byte-level strings. */
   merges: readonly (readonly [string, string])[];
-  /** Pre-tokenization regex source; default GPT-2's. */
-  pattern?: string;
+  /**
+   * Pre-tokenization regex sources applied in turn, each splitting the words of the one before into its
+   * matches and the text between them (tokenizers' Split "Isolated"); default GPT-2's regex alone.
+   */
+  patterns?: readonly string[];
+  /** Unicode normalizations and lower-casing applied before pre-tokenization (tokenizers' normalizers). */
+  normalizers?: readonly TextNormalization[];
   /** Prepend a space to text that does not start with one (RoBERTa's add_prefix_space). */
   addPrefixSpace?: boolean;
   /** Leave leading/trailing spaces out of token offsets (tokenizers' trim_offsets). */
@@ -41,7 +46,18 @@ export interface ByteLevelBpeOptions {
   unkToken?: string;
 }
 
+export type TextNormalization = "NFC" | "NFD" | "NFKC" | "NFKD" | "Lowercase";
+
 const CACHE_LIMIT = 100_000;
+/** A character with the combining marks after it: the unit that is normalized at once. */
+const CLUSTER = /\P{M}\p{M}*|\p{M}+/gsu;
+
+/** A normalized segment and, per UTF-16 unit of it, the [start, end) of its source in the original text. */
+interface AlignedText {
+  text: string;
+  sourceStart: number[];
+  sourceEnd: number[];
+}
 const WHITESPACE = /\p{White_Space}/u;
 
 export class ByteLevelBpeModel implements TokenizerModel {
@@ -52,7 +68,8 @@ export class ByteLevelBpeModel implements TokenizerModel {
   private readonly vocab: ReadonlyMap<string, number>;
   private readonly tokens: string[] = [];
   private readonly ranks = new Map<string, number>();
-  private readonly pattern: RegExp;
+  private readonly patterns: RegExp[];
+  private readonly normalizers: readonly TextNormalization[];
   private readonly unkId: number | undefined;
   private readonly cache = new Map<string, string[]>();
 
@@ -63,7 +80,8 @@ export class ByteLevelBpeModel implements TokenizerModel {
       const key = `${a}\u0000${b}`;
       if (!this.ranks.has(key)) this.ranks.set(key, rank);
     });
-    this.pattern = new RegExp(options.pattern ?? PRETOKENIZE_PATTERNS.gpt2, "gu");
+    this.patterns = (options.patterns ?? [PRETOKENIZE_PATTERNS.gpt2]).map((p) => new RegExp(p, "gu"));
+    this.normalizers = options.normalizers ?? [];
     this.addPrefixSpace = options.addPrefixSpace ?? false;
     this.trimOffsets = options.trimOffsets ?? false;
     this.ignoreMerges = options.ignoreMerges ?? false;
@@ -97,65 +115,93 @@ export class ByteLevelBpeModel implements TokenizerModel {
     return pieces;
   }
 
-  tokenize(text: string, start: number, end: number): Piece[] {
-    let segment = text.slice(start, end);
-    let shift = 0;
-    if (this.addPrefixSpace && !segment.startsWith(" ")) {
-      segment = ` ${segment}`;
-      shift = 1;
+  /** Normalizes `text.slice(start, end)` cluster by cluster, remembering where every unit came from. */
+  private align(text: string, start: number, end: number): AlignedText {
+    const aligned: AlignedText = { text: "", sourceStart: [], sourceEnd: [] };
+    if (this.addPrefixSpace && text[start] !== " ") {
+      aligned.text = " ";
+      aligned.sourceStart.push(start);
+      aligned.sourceEnd.push(start);
     }
-    const out: Piece[] = [];
-    // Text the pattern does not match stays a word of its own (tokenizers' Split with "Isolated").
-    let covered = 0;
-    for (const match of segment.matchAll(this.pattern)) {
-      if (match.index > covered)
-        this.tokenizeWord(text, start, segment.slice(covered, match.index), covered - shift, out);
-      if (match[0] !== "") this.tokenizeWord(text, start, match[0], match.index - shift, out);
-      covered = match.index + match[0].length;
+    const segment = text.slice(start, end);
+    if (this.normalizers.length === 0) {
+      aligned.text += segment;
+      for (let i = start; i < end; i++) {
+        aligned.sourceStart.push(i);
+        aligned.sourceEnd.push(i + 1);
+      }
+      return aligned;
     }
-    if (covered < segment.length)
-      this.tokenizeWord(text, start, segment.slice(covered), covered - shift, out);
-    return out;
+    for (const match of segment.matchAll(CLUSTER)) {
+      let cluster = match[0];
+      for (const form of this.normalizers)
+        cluster = form === "Lowercase" ? cluster.toLowerCase() : cluster.normalize(form);
+      aligned.text += cluster;
+      for (let k = 0; k < cluster.length; k++) {
+        aligned.sourceStart.push(start + match.index);
+        aligned.sourceEnd.push(start + match.index + match[0].length);
+      }
+    }
+    return aligned;
   }
 
-  /** BPE on one pre-tokenized word found at `start + localStart` (negative for a prefix space). */
-  private tokenizeWord(
-    text: string,
-    start: number,
-    wordText: string,
-    localStart: number,
-    out: Piece[],
-  ): void {
-    const { bytes, charStart, charEnd } = utf8WithOrigins(wordText, start + localStart);
-    let word = "";
-    for (const b of bytes) word += BYTE_TO_CHAR[b];
-    let byteIndex = 0;
-    for (const piece of this.bpe(word)) {
-      // Byte-level pieces have one character per byte.
-      const first = byteIndex;
-      byteIndex += piece.length;
-      let pieceStart = Math.max(start, charStart[first]);
-      let pieceEnd = Math.max(start, charEnd[byteIndex - 1]);
-      if (this.trimOffsets) {
-        const source = text.slice(pieceStart, pieceEnd);
-        if (/\P{White_Space}/u.test(source)) {
+  /** Splits [0, text.length) by each pattern in turn into [start, end) words. */
+  private words(text: string): [number, number][] {
+    let words: [number, number][] = [[0, text.length]];
+    for (const pattern of this.patterns) {
+      const next: [number, number][] = [];
+      for (const [wordStart, wordEnd] of words) {
+        const word = text.slice(wordStart, wordEnd);
+        let covered = 0;
+        for (const match of word.matchAll(pattern)) {
+          if (match.index > covered) next.push([wordStart + covered, wordStart + match.index]);
+          if (match[0] !== "")
+            next.push([wordStart + match.index, wordStart + match.index + match[0].length]);
+          covered = match.index + match[0].length;
+        }
+        if (covered < word.length) next.push([wordStart + covered, wordEnd]);
+      }
+      words = next;
+    }
+    return words;
+  }
+
+  tokenize(text: string, start: number, end: number): Piece[] {
+    const aligned = this.align(text, start, end);
+    const out: Piece[] = [];
+    for (const [wordStart, wordEnd] of this.words(aligned.text)) {
+      const { bytes, charStart, charEnd } = utf8WithOrigins(
+        aligned.text.slice(wordStart, wordEnd),
+        wordStart,
+      );
+      let word = "";
+      for (const b of bytes) word += BYTE_TO_CHAR[b];
+      let byteIndex = 0;
+      for (const piece of this.bpe(word)) {
+        // Byte-level pieces have one character per byte.
+        const first = byteIndex;
+        byteIndex += piece.length;
+        let pieceStart = aligned.sourceStart[charStart[first]];
+        let pieceEnd = aligned.sourceEnd[charEnd[byteIndex - 1] - 1];
+        if (this.trimOffsets && /\P{White_Space}/u.test(text.slice(pieceStart, pieceEnd))) {
           while (pieceStart < pieceEnd && WHITESPACE.test(text[pieceStart])) pieceStart++;
           while (pieceEnd > pieceStart && WHITESPACE.test(text[pieceEnd - 1])) pieceEnd--;
         }
-      }
-      const id = this.vocab.get(piece);
-      if (id !== undefined) {
-        out.push({ id, token: piece, start: pieceStart, end: pieceEnd });
-        continue;
-      }
-      // Not in the vocabulary (a vocabulary without all 256 bytes): fall back to single characters, as
-      // llama.cpp does, or to the unknown token.
-      for (const ch of piece) {
-        const charId = this.vocab.get(ch) ?? this.unkId;
-        if (charId !== undefined)
-          out.push({ id: charId, token: this.tokens[charId], start: pieceStart, end: pieceEnd });
+        const id = this.vocab.get(piece);
+        if (id !== undefined) {
+          out.push({ id, token: piece, start: pieceStart, end: pieceEnd });
+          continue;
+        }
+        // Not in the vocabulary (a vocabulary without all 256 bytes): fall back to single characters, as
+        // llama.cpp does, or to the unknown token.
+        for (const ch of piece) {
+          const charId = this.vocab.get(ch) ?? this.unkId;
+          if (charId !== undefined)
+            out.push({ id: charId, token: this.tokens[charId], start: pieceStart, end: pieceEnd });
+        }
       }
     }
+    return out;
   }
 
   decode(tokens: readonly string[], added: readonly boolean[]): string {

@@ -133,7 +133,7 @@ function byteLevelFromGguf(meta: GgufTokenizerMetadata): PretrainedTokenizer {
   const model = new ByteLevelBpeModel({
     vocab,
     merges: parseMergeLines(meta.merges, "GGUF tokenizer.ggml.merges"),
-    pattern: pre.pattern,
+    patterns: [pre.pattern],
     ignoreMerges: pre.ignoreMerges ?? false,
   });
   // llama.cpp's defaults for "gpt2" vocabularies: BOS = EOS = 11 unless the file says otherwise.

@@ -8,7 +8,7 @@
 // post_processor TemplateProcessing / BertProcessing / RobertaProcessing / ByteLevel becomes the template;
 // added_tokens become added tokens. Anything else is rejected with TOKENIZER_UNSUPPORTED naming the part.
 
-import { ByteLevelBpeModel, PRETOKENIZE_PATTERNS } from "./byte-level-bpe.js";
+import { ByteLevelBpeModel, PRETOKENIZE_PATTERNS, type TextNormalization } from "./byte-level-bpe.js";
 import { TokenizerError } from "./errors.js";
 import { addedTokenFromJson, type HfTokenizerConfig, readJsonFile } from "./hf-config.js";
 import { SentencePieceBpeModel } from "./sentencepiece-bpe.js";
@@ -149,14 +149,51 @@ function bpeModel(label: string, json: Json, model: Json): TokenizerModel {
   const processors = flatten(json.post_processor, "processors");
   const byteLevel = preTokenizers.find((p) => p.type === "ByteLevel");
   if (byteLevel !== undefined) {
-    const split = preTokenizers.find((p) => p.type === "Split");
-    const pattern =
-      split !== undefined ? splitPattern(label, split) : byteLevel.use_regex === false ? "[^]+" : undefined;
+    // Pre-tokenizers in order, each splitting the words of the one before (all "Isolated").
+    const patterns: string[] = [];
+    for (const pre of preTokenizers) {
+      if (pre.type === "Split") {
+        if ((pre.behavior !== undefined && pre.behavior !== "Isolated") || pre.invert === true) {
+          throw new TokenizerError(
+            "TOKENIZER_UNSUPPORTED",
+            `${label}: Split pre-tokenizer with behavior ${JSON.stringify(pre.behavior)}${pre.invert ? " inverted" : ""}; only "Isolated" is supported`,
+          );
+        }
+        patterns.push(splitPattern(label, pre));
+      } else if (pre.type === "Digits") {
+        patterns.push(pre.individual_digits === true ? String.raw`\p{N}` : String.raw`\p{N}+`);
+      } else if (pre.type === "ByteLevel") {
+        if (pre.use_regex !== false) patterns.push(PRETOKENIZE_PATTERNS.gpt2);
+      } else {
+        throw new TokenizerError(
+          "TOKENIZER_UNSUPPORTED",
+          `${label}: pre-tokenizer ${String(pre.type)} before a byte-level BPE; supported: Split, Digits, ByteLevel`,
+        );
+      }
+    }
+    const normalizations: TextNormalization[] = [];
+    for (const n of normalizers) {
+      if (
+        n.type === "NFC" ||
+        n.type === "NFD" ||
+        n.type === "NFKC" ||
+        n.type === "NFKD" ||
+        n.type === "Lowercase"
+      ) {
+        normalizations.push(n.type);
+      } else {
+        throw new TokenizerError(
+          "TOKENIZER_UNSUPPORTED",
+          `${label}: normalizer ${String(n.type)} with a byte-level BPE; supported: NFC, NFD, NFKC, NFKD, Lowercase`,
+        );
+      }
+    }
     const trim = processors.find((p) => p.type === "ByteLevel" || p.type === "RobertaProcessing");
     return new ByteLevelBpeModel({
       vocab,
       merges,
-      pattern,
+      patterns,
+      normalizers: normalizations,
       addPrefixSpace: byteLevel.add_prefix_space === true,
       trimOffsets: trim?.trim_offsets === true,
       ignoreMerges: model.ignore_merges === true,

@@ -190,7 +190,7 @@ describe("pre-tokenization patterns", () => {
       .slice(1)
       .filter((l) => l !== "")
       .map((l) => l.split(" ") as [string, string]);
-    const digits = new ByteLevelBpeModel({ vocab, merges, pattern: String.raw`\p{N}` });
+    const digits = new ByteLevelBpeModel({ vocab, merges, patterns: [String.raw`\p{N}`] });
     const ids = (text: string) => gpt2.encode(text, { addSpecialTokens: false }).ids;
     assert.deepEqual(
       digits.tokenize("hello12", 0, 7).map((p) => p.id),

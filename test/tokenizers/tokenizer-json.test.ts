@@ -229,6 +229,54 @@ describe("tokenizer.json: byte-level BPE (GPT-2 layout)", () => {
   });
 });
 
+describe("tokenizer.json: byte-level pre-tokenizer sequences and normalizers", () => {
+  const gpt2 = readVocabJsonAndMerges(GPT2_ENCODER, GPT2_MERGES);
+  const ids = (text: string) => gpt2.encode(text, { addSpecialTokens: false }).ids;
+
+  test("Digits(individual_digits) before ByteLevel splits numbers into single digits (SmolLM layout)", () => {
+    const json = gpt2TokenizerJson(false);
+    json.pre_tokenizer = {
+      type: "Sequence",
+      pretokenizers: [
+        { type: "Digits", individual_digits: true },
+        { type: "ByteLevel", add_prefix_space: false, trim_offsets: true, use_regex: true },
+      ],
+    };
+    const tokenizer = tokenizerFromJson(json);
+    assert.deepEqual(tokenizer.encode("x 2024").ids, [
+      ...ids("x"),
+      ...ids(" "),
+      ...ids("2"),
+      ...ids("0"),
+      ...ids("2"),
+      ...ids("4"),
+    ]);
+  });
+
+  test("an NFC normalizer composes accents; offsets still index the original text (Qwen2 layout)", () => {
+    const json = gpt2TokenizerJson(false);
+    json.normalizer = { type: "NFC" };
+    const tokenizer = tokenizerFromJson(json);
+    const decomposed = "cafe\u0301 ok";
+    const encoding = tokenizer.encode(decomposed);
+    assert.deepEqual(encoding.ids, ids("café ok"));
+    assert.equal(encoding.offsets.at(-1)?.[1], decomposed.length);
+    assert.equal(tokenizer.decode(encoding.ids), "café ok");
+  });
+
+  test("unsupported pre-tokenizers and normalizers are named", () => {
+    const json = gpt2TokenizerJson(false);
+    json.normalizer = { type: "Precompiled", precompiled_charsmap: "" };
+    assert.throws(() => tokenizerFromJson(json), { code: "TOKENIZER_UNSUPPORTED", message: /Precompiled/ });
+    const json2 = gpt2TokenizerJson(false);
+    json2.pre_tokenizer = {
+      type: "Sequence",
+      pretokenizers: [{ type: "Whitespace" }, { type: "ByteLevel" }],
+    };
+    assert.throws(() => tokenizerFromJson(json2), { code: "TOKENIZER_UNSUPPORTED", message: /Whitespace/ });
+  });
+});
+
 describe("tokenizer.json: SentencePiece-style BPE with byte fallback (Llama layout)", () => {
   for (const style of ["legacy", "metaspace"] as const) {
     test(`reproduces the llama.cpp llama-spm vectors (${style} normalizer)`, () => {
