@@ -1,6 +1,7 @@
 // Public surface of the tokenizer layer.
 
 export { ByteLevelBpeModel, PRETOKENIZE_PATTERNS } from "./byte-level-bpe.js";
+export { DecodeStream } from "./decode-stream.js";
 export { TokenizerError } from "./errors.js";
 export { tokenizerFromGguf } from "./gguf-tokenizer.js";
 export { type HfTokenizerConfig, readHfTokenizerConfig } from "./hf-config.js";
