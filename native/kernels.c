@@ -74,6 +74,52 @@ static inline float vmax(const float *x, long n) {
   return nan ? NAN : m;
 }
 
+/* out[i] = exp(x[i] - m) (out may be NULL); returns the sum. */
+static inline float exp_shift_sum(const float *x, float m, float *out, long n) {
+  v8sf acc = v8_splat(0.0f), mv = v8_splat(m);
+  long i = 0;
+  for (; i + 8 <= n; i += 8) {
+    v8sf e = v8_exp(v8_load(x + i) - mv);
+    if (out) v8_store(out + i, e);
+    acc += e;
+  }
+  float s = v8_hsum(acc);
+  for (; i < n; i++) {
+    float e = fexp(x[i] - m);
+    if (out) out[i] = e;
+    s += e;
+  }
+  return s;
+}
+
+/* out[i] = F(x[i]): 8 lanes at a time (v), then a scalar tail (s). */
+#define MAP_UNARY(VEXPR, SEXPR)                                                                              \
+  do {                                                                                                       \
+    long i_ = 0;                                                                                             \
+    for (; i_ + 8 <= n; i_ += 8) {                                                                           \
+      v8sf v = v8_load(x + i_);                                                                              \
+      v8_store(out + i_, (VEXPR));                                                                           \
+    }                                                                                                        \
+    for (; i_ < n; i_++) {                                                                                   \
+      float s = x[i_];                                                                                       \
+      out[i_] = (SEXPR);                                                                                     \
+    }                                                                                                        \
+  } while (0)
+
+/* dx[i] = dy[i] * F'(x[i]) likewise (g: dy lanes, gs: dy scalar). */
+#define MAP_BACKWARD(VEXPR, SEXPR)                                                                           \
+  do {                                                                                                       \
+    long i_ = 0;                                                                                             \
+    for (; i_ + 8 <= n; i_ += 8) {                                                                           \
+      v8sf v = v8_load(x + i_), g = v8_load(dy + i_);                                                        \
+      v8_store(dx + i_, (VEXPR));                                                                            \
+    }                                                                                                        \
+    for (; i_ < n; i_++) {                                                                                   \
+      float s = x[i_], gs = dy[i_];                                                                          \
+      dx[i_] = (SEXPR);                                                                                      \
+    }                                                                                                        \
+  } while (0)
+
 /* ---------- unary ---------- */
 MULTIVERSION
 static void unary_range(int op, const float *restrict x, float *restrict out, long n, float alpha) {
@@ -82,7 +128,7 @@ static void unary_range(int op, const float *restrict x, float *restrict out, lo
     for (long i = 0; i < n; i++) out[i] = -x[i];
     break;
   case U_EXP:
-    for (long i = 0; i < n; i++) out[i] = fexp(x[i]);
+    MAP_UNARY(v8_exp(v), fexp(s));
     break;
   case U_LOG:
     for (long i = 0; i < n; i++) out[i] = logf(x[i]);
@@ -94,26 +140,24 @@ static void unary_range(int op, const float *restrict x, float *restrict out, lo
     for (long i = 0; i < n; i++) out[i] = 1.0f / sqrtf(x[i]);
     break;
   case U_TANH:
-    for (long i = 0; i < n; i++) out[i] = ftanh(x[i]);
+    MAP_UNARY(v8_tanh(v), ftanh(s));
     break;
   case U_SIGMOID:
-    for (long i = 0; i < n; i++) out[i] = fsigmoid(x[i]);
+    MAP_UNARY(v8_sigmoid(v), fsigmoid(s));
     break;
   case U_RELU:
     for (long i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
     break;
   case U_GELU:
-    for (long i = 0; i < n; i++) out[i] = 0.5f * x[i] * fone_plus_erf(x[i] * INV_SQRT_2);
+    MAP_UNARY(0.5f * v * v8_one_plus_erf(v * INV_SQRT_2), 0.5f * s * fone_plus_erf(s * INV_SQRT_2));
     break;
   case U_GELU_TANH:
-    for (long i = 0; i < n; i++) {
-      /* 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation in the negative tail */
-      float v = x[i];
-      out[i] = v * fsigmoid(2.0f * SQRT_2_OVER_PI * (v + 0.044715f * v * v * v));
-    }
+    /* 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation in the negative tail */
+    MAP_UNARY(v * v8_sigmoid((2.0f * SQRT_2_OVER_PI) * (v + 0.044715f * v * v * v)),
+              s * fsigmoid((2.0f * SQRT_2_OVER_PI) * (s + 0.044715f * s * s * s)));
     break;
   case U_SILU:
-    for (long i = 0; i < n; i++) out[i] = x[i] * fsigmoid(x[i]);
+    MAP_UNARY(v * v8_sigmoid(v), s * fsigmoid(s));
     break;
   case U_ABS:
     for (long i = 0; i < n; i++) out[i] = fabsf(x[i]);
@@ -170,24 +214,36 @@ static void unary_backward_range(int op, const float *restrict x, const float *r
     for (long i = 0; i < n; i++) dx[i] = dy[i] * (x[i] > 0.0f ? 1.0f : 0.0f);
     break;
   case U_GELU:
-    for (long i = 0; i < n; i++) {
-      float v = x[i];
-      float cdf = 0.5f * fone_plus_erf(v * INV_SQRT_2);
-      dx[i] = dy[i] * (cdf + v * INV_SQRT_2PI * fexp(-0.5f * v * v));
-    }
+    MAP_BACKWARD(g * (0.5f * v8_one_plus_erf(v * INV_SQRT_2) + v * INV_SQRT_2PI * v8_exp(-0.5f * v * v)),
+                 gs * (0.5f * fone_plus_erf(s * INV_SQRT_2) + s * INV_SQRT_2PI * fexp(-0.5f * s * s)));
     break;
   case U_GELU_TANH:
-    for (long i = 0; i < n; i++) {
-      /* with s = sigmoid(2u): 0.5 (1 + tanh u) = s and 1 - tanh^2 u = 4 s (1 - s) */
-      float v = x[i];
-      float s = fsigmoid(2.0f * SQRT_2_OVER_PI * (v + 0.044715f * v * v * v));
-      dx[i] = dy[i] * (s + 2.0f * v * s * (1.0f - s) * SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * v * v));
+    /* with q = sigmoid(2u): 0.5 (1 + tanh u) = q and 1 - tanh^2 u = 4 q (1 - q) */
+    {
+      long i = 0;
+      for (; i + 8 <= n; i += 8) {
+        v8sf v = v8_load(x + i), g = v8_load(dy + i);
+        v8sf q = v8_sigmoid((2.0f * SQRT_2_OVER_PI) * (v + 0.044715f * v * v * v));
+        v8_store(dx + i, g * (q + 2.0f * v * q * (1.0f - q) * SQRT_2_OVER_PI * (1.0f + (3.0f * 0.044715f) * v * v)));
+      }
+      for (; i < n; i++) {
+        float v = x[i];
+        float q = fsigmoid(2.0f * SQRT_2_OVER_PI * (v + 0.044715f * v * v * v));
+        dx[i] = dy[i] * (q + 2.0f * v * q * (1.0f - q) * SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * v * v));
+      }
     }
     break;
   case U_SILU:
-    for (long i = 0; i < n; i++) {
-      float s = fsigmoid(x[i]);
-      dx[i] = dy[i] * (s * (1.0f + x[i] * (1.0f - s)));
+    {
+      long i = 0;
+      for (; i + 8 <= n; i += 8) {
+        v8sf v = v8_load(x + i), q = v8_sigmoid(v);
+        v8_store(dx + i, v8_load(dy + i) * (q * (1.0f + v * (1.0f - q))));
+      }
+      for (; i < n; i++) {
+        float q = fsigmoid(x[i]);
+        dx[i] = dy[i] * (q * (1.0f + x[i] * (1.0f - q)));
+      }
     }
     break;
   case U_ABS:
@@ -676,18 +732,10 @@ static void softmax_rows(const float *x, float *out, long cols, long r0, long r1
     float *o = out + r * cols;
     float m = vmax(xr, cols);
     if (log_form) {
-      float acc[16] = {0};
-      long c = 0;
-      for (; c + 16 <= cols; c += 16)
-        for (int q = 0; q < 16; q++) acc[q] += fexp(xr[c + q] - m);
-      float s = 0;
-      for (int q = 0; q < 16; q++) s += acc[q];
-      for (; c < cols; c++) s += fexp(xr[c] - m);
-      float lse = m + logf(s);
-      for (c = 0; c < cols; c++) o[c] = xr[c] - lse;
+      float lse = m + logf(exp_shift_sum(xr, m, NULL, cols));
+      for (long c = 0; c < cols; c++) o[c] = xr[c] - lse;
     } else {
-      for (long c = 0; c < cols; c++) o[c] = fexp(xr[c] - m);
-      float inv = 1.0f / vsum(o, cols);
+      float inv = 1.0f / exp_shift_sum(xr, m, o, cols);
       for (long c = 0; c < cols; c++) o[c] *= inv;
     }
   }
@@ -721,7 +769,9 @@ static void softmax_backward_rows(const float *y, const float *dy, float *dx, lo
     float *d = dx + r * cols;
     if (log_form) {
       float s = vsum(g, cols);
-      for (long c = 0; c < cols; c++) d[c] = g[c] - fexp(yr[c]) * s;
+      long c = 0;
+      for (; c + 8 <= cols; c += 8) v8_store(d + c, v8_load(g + c) - v8_exp(v8_load(yr + c)) * s);
+      for (; c < cols; c++) d[c] = g[c] - fexp(yr[c]) * s;
     } else {
       float dot = vdot(g, yr, cols);
       for (long c = 0; c < cols; c++) d[c] = yr[c] * (g[c] - dot);
@@ -960,14 +1010,7 @@ static void cross_entropy_rows(const ce_job *j, long r0, long r1) {
   for (long r = r0; r < r1; r++) {
     const float *x = j->logits + r * cols;
     float m = vmax(x, cols);
-    float acc[16] = {0};
-    long c = 0;
-    for (; c + 16 <= cols; c += 16)
-      for (int q = 0; q < 16; q++) acc[q] += fexp(x[c + q] - m);
-    float s = 0;
-    for (int q = 0; q < 16; q++) s += acc[q];
-    for (; c < cols; c++) s += fexp(x[c] - m);
-    float l = m + logf(s);
+    float l = m + logf(exp_shift_sum(x, m, NULL, cols));
     j->lse[r] = l;
     int32_t t = j->targets[r];
     j->losses[r] = t == j->ignore ? 0.0f : l - x[t];
@@ -995,7 +1038,8 @@ static void cross_entropy_backward_rows(const ce_job *j, long r0, long r1) {
     }
     const float *x = j->logits + r * cols;
     float l = j->lse_in[r], g = j->dloss[r];
-    for (long c = 0; c < cols; c++) d[c] = g * fexp(x[c] - l);
+    exp_shift_sum(x, l, d, cols);
+    for (long c = 0; c < cols; c++) d[c] *= g;
     if (t >= 0 && t < cols) d[t] = g * (fexp(x[t] - l) - 1.0f);
   }
 }
@@ -1068,9 +1112,7 @@ static void attention_softmax_rows(float *p, long tq, long tk, const float *bias
     for (long c = visible; c < tk; c++) row[c] = -INFINITY;
     float m = vmax(row, visible);
     /* exp(-inf - m) is 0; a row with no visible key gets NaN, as in the reference. */
-    for (long c = 0; c < tk; c++) row[c] = fexp(row[c] - m);
-    float s = vsum(row, tk);
-    float inv = 1.0f / s;
+    float inv = 1.0f / exp_shift_sum(row, m, row, tk);
     for (long c = 0; c < tk; c++) row[c] *= inv;
   }
 }

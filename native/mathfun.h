@@ -72,3 +72,91 @@ static inline float fone_plus_erf(float z) {
 static inline float fsigmoid(float x) { return 1.0f / (1.0f + fexp(-x)); }
 
 #endif
+
+/* ---------- 8-wide versions (GCC/Clang vector extensions) ----------
+   GCC does not if-convert the scalar functions above once they are inlined into a loop (jump threading
+   of the clamps leaves multi-way PHIs), so the hot loops use these explicitly vectorised forms; each
+   target clone compiles them to its own instructions (ymm on AVX2, pairs of xmm on SSE2). */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi" /* static inline helpers: no ABI crosses a call */
+#endif
+typedef float v8sf __attribute__((vector_size(32), aligned(4)));
+typedef int32_t v8si __attribute__((vector_size(32), aligned(4)));
+
+static inline v8sf v8_load(const float *p) {
+  v8sf v;
+  memcpy(&v, p, sizeof v);
+  return v;
+}
+
+static inline void v8_store(float *p, v8sf v) { memcpy(p, &v, sizeof v); }
+
+static inline v8sf v8_splat(float a) { return (v8sf){a, a, a, a, a, a, a, a}; }
+
+/* mask ? a : b, mask lanes all-ones or zero */
+static inline v8sf v8_select(v8si mask, v8sf a, v8sf b) {
+  return (v8sf)((mask & (v8si)a) | (~mask & (v8si)b));
+}
+
+static inline float v8_hsum(v8sf v) {
+  return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
+}
+
+static inline v8sf v8_exp(v8sf x) {
+  const v8sf hi = v8_splat(88.72283905f), lo = v8_splat(-87.33654475f);
+  v8si big = x > hi, small = x < lo, nan = x != x;
+  v8sf xc = v8_select(big, hi, x);
+  xc = v8_select(small, lo, xc);
+  xc = v8_select(nan, v8_splat(0.0f), xc);
+  v8sf half = v8_select(xc >= 0.0f, v8_splat(0.5f), v8_splat(-0.5f));
+  v8si ni = __builtin_convertvector(xc * 1.44269504088896341f + half, v8si);
+  v8sf n = __builtin_convertvector(ni, v8sf);
+  v8sf r = xc - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  v8sf p = v8_splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  v8si n1 = ni >> 1, n2 = ni - n1;
+  v8sf result = p * (v8sf)((n1 + 127) << 23) * (v8sf)((n2 + 127) << 23);
+  result = v8_select(big, v8_splat(INFINITY), result);
+  result = v8_select(small, v8_splat(0.0f), result);
+  return v8_select(nan, x, result);
+}
+
+static inline v8sf v8_tanh(v8sf x) {
+  v8si negative = x < 0.0f;
+  v8sf ax = v8_select(negative, -x, x);
+  v8sf z = x * x;
+  v8sf small = ((((-5.70498872745e-3f * z + 2.06390887954e-2f) * z - 5.37397155531e-2f) * z +
+                 1.33314422036e-1f) * z - 3.33332819422e-1f) * z * x + x;
+  v8sf e = v8_exp(2.0f * ax);
+  v8sf large = 1.0f - 2.0f / (e + 1.0f);
+  large = v8_select(negative, -large, large);
+  return v8_select(ax < 0.625f, small, large);
+}
+
+static inline v8sf v8_sigmoid(v8sf x) { return 1.0f / (1.0f + v8_exp(-x)); }
+
+static inline v8sf v8_erfc_nonneg(v8sf z) {
+  v8sf t = 1.0f / (1.0f + 0.5f * z);
+  v8sf poly = -0.82215223f + t * 0.17087277f;
+  poly = 1.48851587f + t * poly;
+  poly = -1.13520398f + t * poly;
+  poly = 0.27886807f + t * poly;
+  poly = -0.18628806f + t * poly;
+  poly = 0.09678418f + t * poly;
+  poly = 0.37409196f + t * poly;
+  poly = 1.00002368f + t * poly;
+  poly = -1.26551223f + t * poly;
+  return t * v8_exp(-z * z + poly);
+}
+
+static inline v8sf v8_one_plus_erf(v8sf z) {
+  v8si negative = z < 0.0f;
+  v8sf e = v8_erfc_nonneg(v8_select(negative, -z, z));
+  return v8_select(z >= 0.0f, 2.0f - e, e);
+}
