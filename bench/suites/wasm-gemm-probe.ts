@@ -3,16 +3,25 @@
 // counts given as arguments). Best of several runs after a warm-up, since machines here are shared.
 //
 //   node dist/bench/suites/wasm-gemm-probe.js [threads ...]
+//   node dist/bench/suites/wasm-gemm-probe.js --sweep [threads]   (tries GEMM blockings, best first)
 
 import type { Backend } from "../../src/backend/backend.js";
-import { createWasmBackend } from "../../src/backend/wasm.js";
+import { createWasmBackend, type GemmTuning } from "../../src/backend/wasm.js";
 
 const shapes: [number, number, number][] = [
   [512, 768, 768],
   [512, 768, 3072],
 ];
 
-function probe(backend: Backend, m: number, k: number, n: number, transB: boolean): number {
+function probe(
+  backend: Backend,
+  m: number,
+  k: number,
+  n: number,
+  transB: boolean,
+  warmMs = 300,
+  budget = 2e10,
+): number {
   const a = backend.alloc("float32", m * k);
   const b = backend.alloc("float32", k * n);
   const c = backend.alloc("float32", m * n);
@@ -39,10 +48,10 @@ function probe(backend: Backend, m: number, k: number, n: number, transB: boolea
   };
   const flops = 2 * m * n * k;
   // warm-up: lets V8 tier the kernels up to optimised code on every thread
-  const warmUntil = performance.now() + 300;
+  const warmUntil = performance.now() + warmMs;
   while (performance.now() < warmUntil) backend.gemm(args);
   let best = Number.POSITIVE_INFINITY;
-  const reps = Math.max(5, Math.ceil(2e10 / flops));
+  const reps = Math.max(5, Math.ceil(budget / flops));
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
     backend.gemm(args);
@@ -54,22 +63,58 @@ function probe(backend: Backend, m: number, k: number, n: number, transB: boolea
   return flops / best / 1e6;
 }
 
-const threadCounts = process.argv
-  .slice(2)
-  .map(Number)
-  .filter((t) => t >= 1);
-for (const threads of threadCounts.length > 0 ? threadCounts : [1, 2]) {
-  const backend = createWasmBackend({ threads });
-  if (!backend) {
-    console.error("wasm backend unavailable: run `npm run build:wasm`");
-    process.exit(1);
+function sweep(threads: number): void {
+  const results: { tuning: GemmTuning; gflops: number[] }[] = [];
+  for (const kc of [128, 256, 384, 512]) {
+    for (const [tileM, tileN] of [
+      [64, 256],
+      [128, 128],
+      [128, 256],
+      [256, 256],
+      [128, 512],
+      [256, 512],
+    ]) {
+      for (const aOuter of [false, true]) {
+        const tuning: GemmTuning = { kc, tileM, tileN, aOuter };
+        const backend = createWasmBackend({ threads, gemmTuning: tuning });
+        if (!backend) throw new Error("wasm backend unavailable: run `npm run build:wasm`");
+        const gflops: number[] = [];
+        for (const [m, k, n] of shapes) {
+          for (const transB of [false, true]) gflops.push(probe(backend, m, k, n, transB, 60, 3e9));
+        }
+        results.push({ tuning, gflops });
+      }
+    }
   }
-  for (const [m, k, n] of shapes) {
-    for (const transB of [false, true]) {
-      const gflops = probe(backend, m, k, n, transB);
-      console.log(
-        `wasm gemm ${m}x${k}x${n}${transB ? " (B^T)" : "      "}  threads ${backend.threads}: ${gflops.toFixed(1)} GFLOP/s`,
-      );
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  results.sort((x, y) => mean(y.gflops) - mean(x.gflops));
+  console.log(`sweep, ${threads} thread(s): mean | 768 | 768 B^T | 3072 | 3072 B^T GFLOP/s`);
+  for (const r of results) {
+    const t = r.tuning;
+    console.log(
+      `kc ${t.kc} tile ${t.tileM}x${t.tileN} ${t.aOuter ? "A-outer" : "B-outer"}: ${mean(r.gflops).toFixed(1)} | ${r.gflops.map((g) => g.toFixed(1)).join(" | ")}`,
+    );
+  }
+}
+
+const args = process.argv.slice(2);
+if (args[0] === "--sweep") {
+  sweep(Number(args[1] ?? 1));
+} else {
+  const threadCounts = args.map(Number).filter((t) => t >= 1);
+  for (const threads of threadCounts.length > 0 ? threadCounts : [1, 2]) {
+    const backend = createWasmBackend({ threads });
+    if (!backend) {
+      console.error("wasm backend unavailable: run `npm run build:wasm`");
+      process.exit(1);
+    }
+    for (const [m, k, n] of shapes) {
+      for (const transB of [false, true]) {
+        const gflops = probe(backend, m, k, n, transB);
+        console.log(
+          `wasm gemm ${m}x${k}x${n}${transB ? " (B^T)" : "      "}  threads ${backend.threads}: ${gflops.toFixed(1)} GFLOP/s`,
+        );
+      }
     }
   }
 }

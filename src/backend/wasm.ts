@@ -62,13 +62,15 @@ const MAX_RANK = 8;
 const PARAM_SLOTS = 64;
 
 /** Below this many (roughly) scalar operations a job runs on the calling thread only. */
-const PARALLEL_MIN_COST = 1 << 16;
+const PARALLEL_MIN_COST = 1 << 18;
 /** GEMM below this many flops runs on the calling thread only. */
 const GEMM_PARALLEL_MIN_FLOPS = 1 << 21;
 /** GEMM blocking: depth of a packed k slice and the largest tile of C one work item computes. */
-const DEFAULT_KC = 256;
+const DEFAULT_KC = 384;
 const DEFAULT_TILE_M = 128;
 const DEFAULT_TILE_N = 256;
+/** A-panel-outer order inside a tile (measured about even with B-panel-outer; see the GEMM probe's --sweep). */
+const DEFAULT_A_OUTER = true;
 
 /** GEMM blocking overrides, for benchmarks that tune the defaults. */
 export interface GemmTuning {
@@ -273,6 +275,8 @@ class WasmBackend implements Backend {
   private scratchBase = 0;
   private scratchStride = 0;
   private readonly staged: Staged[] = [];
+  /** Jobs split across threads so far (tests check that the threaded path runs). */
+  parallelJobs = 0;
 
   readonly gemmScratchBytes: number;
   private readonly gemmMaxTileM: number;
@@ -511,6 +515,7 @@ class WasmBackend implements Backend {
       this.kernels[kernel](this.paramsAddress, 0, total, this.scratchBase);
       return;
     }
+    this.parallelJobs++;
     const control = this.control;
     let base = Atomics.load(control, COUNTER);
     if (base > COUNTER_RESET) {
@@ -626,7 +631,7 @@ class WasmBackend implements Backend {
         tilesM,
         tilesN,
         Math.min(this.tuning.kc ?? DEFAULT_KC, this.gemmMaxKC),
-        this.tuning.aOuter ? 1 : 0,
+        (this.tuning.aOuter ?? DEFAULT_A_OUTER) ? 1 : 0,
       ]);
       this.run(KERNELS.indexOf("gemmTiles"), batch * tilesM * tilesN, 1, parallel);
     });

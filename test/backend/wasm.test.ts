@@ -8,7 +8,7 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Backend, BinaryOp, FloatArray, UnaryOp } from "../../src/backend/backend.js";
 import { referenceBackend as ref } from "../../src/backend/reference.js";
-import { createWasmBackend, loadWasmBackend } from "../../src/backend/wasm.js";
+import { createWasmBackend, loadWasmBackend, type WasmBackend } from "../../src/backend/wasm.js";
 
 function requireBackend(threads: number): Backend {
   const backend = createWasmBackend({ threads });
@@ -21,6 +21,16 @@ function requireBackend(threads: number): Backend {
 
 const single = requireBackend(1);
 const multi = requireBackend(3);
+
+function jobCount(b: Backend): number {
+  return (b as WasmBackend).parallelJobs;
+}
+
+/** The 3-thread backend's cases are sized to split jobs across threads; the 1-thread backend never does. */
+function expectThreaded(b: Backend, jobsBefore: number): void {
+  if (b === multi) assert.ok(jobCount(b) > jobsBefore, "expected at least one job split across threads");
+  else assert.equal(jobCount(b), 0, "the 1-thread backend never splits jobs");
+}
 const backends: [string, Backend][] = [
   ["1 thread", single],
   ["3 threads", multi],
@@ -257,6 +267,7 @@ describe("wasm backend: gemm", () => {
   });
 
   it("runs large products on several threads (all transposes) and plain arrays", () => {
+    const jobsBefore = jobCount(multi);
     for (const transA of [false, true]) {
       for (const transB of [false, true]) {
         gemmCase(multi, 200, 300, 150, transA, transB);
@@ -266,6 +277,7 @@ describe("wasm backend: gemm", () => {
     gemmCase(multi, 64, 520, 600, false, true, { batch: 1 });
     gemmCase(multi, 33, 70, 90, true, false, { plain: true, beta: 1 });
     gemmCase(single, 3, 5, 7, false, false, { plain: true });
+    expectThreaded(multi, jobsBefore);
   });
 
   it("refuses operands that reach past their arrays", () => {
@@ -320,7 +332,8 @@ describe("wasm backend: element-wise", () => {
 
   for (const [name, b] of backends) {
     it(`unary and unaryBackward match the reference (${name})`, () => {
-      for (const n of [1, 3, 4, 7, 33, 100003]) {
+      const jobsBefore = jobCount(b);
+      for (const n of [1, 3, 4, 7, 33, 300007]) {
         if (b === single && n > 1000) continue;
         if (b === multi && n < 1000) continue;
         for (const [op, lo, hi, alpha] of unaryOps) {
@@ -339,6 +352,7 @@ describe("wasm backend: element-wise", () => {
           for (const arr of [x, out, dy, dx]) b.release(arr);
         }
       }
+      expectThreaded(b, jobsBefore);
     });
   }
 
@@ -368,6 +382,7 @@ describe("wasm backend: element-wise", () => {
 
   for (const [name, b] of backends) {
     it(`binary and where with broadcast strides match the reference (${name})`, () => {
+      const jobsBefore = jobCount(b);
       for (const layout of layouts) {
         const total = layout.shape.reduce((p, d) => p * d, 1);
         for (const op of binaryOps) {
@@ -394,6 +409,7 @@ describe("wasm backend: element-wise", () => {
           assertClose(out, expected, 0, 0, `where ${layout.shape}`);
         }
       }
+      expectThreaded(b, jobsBefore);
     });
   }
 
@@ -408,6 +424,7 @@ describe("wasm backend: element-wise", () => {
 
   for (const [name, b] of backends) {
     it(`reduce, argmax, sumSquares (${name})`, () => {
+      const jobsBefore = jobCount(b);
       const shapes: [number, number, number][] =
         b === single
           ? [
@@ -420,7 +437,7 @@ describe("wasm backend: element-wise", () => {
             ]
           : [
               [300, 1000, 1],
-              [30, 100, 70],
+              [60, 100, 70],
             ];
       for (const [outer, size, inner] of shapes) {
         const x = randomArray(b, outer * size * inner, outer + size + inner);
@@ -440,6 +457,7 @@ describe("wasm backend: element-wise", () => {
         const expectedSq = ref.sumSquares(x, n);
         assert.ok(Math.abs(b.sumSquares(x, n) - expectedSq) <= 1e-6 * expectedSq + 1e-12, "sumSquares");
       }
+      expectThreaded(b, jobsBefore);
     });
   }
 
@@ -453,6 +471,7 @@ describe("wasm backend: element-wise", () => {
 
   for (const [name, b] of backends) {
     it(`copyStrided and fill (${name})`, () => {
+      const jobsBefore = jobCount(b);
       const cases: { shape: number[]; src: number[]; dst: number[]; srcSize: number; dstSize: number }[] = [
         { shape: [4, 6], src: [1, 4], dst: [6, 1], srcSize: 24, dstSize: 24 }, // transpose
         { shape: [3, 5], src: [5, 1], dst: [8, 1], srcSize: 15, dstSize: 24 }, // into a wider row (concat)
@@ -475,17 +494,19 @@ describe("wasm backend: element-wise", () => {
         b.copyStrided(srcI, 3, c.src, dstI, 2, c.dst, c.shape);
         assert.deepEqual(Array.from(dstI), Array.from(expectedI));
       }
-      const f = b.alloc("float32", 200003);
-      b.fill(f, 2.5, 3, 200000);
+      const f = b.alloc("float32", 2000003);
+      b.fill(f, 2.5, 3, 2000000);
       assert.equal(f[2], 0);
       assert.equal(f[3], 2.5);
-      assert.equal(f[200002], 2.5);
+      assert.equal(f[2000002], 2.5);
+      assert.equal(f.indexOf(0, 3), -1);
       const iarr = b.alloc("int32", 11);
       b.fill(iarr, -7, 1, 9);
       assert.deepEqual(Array.from(iarr), [0, -7, -7, -7, -7, -7, -7, -7, -7, -7, 0]);
       const plain = new Float32Array(5);
       b.fill(plain, 1.25, 1, 3);
       assert.deepEqual(Array.from(plain), [0, 1.25, 1.25, 1.25, 0]);
+      expectThreaded(b, jobsBefore);
     });
   }
 });
@@ -504,9 +525,11 @@ describe("wasm backend: row kernels", () => {
         : [
             [400, 257],
             [64, 768],
+            [1000, 300],
           ];
 
     it(`softmax and log-softmax forward and backward (${name})`, () => {
+      const jobsBefore = jobCount(b);
       for (const [rows, cols] of shapes) {
         const x = randomArray(b, rows * cols, rows + cols, -8, 8);
         const dy = randomArray(b, rows * cols, rows * cols + 1);
@@ -533,9 +556,11 @@ describe("wasm backend: row kernels", () => {
           assertClose(dx, expectedDx, 1e-4, 1e-5, `${log ? "log" : ""}softmax backward ${rows}x${cols}`);
         }
       }
+      expectThreaded(b, jobsBefore);
     });
 
     it(`layer norm and RMS norm forward and backward (${name})`, () => {
+      const jobsBefore = jobCount(b);
       for (const [rows, cols] of shapes) {
         const x = randomArray(b, rows * cols, rows + 2 * cols, -2, 3);
         const dy = randomArray(b, rows * cols, rows + 3 * cols);
@@ -587,9 +612,11 @@ describe("wasm backend: row kernels", () => {
           assertClose(dw, g.dw, 1e-4, 1e-4 * Math.sqrt(rows), "rmsNorm dw");
         }
       }
+      expectThreaded(b, jobsBefore);
     });
 
     it(`cross-entropy forward and backward, ignored targets (${name})`, () => {
+      const jobsBefore = jobCount(b);
       for (const [rows, cols] of shapes) {
         const logits = randomArray(b, rows * cols, rows * 3 + cols, -5, 5);
         const targets = b.alloc("int32", rows);
@@ -610,9 +637,11 @@ describe("wasm backend: row kernels", () => {
         b.crossEntropyBackward(logits, targets, e.lse, dLoss, d, rows, cols, -100);
         assertClose(d, ed, 1e-4, 1e-6, "ce backward");
       }
+      expectThreaded(b, jobsBefore);
     });
 
     it(`gatherRows and scatterAddRows with repeated and skipped ids (${name})`, () => {
+      const jobsBefore = jobCount(b);
       const [count, cols] = b === single ? [9, 7] : [3000, 130];
       const vocab = 11;
       const table = randomArray(b, vocab * cols, 3);
@@ -628,9 +657,11 @@ describe("wasm backend: row kernels", () => {
       ref.scatterAddRows(out, ids, expectedTable, cols, 3);
       b.scatterAddRows(out, ids, dTable, cols, 3);
       assertClose(dTable, expectedTable, 1e-5, 1e-5, "scatterAddRows");
+      expectThreaded(b, jobsBefore);
     });
 
     it(`rope forward and inverse (${name})`, () => {
+      const jobsBefore = jobCount(b);
       const [batch, heads, seq, headDim] = b === single ? [2, 3, 5, 6] : [2, 8, 128, 64];
       for (const dim of [headDim, 2, 16]) {
         const n = batch * heads * seq * dim;
@@ -650,6 +681,7 @@ describe("wasm backend: row kernels", () => {
           assertClose(inPlace, expected, 1e-5, 1e-6, "rope in place");
         }
       }
+      expectThreaded(b, jobsBefore);
     });
   }
 });
@@ -699,6 +731,7 @@ describe("wasm backend: attention", () => {
 
   for (const [name, b] of backends) {
     it(`forward and backward match the reference (GQA, causal offset, key bias) (${name})`, () => {
+      const jobsBefore = jobCount(b);
       for (const c of b === single ? small : large) {
         const qn = c.batch * c.heads * c.tq * c.headDim;
         const kn = c.batch * c.kvHeads * c.tk * c.headDim;
@@ -733,6 +766,7 @@ describe("wasm backend: attention", () => {
         assertClose(dk, g.dk, 1e-4, 1e-5, "attention dk");
         assertClose(dv, g.dv, 1e-4, 1e-5, "attention dv");
       }
+      expectThreaded(b, jobsBefore);
     });
   }
 });
@@ -740,6 +774,7 @@ describe("wasm backend: attention", () => {
 describe("wasm backend: optimizer", () => {
   for (const [name, b] of backends) {
     it(`adamw matches the reference (${name})`, () => {
+      const jobsBefore = jobCount(b);
       for (const n of b === single ? [1, 5, 37] : [300001]) {
         const param = randomArray(b, n, 1);
         const grad = randomArray(b, n, 2);
@@ -753,6 +788,7 @@ describe("wasm backend: optimizer", () => {
         assertClose(m, e.m, 1e-6, 1e-7, "adamw m");
         assertClose(v, e.v, 1e-6, 1e-9, "adamw v");
       }
+      expectThreaded(b, jobsBefore);
     });
   }
 });
