@@ -57,11 +57,6 @@ export function utf8Decode(bytes: Uint8Array): string {
   return lenientDecoder.decode(bytes);
 }
 
-/** Splits a string into code points, each as a string (surrogate pairs stay together). */
-export function codePoints(text: string): string[] {
-  return Array.from(text);
-}
-
 // BERT's character classes (transformers' tokenization_bert.py / tokenizers' bert normalizer).
 
 const UNICODE_PUNCTUATION = /\p{P}/u;

@@ -52,3 +52,22 @@ describe("llama.cpp vectors through the Hugging Face vocabulary files", () => {
     });
   });
 });
+
+test("the bge GGUF and bert-base-uncased vocab.txt agree with special tokens and pairs too", () => {
+  const fromGguf = tokenizerFromGguf(join(VOCAB_DIR, "ggml-vocab-bert-bge.gguf"));
+  const fromTxt = readVocabTxt(BERT_VOCAB);
+  for (const [a, b] of [
+    ["Hello, world! unaffable [MASK] x", "Second one."],
+    ["Führer 🦙 我想", "Cửa Việt"],
+  ]) {
+    const x = fromGguf.encode(a, { pair: b });
+    const y = fromTxt.encode(a, { pair: b });
+    assert.deepEqual(x.ids, y.ids);
+    assert.deepEqual(x.typeIds, y.typeIds);
+    assert.deepEqual(x.offsets, y.offsets);
+    assert.equal(
+      fromGguf.decode(x.ids, { skipSpecialTokens: true }),
+      fromTxt.decode(y.ids, { skipSpecialTokens: true }),
+    );
+  }
+});
