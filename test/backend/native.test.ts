@@ -272,6 +272,38 @@ test("unary forward and backward: every op, sizes 1..100000 (threaded above 2^13
   }
 });
 
+test("typed-array views (subarray with a byte offset) are read and written where they start", () => {
+  const base = Float32Array.from({ length: 40 }, (_, i) => i - 20);
+  const x = base.subarray(5, 25);
+  const outBase = new Float32Array(40).fill(-1);
+  const out = outBase.subarray(10, 30);
+  native.unary("square", x, out, 20, 0);
+  for (let i = 0; i < 20; i++) assert.equal(out[i], x[i] * x[i]);
+  assert.equal(outBase[9], -1);
+  assert.equal(outBase[30], -1);
+  const c = new Float32Array(9);
+  native.gemm({
+    batch: 1,
+    m: 1,
+    n: 1,
+    k: 3,
+    a: base.subarray(21),
+    aOffset: 0,
+    strideA: 0,
+    transA: false,
+    b: base.subarray(22),
+    bOffset: 0,
+    strideB: 0,
+    transB: false,
+    c: c.subarray(4),
+    cOffset: 1,
+    strideC: 0,
+    alpha: 1,
+    beta: 0,
+  });
+  assert.equal(c[5], 1 * 2 + 2 * 3 + 3 * 4);
+});
+
 test("unary: infinities, NaN, zeros and far tails follow the reference", () => {
   const special = Float32Array.from([
     Number.NEGATIVE_INFINITY,
