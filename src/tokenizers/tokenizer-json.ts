@@ -113,8 +113,26 @@ function mergesOf(label: string, model: Json): [string, string][] {
   });
 }
 
-function wordPieceModel(label: string, model: Json, normalizer: unknown, config?: HfTokenizerConfig) {
-  const bert = flatten(normalizer, "normalizers").find((n) => n.type === "BertNormalizer");
+function wordPieceModel(label: string, json: Json, model: Json, config?: HfTokenizerConfig) {
+  // WordPieceModel does BERT's normalization and pre-tokenization itself; anything else would be ignored.
+  for (const pre of flatten(json.pre_tokenizer, "pretokenizers")) {
+    if (pre.type !== "BertPreTokenizer") {
+      throw new TokenizerError(
+        "TOKENIZER_UNSUPPORTED",
+        `${label}: pre-tokenizer ${String(pre.type)} with WordPiece; supported: BertPreTokenizer`,
+      );
+    }
+  }
+  const normalizers = flatten(json.normalizer, "normalizers");
+  for (const n of normalizers) {
+    if (n.type !== "BertNormalizer") {
+      throw new TokenizerError(
+        "TOKENIZER_UNSUPPORTED",
+        `${label}: normalizer ${String(n.type)} with WordPiece; supported: BertNormalizer`,
+      );
+    }
+  }
+  const bert = normalizers[0];
   const options: BertNormalizerOptions = bert
     ? {
         cleanText: bert.clean_text !== false,
@@ -208,8 +226,22 @@ function bpeModel(label: string, json: Json, model: Json): TokenizerModel {
     if (others.length > 0) {
       throw new TokenizerError(
         "TOKENIZER_UNSUPPORTED",
-        `${label}: pre-tokenizer ${String(others[0].type)} with "▁" spaces`,
+        `${label}: pre-tokenizer ${String(others[0].type)} with "▁" spaces; supported: Metaspace`,
       );
+    }
+    for (const n of normalizers) {
+      const replacesSpace =
+        n.type === "Replace" &&
+        isObject(n.pattern) &&
+        n.pattern.String === " " &&
+        typeof n.content === "string";
+      if (n.type !== "Prepend" && !replacesSpace) {
+        throw new TokenizerError(
+          "TOKENIZER_UNSUPPORTED",
+          `${label}: normalizer ${JSON.stringify(n).slice(0, 120)} with "▁" spaces; supported: Prepend and ` +
+            'Replace(" " -> "▁")',
+        );
+      }
     }
     let dummyPrefix: "always" | "first" | "never" = prepend !== undefined ? "always" : "never";
     let spaceSymbol = "\u2581";
@@ -377,7 +409,7 @@ export function tokenizerFromJson(
           ? "WordPiece"
           : "";
   let tokenizerModel: TokenizerModel;
-  if (type === "WordPiece") tokenizerModel = wordPieceModel(label, model, json.normalizer, config);
+  if (type === "WordPiece") tokenizerModel = wordPieceModel(label, json, model, config);
   else if (type === "BPE") tokenizerModel = bpeModel(label, json, model);
   else {
     throw new TokenizerError(

@@ -327,6 +327,19 @@ describe("tokenizer.json: malformed and unsupported files are typed errors", () 
       "TOKENIZER_UNSUPPORTED",
     ],
     [
+      "WordPiece with a Whitespace pre-tokenizer",
+      { pre_tokenizer: { type: "Whitespace" }, model: { type: "WordPiece", vocab: { "[UNK]": 0 } } },
+      "TOKENIZER_UNSUPPORTED",
+    ],
+    [
+      "SentencePiece BPE with an NFKC normalizer",
+      {
+        normalizer: { type: "Sequence", normalizers: [{ type: "NFKC" }, { type: "Prepend", prepend: "▁" }] },
+        model: { type: "BPE", vocab: { a: 0 }, merges: [] },
+      },
+      "TOKENIZER_UNSUPPORTED",
+    ],
+    [
       "bad added token",
       { added_tokens: [{ content: "x" }], model: { type: "WordPiece", vocab: { "[UNK]": 0 } } },
       "TOKENIZER_BAD_FILE",
