@@ -4,6 +4,7 @@
 import { onBackendSelected } from "../backend/registry.js";
 import { AdaptlmError } from "../errors.js";
 import { backendsHelp, runBackendsCommand } from "./commands/backends.js";
+import { conformanceHelp, runConformanceCommand } from "./commands/conformance.js";
 import { demoHelp, runDemoCommand } from "./commands/demo.js";
 
 interface Command {
@@ -22,6 +23,11 @@ const commands: Record<string, Command> = {
     summary: "list the kernel backends available here",
     help: backendsHelp,
     run: runBackendsCommand,
+  },
+  conformance: {
+    summary: "check every golden case on every backend against PyTorch",
+    help: conformanceHelp,
+    run: runConformanceCommand,
   },
 };
 
