@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { AdaptlmError } from "../../src/errors.js";
-import { type GgufFile, GgufValueType } from "../../src/io/gguf.js";
+import { type GgufFile, GgufValueType, parseGguf } from "../../src/io/gguf.js";
 import { tokenizerFromGguf } from "../../src/tokenizers/gguf-tokenizer.js";
 import { loadTokenizer } from "../../src/tokenizers/load.js";
 import { BERT_VOCAB, GPT2_ENCODER, GPT2_MERGES, STORIES, TINY_GPT2, VOCAB_DIR } from "./vectors.js";
@@ -173,6 +173,25 @@ describe("loadTokenizer errors are typed and say what to do", () => {
         () => loadTokenizer(dir, { vocabSize: 512 }),
         (e: unknown) => e instanceof AdaptlmError,
       );
+    }
+  });
+
+  test("corrupted GGUF vocabularies give a tokenizer or a typed error, never another exception", () => {
+    const bytes = readFileSync(join(VOCAB_DIR, "ggml-vocab-llama-spm.gguf"));
+    let seed = 2024;
+    const random = (): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed / 2 ** 32;
+    };
+    for (let trial = 0; trial < 40; trial++) {
+      const bad = Uint8Array.from(bytes);
+      // The header, the key/value table and the start of the token list.
+      for (let f = 0; f < 3; f++) bad[Math.floor(random() * 1200)] = Math.floor(random() * 256);
+      try {
+        tokenizerFromGguf(parseGguf(bad)).encode("Hello world 🦙");
+      } catch (error) {
+        assert.ok(error instanceof AdaptlmError, `trial ${trial}: ${String(error)}`);
+      }
     }
   });
 
