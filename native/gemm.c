@@ -530,10 +530,14 @@ void gemm_serial(int thread, int m, int n, int k, float alpha, const float *a, l
     gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
     return;
   }
-  const int MR = cfg->mr, NR = cfg->nr, MC = cfg->mc, KC = cfg->kc, NC = cfg->nc;
-  int ncmax = n < NC ? ((n + NR - 1) / NR) * NR : NC;
-  int kcmax = k < KC ? k : KC;
-  int mcmax = m < MC ? ((m + MR - 1) / MR) * MR : MC;
+  const int MR = cfg->mr, NR = cfg->nr;
+  /* Balanced blocks: k = 768 with KC 320 runs as 3 x 256 rather than 320 + 320 + 128. */
+  int kblocks = (k + cfg->kc - 1) / cfg->kc, mblocks = (m + cfg->mc - 1) / cfg->mc;
+  int nblocks = (n + cfg->nc - 1) / cfg->nc;
+  const int KC = (k + kblocks - 1) / kblocks;
+  const int MC = (((m + mblocks - 1) / mblocks + MR - 1) / MR) * MR;
+  const int NC = (((n + nblocks - 1) / nblocks + NR - 1) / NR) * NR;
+  int ncmax = NC, kcmax = KC, mcmax = MC;
   float *bpack = thread_scratch(thread, 0, (size_t)kcmax * ncmax);
   float *apack = thread_scratch(thread, 1, (size_t)kcmax * mcmax);
   if (!bpack || !apack) {
