@@ -3,7 +3,7 @@
 // into MR-row / NR-column panels (alpha folded into A, edges zero-padded) and a register-blocked f32x4
 // micro-kernel computes MR x NR blocks of C.
 
-import { pf, pi, pp } from "./common";
+import { loadTail, pf, pi, pp, storeTail } from "./common";
 
 export const MR: i32 = 4;
 export const NR: i32 = 8;
@@ -349,4 +349,124 @@ export function gemmTiles(params: usize, begin: i32, end: i32, scratch: usize): 
 
 export function benchKernel(ap: usize, bp: usize, kc: i32, c: usize, reps: i32): void {
   for (let r = 0; r < reps; r++) kernel4x8(ap, bp, kc, c, 32, 1);
+}
+
+/** Columns of C per work item of the small-m path: B transposed (dot products) and B row-major. */
+export const SMALL_M_COLUMNS_T: i32 = 64;
+export const SMALL_M_COLUMNS_N: i32 = 512;
+/** The small-m path handles m up to this; larger m goes through packing and the micro-kernel. */
+export const SMALL_M_MAX: i32 = 3;
+
+/**
+ * GEMM for m <= SMALL_M_MAX (matrix-vector like products: generation with a KV cache, tiny batches), where
+ * packing B would cost as much as the product. The m rows of op(A) (times alpha) are copied contiguous into
+ * scratch; B is streamed straight from memory. Same params as gemmTiles; items: batch x ceil(n / 64).
+ */
+export function gemmSmallM(params: usize, begin: i32, end: i32, scratch: usize): void {
+  const m = pi(params, 1);
+  const n = pi(params, 2);
+  const k = pi(params, 3);
+  const aBase = pp(params, 4);
+  const strideA = <usize>(<u64>pf(params, 5)) << 2;
+  const transA = pi(params, 6) != 0;
+  const bBase = pp(params, 7);
+  const strideB = <usize>(<u64>pf(params, 8)) << 2;
+  const transB = pi(params, 9) != 0;
+  const cBase = pp(params, 10);
+  const strideC = <usize>(<u64>pf(params, 11)) << 2;
+  const alpha = <f32>pf(params, 12);
+  const beta = <f32>pf(params, 13);
+  const aRow: usize = transA ? 4 : <usize>k << 2;
+  const aK: usize = transA ? <usize>m << 2 : 4;
+  const ldc: usize = <usize>n << 2;
+  const width = transB ? SMALL_M_COLUMNS_T : SMALL_M_COLUMNS_N;
+  const blocks = (n + width - 1) / width;
+  const rowsA = (scratch + 63) & ~(<usize>63);
+  const kBytes = <usize>k << 2;
+  // row-major B: m accumulator rows of `width` floats after the packed A rows
+  const accRows = rowsA + ((<usize>m * kBytes + 63) & ~(<usize>63));
+  const accPitch = <usize>SMALL_M_COLUMNS_N << 2;
+  let packedBatch = -1;
+  for (let item = begin; item < end; item++) {
+    const bi = item / blocks;
+    const j0 = (item - bi * blocks) * width;
+    const j1 = min(n, j0 + width);
+    if (bi != packedBatch) {
+      const a = aBase + <usize>bi * strideA;
+      for (let i = 0; i < m; i++) {
+        const src = a + <usize>i * aRow;
+        const dst = rowsA + <usize>i * kBytes;
+        for (let p = 0; p < k; p++) store<f32>(dst + (<usize>p << 2), load<f32>(src + <usize>p * aK) * alpha);
+      }
+      packedBatch = bi;
+    }
+    const b = bBase + <usize>bi * strideB;
+    const c = cBase + <usize>bi * strideC;
+    if (transB) {
+      for (let i = 0; i < m; i++) {
+        const ai = rowsA + <usize>i * kBytes;
+        const ci = c + <usize>i * ldc;
+        // C[i, j] = dot(A[i, :], B[j, :])
+        for (let j = j0; j < j1; j++) {
+          const bj = b + <usize>j * kBytes;
+          let acc0 = f32x4.splat(0);
+          let acc1 = f32x4.splat(0);
+          let p = 0;
+          for (; p + 8 <= k; p += 8) {
+            const o = <usize>p << 2;
+            acc0 = f32x4.add(acc0, f32x4.mul(v128.load(ai + o), v128.load(bj + o)));
+            acc1 = f32x4.add(acc1, f32x4.mul(v128.load(ai + o, 16), v128.load(bj + o, 16)));
+          }
+          acc0 = f32x4.add(acc0, acc1);
+          let s = f32x4.extract_lane(acc0, 0) + f32x4.extract_lane(acc0, 1) + (f32x4.extract_lane(acc0, 2) + f32x4.extract_lane(acc0, 3));
+          for (; p < k; p++) s += load<f32>(ai + (<usize>p << 2)) * load<f32>(bj + (<usize>p << 2));
+          const q = ci + (<usize>j << 2);
+          store<f32>(q, beta == 0 ? s : s + beta * load<f32>(q));
+        }
+      }
+      continue;
+    }
+    // row-major B: stream whole row segments B[p, j0:j1] and accumulate the m rows of C in scratch
+    const cols = j1 - j0;
+    const vecs = cols >> 2;
+    const rest = cols & 3;
+    memory.fill(accRows, 0, <usize>m * accPitch);
+    for (let p = 0; p < k; p++) {
+      const bp = b + <usize>p * ldc + (<usize>j0 << 2);
+      for (let i = 0; i < m; i++) {
+        const av = v128.load32_splat(rowsA + <usize>i * kBytes + (<usize>p << 2));
+        const acc = accRows + <usize>i * accPitch;
+        for (let v = 0; v < vecs; v++) {
+          const o = <usize>v << 4;
+          v128.store(acc + o, f32x4.add(v128.load(acc + o), f32x4.mul(av, v128.load(bp + o))));
+        }
+        if (rest > 0) {
+          const o = <usize>vecs << 4;
+          storeTail(acc + o, f32x4.add(loadTail(acc + o, rest), f32x4.mul(av, loadTail(bp + o, rest))), rest);
+        }
+      }
+    }
+    for (let i = 0; i < m; i++) {
+      const acc = accRows + <usize>i * accPitch;
+      const q = c + <usize>i * ldc + (<usize>j0 << 2);
+      for (let j = 0; j < cols; j += 4) {
+        const count = min(4, cols - j);
+        const o = <usize>j << 2;
+        let v = loadTail4(acc + o, count);
+        if (beta != 0) v = f32x4.add(v, f32x4.mul(f32x4.splat(beta), loadTail4(q + o, count)));
+        storeTail4(q + o, v, count);
+      }
+    }
+  }
+}
+
+// @ts-ignore: decorator
+@inline function loadTail4(ptr: usize, count: i32): v128 {
+  return count == 4 ? v128.load(ptr) : loadTail(ptr, count);
+}
+
+// @ts-ignore: decorator
+@inline function storeTail4(ptr: usize, v: v128, count: i32): void {
+  if (count == 4) v128.store(ptr, v);
+  else storeTail(ptr, v, count);
 }

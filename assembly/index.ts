@@ -1,5 +1,5 @@
 // Entry point of the wasm kernels: every export the JavaScript side calls.
-export { gemmTiles, benchKernel } from "./gemm";
+export { gemmTiles, gemmSmallM, benchKernel } from "./gemm";
 export {
   unaryKernel,
   unaryBackwardKernel,
@@ -25,7 +25,7 @@ export {
   ropeKernel,
 } from "./rows";
 export { attentionKernel, attentionBackwardKernel } from "./attention";
-import { GEMM_SCRATCH_BYTES, MAX_KC, MAX_TILE_M, MAX_TILE_N, MR, NR } from "./gemm";
+import { GEMM_SCRATCH_BYTES, MAX_KC, MAX_TILE_M, MAX_TILE_N, MR, NR, SMALL_M_COLUMNS_N, SMALL_M_COLUMNS_T, SMALL_M_MAX } from "./gemm";
 
 /** First byte of linear memory not used by the module's static data. */
 export function heapBase(): usize {
@@ -48,4 +48,10 @@ export function gemmNR(): i32 {
 }
 export function gemmMaxKC(): i32 {
   return MAX_KC;
+}
+export function gemmSmallMMax(): i32 {
+  return SMALL_M_MAX;
+}
+export function gemmSmallMColumns(transB: i32): i32 {
+  return transB != 0 ? SMALL_M_COLUMNS_T : SMALL_M_COLUMNS_N;
 }

@@ -28,6 +28,7 @@ export const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAs
 
 export const KERNELS = [
   "gemmTiles",
+  "gemmSmallM",
   "unaryKernel",
   "unaryBackwardKernel",
   "binaryKernel",

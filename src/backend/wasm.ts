@@ -79,6 +79,8 @@ export interface GemmTuning {
   tileN?: number;
   /** Loop order inside a tile: A panel outer (B panels streamed) instead of B panel outer. */
   aOuter?: boolean;
+  /** Sends products with very few rows through packing too (for comparisons). */
+  noSmallM?: boolean;
 }
 
 const UNARY_CODES: Record<UnaryOp, number> = {
@@ -282,6 +284,8 @@ class WasmBackend implements Backend {
   private readonly gemmMaxTileM: number;
   private readonly gemmMaxTileN: number;
   private readonly gemmMaxKC: number;
+  private readonly gemmSmallMMax: number;
+  private readonly gemmSmallMColumns: (transB: number) => number;
   private readonly tuning: GemmTuning;
 
   constructor(module: WasmModule, threads: number, workerUrl: URL | null, tuning: GemmTuning) {
@@ -303,6 +307,8 @@ class WasmBackend implements Backend {
     this.gemmMaxTileM = (exports.gemmMaxTileM as () => number)();
     this.gemmMaxTileN = (exports.gemmMaxTileN as () => number)();
     this.gemmMaxKC = (exports.gemmMaxKC as () => number)();
+    this.gemmSmallMMax = (exports.gemmSmallMMax as () => number)();
+    this.gemmSmallMColumns = exports.gemmSmallMColumns as (transB: number) => number;
     this.tuning = tuning;
     this.buffer = this.memory.buffer;
     this.buffers.push(this.buffer);
@@ -608,6 +614,35 @@ class WasmBackend implements Backend {
       const c = this.f32(g.c, true, g.cOffset);
       const flops = 2 * batch * m * n * k;
       const parallel = this.threads > 1 && flops >= GEMM_PARALLEL_MIN_FLOPS;
+      if (m <= this.gemmSmallMMax && !this.tuning.noSmallM) {
+        // a few rows: stream B directly instead of packing it (matrix-vector products)
+        this.ensureScratch(m * k * 4 + m * this.gemmSmallMColumns(0) * 4 + 256);
+        const blocks = Math.ceil(n / this.gemmSmallMColumns(g.transB ? 1 : 0));
+        const total = batch * blocks;
+        this.setParams([
+          batch,
+          m,
+          n,
+          k,
+          a,
+          g.strideA,
+          g.transA ? 1 : 0,
+          b,
+          g.strideB,
+          g.transB ? 1 : 0,
+          c,
+          g.strideC,
+          g.alpha,
+          g.beta,
+        ]);
+        this.run(
+          KERNELS.indexOf("gemmSmallM"),
+          total,
+          parallel ? Math.max(1, Math.ceil(total / (this.threads * 4))) : total,
+          parallel,
+        );
+        return;
+      }
       const { tileM, tileN } = this.gemmTiles(batch, m, n, parallel);
       const tilesM = Math.ceil(m / tileM);
       const tilesN = Math.ceil(n / tileN);

@@ -225,7 +225,7 @@ describe("wasm backend: gemm", () => {
     for (const gemmTuning of [
       { kc: 37, tileM: 12, tileN: 24, aOuter: true },
       { kc: 512, tileM: 256, tileN: 512, aOuter: false },
-      { kc: 8, tileM: 4, tileN: 8, aOuter: true },
+      { kc: 8, tileM: 4, tileN: 8, aOuter: true, noSmallM: true },
     ]) {
       for (const threads of [1, 2]) {
         const b = createWasmBackend({ threads, gemmTuning });
@@ -272,6 +272,8 @@ describe("wasm backend: gemm", () => {
       for (const transB of [false, true]) {
         gemmCase(multi, 200, 300, 150, transA, transB);
         gemmCase(multi, 129, 257, 300, transA, transB, { batch: 2, alpha: 0.7, beta: 0.3 });
+        gemmCase(multi, 1, 3001, 700, transA, transB, { alpha: 0.5, beta: 2 }); // few rows: streams B
+        gemmCase(multi, 3, 1000, 513, transA, transB, { batch: 2, strideA: 0 });
       }
     }
     gemmCase(multi, 64, 520, 600, false, true, { batch: 1 });
