@@ -171,7 +171,12 @@ void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
     pthread_mutex_unlock(&pool.mutex);
   }
   run_tasks(0);
-  while (atomic_load_explicit(&pool.checked_in, memory_order_acquire) < pool.nthreads - 1) cpu_relax();
+  /* Wait for every worker to check in (then none can still touch this job). On an oversubscribed
+     machine a worker may be descheduled: after a short spin, yield the core to it. */
+  for (int spins = 0; atomic_load_explicit(&pool.checked_in, memory_order_acquire) < pool.nthreads - 1; spins++) {
+    if (spins < 4096) cpu_relax();
+    else sched_yield();
+  }
   pthread_mutex_unlock(&run_lock);
 }
 
