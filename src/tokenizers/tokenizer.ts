@@ -96,6 +96,13 @@ export interface EncodeOptions {
   padding?: boolean | "longest" | "max_length";
   paddingSide?: "left" | "right";
   padToMultipleOf?: number;
+  /**
+   * Keep what truncation cuts, as further windows in `overflowing` (long contexts in extractive QA: use
+   * truncation "only_second" so that the question is repeated in every window of the context).
+   */
+  returnOverflowing?: boolean;
+  /** Tokens shared by consecutive overflow windows. Default 0. */
+  stride?: number;
 }
 
 export interface Encoding {
@@ -108,6 +115,8 @@ export interface Encoding {
   specialTokensMask: number[];
   /** 0 or 1 for tokens of the first or second sequence, null for specials and padding. */
   sequenceIds: (number | null)[];
+  /** With returnOverflowing: the further windows that truncation would have dropped. */
+  overflowing?: Encoding[];
 }
 
 export interface DecodeOptions {
@@ -310,20 +319,18 @@ export class PretrainedTokenizer implements Tokenizer {
     return { pieces, special };
   }
 
-  private truncate(
-    first: SequencePieces,
-    second: SequencePieces | undefined,
+  /** How many tokens of each sequence truncation keeps (all of them when no truncation is asked for). */
+  private truncationPlan(
+    n1: number,
+    n2: number | undefined,
     options: EncodeOptions,
     addSpecial: boolean,
-  ): void {
-    if (!options.truncation || options.maxLength === undefined) return;
+  ): { keep1: number; keep2: number; strategy: TruncationStrategy } | undefined {
+    if (!options.truncation || options.maxLength === undefined) return undefined;
     const strategy: TruncationStrategy = options.truncation === true ? "longest_first" : options.truncation;
-    const template = second === undefined ? this.postProcessor.single : this.postProcessor.pair;
+    const template = n2 === undefined ? this.postProcessor.single : this.postProcessor.pair;
     const specials = addSpecial ? template.filter((item) => "special" in item).length : 0;
     const budget = options.maxLength - specials;
-    const n1 = first.pieces.length;
-    const n2 = second?.pieces.length ?? 0;
-    if (budget >= 0 && n1 + n2 <= budget) return;
     if (budget < 0) {
       throw new TokenizerError(
         "TOKENIZER_BAD_REQUEST",
@@ -331,15 +338,17 @@ export class PretrainedTokenizer implements Tokenizer {
           "raise maxLength or pass addSpecialTokens: false",
       );
     }
+    const second = n2 ?? 0;
     let keep1 = n1;
-    let keep2 = n2;
-    if (second === undefined || strategy === "only_first") {
-      keep1 = budget - n2;
+    let keep2 = second;
+    if (n1 + second <= budget) return { keep1, keep2, strategy };
+    if (n2 === undefined || strategy === "only_first") {
+      keep1 = budget - second;
       if (keep1 < 0) {
         throw new TokenizerError(
           "TOKENIZER_BAD_REQUEST",
           `cannot truncate to maxLength ${options.maxLength} with "only_first": the second sequence alone has ` +
-            `${n2} tokens; use "longest_first" or a larger maxLength`,
+            `${second} tokens; use "longest_first" or a larger maxLength`,
         );
       }
     } else if (strategy === "only_second") {
@@ -359,26 +368,37 @@ export class PretrainedTokenizer implements Tokenizer {
         else keep2--;
       }
     }
-    const cut = (seq: SequencePieces, keep: number): void => {
-      if (keep >= seq.pieces.length) return;
-      if (options.truncationSide === "left") {
-        seq.pieces.splice(0, seq.pieces.length - keep);
-        seq.special.splice(0, seq.special.length - keep);
-      } else {
-        seq.pieces.length = keep;
-        seq.special.length = keep;
-      }
-    };
-    cut(first, keep1);
-    if (second !== undefined) cut(second, keep2);
+    return { keep1, keep2, strategy };
   }
 
-  private encodeUnpadded(text: string, pair: string | undefined, options: EncodeOptions): Encoding {
-    const addSpecial = options.addSpecialTokens ?? true;
-    const parseSpecial = options.parseSpecialTokens ?? true;
-    const sequences: SequencePieces[] = [this.tokenizeSequence(text, parseSpecial)];
-    if (pair !== undefined) sequences.push(this.tokenizeSequence(pair, parseSpecial));
-    this.truncate(sequences[0], sequences[1], options, addSpecial);
+  /**
+   * The [start, end) windows of a sequence of `length` tokens that keep `keep` tokens each: one window
+   * without overflow; with overflow, windows that advance by keep - stride until the end is covered
+   * (tokenizers' Encoding::truncate). The first window is the one plain truncation keeps.
+   */
+  private windows(length: number, keep: number, options: EncodeOptions): [number, number][] {
+    const left = options.truncationSide === "left";
+    const window = (start: number, stop: number): [number, number] =>
+      left ? [length - stop, length - start] : [start, stop];
+    if (keep >= length) return [[0, length]];
+    if (!options.returnOverflowing) return [window(0, keep)];
+    const stride = options.stride ?? 0;
+    if (!(stride >= 0 && stride < keep)) {
+      throw new TokenizerError(
+        "TOKENIZER_BAD_REQUEST",
+        `stride ${stride} must be at least 0 and below the ${keep} tokens each window keeps; lower the stride`,
+      );
+    }
+    const ranges: [number, number][] = [];
+    for (let start = 0; ; start += keep - stride) {
+      const stop = Math.min(start + keep, length);
+      ranges.push(window(start, stop));
+      if (stop === length) return ranges;
+    }
+  }
+
+  /** Applies the template to (windows of) the sequences. */
+  private assemble(sequences: SequencePieces[], addSpecial: boolean): Encoding {
     const encoding: Encoding = {
       ids: [],
       tokens: [],
@@ -388,14 +408,9 @@ export class PretrainedTokenizer implements Tokenizer {
       specialTokensMask: [],
       sequenceIds: [],
     };
-    const template = addSpecial
-      ? pair === undefined
-        ? this.postProcessor.single
-        : this.postProcessor.pair
-      : pair === undefined
-        ? NO_TEMPLATE.single
-        : NO_TEMPLATE.pair;
-    for (const item of template) {
+    const paired = sequences.length > 1;
+    const templates = addSpecial ? this.postProcessor : NO_TEMPLATE;
+    for (const item of paired ? templates.pair : templates.single) {
       if ("special" in item) {
         encoding.ids.push(item.id);
         encoding.tokens.push(item.special);
@@ -422,7 +437,43 @@ export class PretrainedTokenizer implements Tokenizer {
     return encoding;
   }
 
+  private encodeUnpadded(text: string, pair: string | undefined, options: EncodeOptions): Encoding {
+    const addSpecial = options.addSpecialTokens ?? true;
+    const parseSpecial = options.parseSpecialTokens ?? true;
+    const first = this.tokenizeSequence(text, parseSpecial);
+    const second = pair === undefined ? undefined : this.tokenizeSequence(pair, parseSpecial);
+    const plan = this.truncationPlan(first.pieces.length, second?.pieces.length, options, addSpecial);
+    if (plan === undefined) return this.assemble(second ? [first, second] : [first], addSpecial);
+    const slice = (seq: SequencePieces, [start, stop]: [number, number]): SequencePieces => ({
+      pieces: seq.pieces.slice(start, stop),
+      special: seq.special.slice(start, stop),
+    });
+    const firstWindows = this.windows(first.pieces.length, plan.keep1, options);
+    const secondWindows = second ? this.windows(second.pieces.length, plan.keep2, options) : [];
+    if (firstWindows.length > 1 && secondWindows.length > 1) {
+      throw new TokenizerError(
+        "TOKENIZER_BAD_REQUEST",
+        'returnOverflowing with both sequences truncated: use truncation "only_second" (or "only_first") so ' +
+          "that one sequence is windowed and the other kept whole",
+      );
+    }
+    const encodings: Encoding[] = [];
+    if (second === undefined) {
+      for (const w of firstWindows) encodings.push(this.assemble([slice(first, w)], addSpecial));
+    } else if (secondWindows.length > 1) {
+      const kept = slice(first, firstWindows[0]);
+      for (const w of secondWindows) encodings.push(this.assemble([kept, slice(second, w)], addSpecial));
+    } else {
+      const kept = slice(second, secondWindows[0]);
+      for (const w of firstWindows) encodings.push(this.assemble([slice(first, w), kept], addSpecial));
+    }
+    const [main, ...overflowing] = encodings;
+    if (options.returnOverflowing) main.overflowing = overflowing;
+    return main;
+  }
+
   private pad(encoding: Encoding, length: number, options: EncodeOptions): void {
+    for (const extra of encoding.overflowing ?? []) this.pad(extra, length, options);
     const missing = length - encoding.ids.length;
     if (missing <= 0) return;
     const pad = this.specialTokens.pad;
@@ -432,20 +483,18 @@ export class PretrainedTokenizer implements Tokenizer {
         "padding requested but this tokenizer has no pad token; set one (e.g. reuse the EOS token) or disable padding",
       );
     }
-    const fill = <T>(values: T[], value: T): void => {
-      const extra = new Array<T>(missing).fill(value);
-      if (options.paddingSide === "left") values.unshift(...extra);
-      else values.push(...extra);
+    const left = options.paddingSide === "left";
+    const fill = <T>(values: T[], make: () => T): T[] => {
+      const extra = Array.from({ length: missing }, make);
+      return left ? extra.concat(values) : values.concat(extra);
     };
-    fill(encoding.ids, pad.id);
-    fill(encoding.tokens, pad.token);
-    const offsets: [number, number][] = Array.from({ length: missing }, () => [0, 0]);
-    if (options.paddingSide === "left") encoding.offsets.unshift(...offsets);
-    else encoding.offsets.push(...offsets);
-    fill(encoding.typeIds, 0);
-    fill(encoding.attentionMask, 0);
-    fill(encoding.specialTokensMask, 1);
-    fill(encoding.sequenceIds, null);
+    encoding.ids = fill(encoding.ids, () => pad.id);
+    encoding.tokens = fill(encoding.tokens, () => pad.token);
+    encoding.offsets = fill(encoding.offsets, (): [number, number] => [0, 0]);
+    encoding.typeIds = fill(encoding.typeIds, () => 0);
+    encoding.attentionMask = fill(encoding.attentionMask, () => 0);
+    encoding.specialTokensMask = fill(encoding.specialTokensMask, () => 1);
+    encoding.sequenceIds = fill(encoding.sequenceIds, (): number | null => null);
   }
 
   private targetLength(longest: number, options: EncodeOptions): number | undefined {
@@ -466,7 +515,8 @@ export class PretrainedTokenizer implements Tokenizer {
 
   encode(text: string, options: EncodeOptions = {}): Encoding {
     const encoding = this.encodeUnpadded(text, options.pair, options);
-    const target = this.targetLength(encoding.ids.length, options);
+    const longest = Math.max(encoding.ids.length, ...(encoding.overflowing ?? []).map((e) => e.ids.length));
+    const target = this.targetLength(longest, options);
     if (target !== undefined) this.pad(encoding, target, options);
     return encoding;
   }
@@ -480,7 +530,10 @@ export class PretrainedTokenizer implements Tokenizer {
         ? this.encodeUnpadded(input, options.pair, options)
         : this.encodeUnpadded(input[0], input[1], options),
     );
-    const longest = encodings.reduce((m, e) => Math.max(m, e.ids.length), 0);
+    let longest = 0;
+    for (const e of encodings) {
+      for (const part of [e, ...(e.overflowing ?? [])]) longest = Math.max(longest, part.ids.length);
+    }
     const target = this.targetLength(longest, options);
     if (target !== undefined) for (const encoding of encodings) this.pad(encoding, target, options);
     return encodings;

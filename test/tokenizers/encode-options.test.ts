@@ -131,6 +131,63 @@ describe("truncation", () => {
   });
 });
 
+describe("overflowing windows for long contexts (extractive QA)", () => {
+  const question = "Who wrote it?";
+  const context = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
+
+  test("only_second with a stride: the question in every window, windows overlapping by the stride", () => {
+    const contextIds = bert.encode(context, { addSpecialTokens: false }).ids;
+    const main = bert.encode(question, {
+      pair: context,
+      maxLength: 32,
+      truncation: "only_second",
+      returnOverflowing: true,
+      stride: 5,
+      padding: "max_length",
+    });
+    const windows = [main, ...(main.overflowing ?? [])];
+    assert.ok(windows.length >= 3);
+    const questionIds = bert.encode(question, { addSpecialTokens: false }).ids;
+    let expectedStart = 0;
+    windows.forEach((w, k) => {
+      assert.equal(w.ids.length, 32, "every window is padded");
+      assert.deepEqual(w.ids.slice(1, 1 + questionIds.length), questionIds);
+      const contextPart = w.ids.filter((_, i) => w.sequenceIds[i] === 1);
+      assert.deepEqual(
+        contextPart,
+        contextIds.slice(expectedStart, expectedStart + contextPart.length),
+        `window ${k}`,
+      );
+      // Context offsets still index the context.
+      w.offsets.forEach(([s, e], i) => {
+        if (w.sequenceIds[i] === 1) assert.match(context.slice(s, e), /^(word|\d+)/);
+      });
+      if (k + 1 < windows.length) expectedStart += contextPart.length - 5;
+      else
+        assert.equal(
+          expectedStart + contextPart.length,
+          contextIds.length,
+          "the last window reaches the end",
+        );
+    });
+    assert.equal(main.overflowing?.[0].overflowing, undefined);
+  });
+
+  test("single sequences window too; windowing both sequences of a pair is refused", () => {
+    const single = bert.encode(context, { maxLength: 50, truncation: true, returnOverflowing: true });
+    const total = [single, ...(single.overflowing ?? [])].reduce((n, e) => n + e.ids.length - 2, 0);
+    assert.equal(total, bert.encode(context, { addSpecialTokens: false }).ids.length);
+    assert.throws(
+      () => bert.encode(context, { pair: context, maxLength: 50, truncation: true, returnOverflowing: true }),
+      { code: "TOKENIZER_BAD_REQUEST", message: /only_second/ },
+    );
+    assert.throws(
+      () => bert.encode(context, { maxLength: 10, truncation: true, returnOverflowing: true, stride: 8 }),
+      { code: "TOKENIZER_BAD_REQUEST", message: /stride/ },
+    );
+  });
+});
+
 describe("padding", () => {
   test("max_length pads right (default) or left with [PAD], mask 0 and type id 0", () => {
     const right = bert.encode("hello world", { maxLength: 6, padding: "max_length" });
