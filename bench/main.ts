@@ -8,6 +8,7 @@
 // Numbers on shared machines are noisy: suites report the best of several runs after a warm-up.
 
 import { gemmSuite } from "./suites/gemm.js";
+import { trainingSuite } from "./suites/training.js";
 
 export interface BenchRow {
   /** What was measured, e.g. "native 512x768x768 1 thread vs torch". */
@@ -37,7 +38,7 @@ export interface BenchSuite {
   run(context: BenchContext): Promise<void>;
 }
 
-const suites: BenchSuite[] = [gemmSuite];
+const suites: BenchSuite[] = [gemmSuite, trainingSuite];
 
 function format(value: number | null, digits: number): string {
   if (value === null || !Number.isFinite(value)) return "-";

@@ -1,0 +1,193 @@
+// Training workloads, ours vs PyTorch with the same shapes and thread count, measured in the same run:
+//   bert-layer: one BERT-base encoder layer forward + backward (hidden 768, 12 heads, FFN 3072, seq 128,
+//               batch 8) — target >= 1.0x PyTorch;
+//   tiny-step:  a whole training step of a tiny encoder classifier (hidden 64, 2 layers, 4 heads, seq 64,
+//               batch 16) — overhead-bound, target >= 3x PyTorch.
+// The PyTorch side is bench/python/training_ref.py (plain torch modules of the same shapes).
+
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import type { Backend } from "../../src/backend/backend.js";
+import { availableBackends, setCurrentBackend } from "../../src/backend/registry.js";
+import type { ModelConfig } from "../../src/io/hf-config.js";
+import { parseHfConfig } from "../../src/io/hf-config.js";
+import { BertLayer, BertModel } from "../../src/models/bert.js";
+import { Linear } from "../../src/nn/index.js";
+import { AdamW } from "../../src/optim/index.js";
+import * as T from "../../src/tensor/index.js";
+import type { BenchContext, BenchSuite } from "../main.js";
+
+const PYTHON = "/usr/bin/python3";
+const SCRIPT = fileURLToPath(new URL("../../../bench/python/training_ref.py", import.meta.url));
+
+function bertConfig(
+  hidden: number,
+  heads: number,
+  ffn: number,
+  layers: number,
+  vocab: number,
+  positions: number,
+): ModelConfig {
+  return parseHfConfig({
+    model_type: "bert",
+    hidden_size: hidden,
+    num_attention_heads: heads,
+    intermediate_size: ffn,
+    num_hidden_layers: layers,
+    vocab_size: vocab,
+    max_position_embeddings: positions,
+    type_vocab_size: 2,
+    layer_norm_eps: 1e-12,
+    hidden_act: "gelu",
+  });
+}
+
+/** Best and median wall time of fn over a time budget, after two warm-up calls. */
+function measure(fn: () => void, budgetMs: number, maxReps = 50): { best: number; median: number } {
+  fn();
+  fn();
+  const times: number[] = [];
+  const start = performance.now();
+  while (times.length < 3 || (performance.now() - start < budgetMs && times.length < maxReps)) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { best: times[0], median: times[Math.floor(times.length / 2)] };
+}
+
+function bertLayerStep(): () => void {
+  const config = bertConfig(768, 12, 3072, 1, 10, 128);
+  const layer = new BertLayer(config, 1);
+  const rng = new T.Rng(2);
+  const make = (shape: number[], scale: number) =>
+    T.keep(
+      T.tensor(
+        Float32Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal() * scale),
+        shape,
+      ),
+    );
+  const x = make([8, 128, 768], 1).setRequiresGrad();
+  const weights = make([8, 128, 768], 1);
+  return () =>
+    T.scope(() => {
+      for (const p of layer.parameters()) p.grad?.dispose();
+      for (const p of layer.parameters()) p.grad = null;
+      x.grad?.dispose();
+      x.grad = null;
+      const out = layer.forward(x, {}, 0, null);
+      T.backward(T.sum(T.mul(out, weights)));
+    });
+}
+
+function tinyTrainingStep(): () => void {
+  const config = bertConfig(64, 4, 256, 2, 1000, 64);
+  const model = new BertModel(config, { seed: 3 });
+  const classifier = new Linear(64, 3, { rng: new T.Rng(4) });
+  const optimizer = new AdamW([...model.parameters(), ...classifier.parameters()], {
+    lr: 1e-3,
+    weightDecay: 0.01,
+  });
+  const rng = new T.Rng(5);
+  const ids = T.keep(
+    T.tensor(
+      Array.from({ length: 16 * 64 }, () => rng.int(1000)),
+      [16, 64],
+      "int32",
+    ),
+  );
+  const labels = T.keep(
+    T.tensor(
+      Array.from({ length: 16 }, () => rng.int(3)),
+      [16],
+      "int32",
+    ),
+  );
+  return () =>
+    T.scope(() => {
+      optimizer.zeroGrad();
+      const pooled = model.forward({ inputIds: ids }).poolerOutput as T.Tensor;
+      T.backward(T.crossEntropy(classifier.forward(pooled), labels));
+      optimizer.step();
+    });
+}
+
+interface TorchRow {
+  name: string;
+  best_ms: number;
+  median_ms: number;
+}
+
+function torchTimings(
+  threads: number,
+  unsetOpenblas: boolean,
+): { rows: Map<string, TorchRow>; error?: string } {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    OMP_NUM_THREADS: String(threads),
+    OPENBLAS_NUM_THREADS: String(threads),
+    MKL_NUM_THREADS: String(threads),
+  };
+  if (unsetOpenblas) {
+    delete env.OPENBLAS_CORETYPE;
+    delete env.OPENBLAS_L2_SIZE;
+  }
+  const result = spawnSync(PYTHON, [SCRIPT, String(threads)], { env, encoding: "utf8", timeout: 600_000 });
+  const rows = new Map<string, TorchRow>();
+  for (const line of result.stdout?.split("\n") ?? []) {
+    if (!line.trim()) continue;
+    const parsed = JSON.parse(line) as TorchRow & { missing?: string };
+    if (parsed.missing) return { rows, error: parsed.missing };
+    rows.set(parsed.name, parsed);
+  }
+  return {
+    rows,
+    error: result.status === 0 ? undefined : (result.stderr || `exit ${result.status}`).slice(0, 300),
+  };
+}
+
+async function runFor(context: BenchContext, backend: Backend): Promise<void> {
+  setCurrentBackend(backend);
+  const threads = backend.threads;
+  const budget = context.quick ? 500 : 3000;
+  const ours = {
+    "bert-layer": measure(bertLayerStep(), budget, context.quick ? 3 : 30),
+    "tiny-step": measure(tinyTrainingStep(), budget, context.quick ? 5 : 200),
+  };
+  const haveTorch = existsSync(PYTHON) && existsSync(SCRIPT);
+  const unset = haveTorch
+    ? torchTimings(threads, true)
+    : { rows: new Map<string, TorchRow>(), error: `${PYTHON} or ${SCRIPT} missing` };
+  const asSet =
+    haveTorch && (process.env.OPENBLAS_CORETYPE || process.env.OPENBLAS_L2_SIZE)
+      ? torchTimings(threads, false)
+      : unset;
+  if (unset.error) context.note(`PyTorch reference unavailable for ${backend.name}: ${unset.error}`);
+  for (const [name, time] of Object.entries(ours)) {
+    const ref = unset.rows.get(name);
+    context.row({
+      name: `${name} ${backend.name} ${threads} thread(s) vs torch`,
+      ours_ms: time.best,
+      ref_ms: ref?.best_ms ?? null,
+      detail: {
+        ours_median_ms: time.median,
+        torch_median_ms: ref?.median_ms ?? null,
+        torch_env_ms: asSet.rows.get(name)?.best_ms ?? null,
+      },
+    });
+  }
+}
+
+export const trainingSuite: BenchSuite = {
+  name: "training",
+  description: "BERT-base layer fwd+bwd and a tiny-model training step vs PyTorch (same threads)",
+  async run(context) {
+    context.note(
+      "ref_ms: PyTorch with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset; torch_env_ms: with them as set in this environment",
+    );
+    for (const backend of availableBackends().filter((b) => b.name !== "reference"))
+      await runFor(context, backend);
+  },
+};
