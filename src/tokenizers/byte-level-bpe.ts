@@ -25,6 +25,14 @@ export const PRETOKENIZE_PATTERNS = {
   qwen2: String.raw`'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD]|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\p{White_Space}\p{L}\p{N}]+[\r\n]*|\p{White_Space}*[\r\n]+|\p{White_Space}+(?!\P{White_Space})|\p{White_Space}+`,
 } as const;
 
+/**
+ * A Python/Rust-flavoured regex source in JavaScript's spelling: \s and \S become \p{White_Space} and
+ * \P{White_Space} (also inside character classes). Inline flag groups such as (?i:...) are not translated.
+ */
+export function toJsPattern(source: string): string {
+  return source.replaceAll("\\s", "\\p{White_Space}").replaceAll("\\S", "\\P{White_Space}");
+}
+
 export interface ByteLevelBpeOptions {
   /** Token -> id (encoder.json, tokenizer.json's model.vocab, or a GGUF token list). */
   vocab: ReadonlyMap<string, number>;

@@ -9,7 +9,7 @@
 // matched). llama.cpp's defaults apply when a key is absent.
 
 import { type GgufFile, type GgufTokenizerMetadata, ggufTokenizerMetadata, readGguf } from "../io/gguf.js";
-import { ByteLevelBpeModel, PRETOKENIZE_PATTERNS, parseMergeLines } from "./byte-level-bpe.js";
+import { ByteLevelBpeModel, PRETOKENIZE_PATTERNS, parseMergeLines, toJsPattern } from "./byte-level-bpe.js";
 import { TokenizerError } from "./errors.js";
 import { SentencePieceBpeModel } from "./sentencepiece-bpe.js";
 import {
@@ -26,29 +26,55 @@ const TOKEN_TYPE_UNKNOWN = 2;
 const TOKEN_TYPE_CONTROL = 3;
 const TOKEN_TYPE_USER_DEFINED = 4;
 
-/** llama.cpp's `tokenizer.ggml.pre` names, grouped by the pre-tokenizer regex they select. */
-const PRE_TOKENIZERS: Record<string, { pattern: string; ignoreMerges?: boolean; addBos?: boolean }> = {};
-for (const name of [
-  "gpt-2",
-  "phi-2",
-  "jina-es",
-  "jina-de",
-  "gigachat",
-  "jina-v1-en",
-  "jina-v2-es",
-  "jina-v2-de",
-]) {
-  PRE_TOKENIZERS[name] = { pattern: PRETOKENIZE_PATTERNS.gpt2 };
+/**
+ * llama.cpp's `tokenizer.ggml.pre` names and the regexes each selects (llm_tokenizer_bpe). Several regexes
+ * apply in turn, each splitting the words of the one before into matches and the text between them, as
+ * llama.cpp's unicode_regex_split does.
+ */
+interface PreTokenizer {
+  patterns: string[];
+  ignoreMerges?: boolean;
+  addBos?: boolean;
 }
-for (const name of ["jina-v2-code", "roberta-bpe", "mpt", "olmo", "jais"]) {
-  PRE_TOKENIZERS[name] = { pattern: PRETOKENIZE_PATTERNS.gpt2 };
-}
-for (const name of ["llama3", "llama-v3", "llama-bpe", "falcon3"]) {
-  PRE_TOKENIZERS[name] = { pattern: PRETOKENIZE_PATTERNS.llama3, ignoreMerges: true, addBos: true };
-}
-for (const name of ["dbrx", "smaug-bpe"]) PRE_TOKENIZERS[name] = { pattern: PRETOKENIZE_PATTERNS.llama3 };
-for (const name of ["qwen2", "stablelm2", "megrez"])
-  PRE_TOKENIZERS[name] = { pattern: PRETOKENIZE_PATTERNS.qwen2 };
+// llama.cpp's GPT-2 regex, spelled without the final "|\s+" (text it leaves is kept as words anyway).
+const GPT2_NO_FALLBACK = toJsPattern(
+  String.raw`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`,
+);
+const PRE_TOKENIZERS: Record<string, PreTokenizer> = {};
+const family = (names: string[], pre: PreTokenizer): void => {
+  for (const name of names) PRE_TOKENIZERS[name] = pre;
+};
+family(
+  [
+    "gpt-2",
+    "phi-2",
+    "jina-es",
+    "jina-de",
+    "gigachat",
+    "jina-v1-en",
+    "jina-v2-es",
+    "jina-v2-de",
+    "jina-v2-code",
+  ],
+  { patterns: [PRETOKENIZE_PATTERNS.gpt2] },
+);
+family(["roberta-bpe", "mpt", "olmo", "jais"], { patterns: [PRETOKENIZE_PATTERNS.gpt2] });
+family(["llama3", "llama-v3", "llama-bpe", "falcon3"], {
+  patterns: [PRETOKENIZE_PATTERNS.llama3],
+  ignoreMerges: true,
+  addBos: true,
+});
+family(["dbrx", "smaug-bpe"], { patterns: [PRETOKENIZE_PATTERNS.llama3] });
+family(["qwen2", "stablelm2", "megrez"], { patterns: [PRETOKENIZE_PATTERNS.qwen2] });
+family(["starcoder", "refact", "command-r", "smollm", "codeshell", "exaone", "minerva-7b"], {
+  patterns: [String.raw`\p{N}`, GPT2_NO_FALLBACK],
+});
+family(["falcon"], {
+  patterns: [String.raw`[\p{P}\$\+<=>\^~\|\x60]+`, GPT2_NO_FALLBACK, "[0-9][0-9][0-9]"],
+});
+family(["default"], {
+  patterns: [String.raw`[\p{P}\$\+<=>\^~\|]+`, GPT2_NO_FALLBACK, String.raw`\p{N}+`, "[0-9][0-9][0-9]"],
+});
 
 function special(meta: GgufTokenizerMetadata, id: number | undefined): SpecialToken | undefined {
   return id === undefined ? undefined : { token: meta.tokens[id], id };
@@ -133,7 +159,7 @@ function byteLevelFromGguf(meta: GgufTokenizerMetadata): PretrainedTokenizer {
   const model = new ByteLevelBpeModel({
     vocab,
     merges: parseMergeLines(meta.merges, "GGUF tokenizer.ggml.merges"),
-    patterns: [pre.pattern],
+    patterns: pre.patterns,
     ignoreMerges: pre.ignoreMerges ?? false,
   });
   // llama.cpp's defaults for "gpt2" vocabularies: BOS = EOS = 11 unless the file says otherwise.

@@ -8,7 +8,12 @@
 // post_processor TemplateProcessing / BertProcessing / RobertaProcessing / ByteLevel becomes the template;
 // added_tokens become added tokens. Anything else is rejected with TOKENIZER_UNSUPPORTED naming the part.
 
-import { ByteLevelBpeModel, PRETOKENIZE_PATTERNS, type TextNormalization } from "./byte-level-bpe.js";
+import {
+  ByteLevelBpeModel,
+  PRETOKENIZE_PATTERNS,
+  type TextNormalization,
+  toJsPattern,
+} from "./byte-level-bpe.js";
 import { TokenizerError } from "./errors.js";
 import { addedTokenFromJson, type HfTokenizerConfig, readJsonFile } from "./hf-config.js";
 import { SentencePieceBpeModel } from "./sentencepiece-bpe.js";
@@ -58,7 +63,7 @@ function splitPattern(label: string, split: Json): string {
   }
   const known = KNOWN_SPLIT_PATTERNS[regex];
   if (known !== undefined) return known;
-  const translated = regex.replaceAll("\\s", "\\p{White_Space}").replaceAll("\\S", "\\P{White_Space}");
+  const translated = toJsPattern(regex);
   try {
     new RegExp(translated, "gu");
   } catch {

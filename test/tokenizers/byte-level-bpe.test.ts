@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { GgufValueType, readGguf } from "../../src/io/gguf.js";
 import { ByteLevelBpeModel, PRETOKENIZE_PATTERNS } from "../../src/tokenizers/byte-level-bpe.js";
 import { tokenizerFromGguf } from "../../src/tokenizers/gguf-tokenizer.js";
 import { loadTokenizer } from "../../src/tokenizers/load.js";
@@ -197,4 +198,28 @@ describe("pre-tokenization patterns", () => {
       [...ids("hello"), ...ids("1"), ...ids("2")],
     );
   });
+});
+
+test("GGUF pre-tokenizer names select llama.cpp's regex lists; all keep every character", () => {
+  const file = readGguf(join(VOCAB_DIR, "ggml-vocab-gpt-2.gguf"));
+  const withPre = (pre: string) => {
+    const metadata = new Map(file.metadata);
+    metadata.set("tokenizer.ggml.pre", { type: GgufValueType.STRING, value: pre });
+    return tokenizerFromGguf({ ...file, metadata });
+  };
+  const gpt2 = withPre("gpt-2");
+  const digits = (text: string) => Array.from(text, (d) => gpt2.encode(d).ids[0]);
+  for (const pre of ["default", "falcon", "smollm", "starcoder", "llama-bpe", "qwen2", "dbrx", "olmo"]) {
+    const tokenizer = withPre(pre);
+    for (const text of UNICODE_TEXTS) {
+      assert.equal(tokenizer.decode(tokenizer.encode(text).ids, { skipSpecialTokens: true }), text, `${pre}`);
+    }
+  }
+  assert.deepEqual(withPre("smollm").encode("2024").ids, digits("2024"));
+  assert.deepEqual(withPre("qwen2").encode("2024").ids, digits("2024"));
+  assert.deepEqual(withPre("llama-bpe").encode("12345", { addSpecialTokens: false }).ids, [
+    ...gpt2.encode("123").ids,
+    ...gpt2.encode("45").ids,
+  ]);
+  assert.throws(() => withPre("no-such-pre"), { name: "TokenizerError", code: "TOKENIZER_UNSUPPORTED" });
 });
