@@ -10,6 +10,17 @@ export interface LayerPast {
   value: Tensor;
 }
 
+/**
+ * What incremental decoding needs of a key/value cache: T.KVCache, or the row-selectable cache of batched
+ * generation (src/models/row-cache.ts).
+ */
+export interface DecodingCache {
+  /** Number of positions cached. */
+  readonly length: number;
+  /** Appends [batch, kvHeads, t, headDim] keys and values of one layer; returns the layer's full keys and values. */
+  append(layer: number, key: Tensor, value: Tensor): [Tensor, Tensor];
+}
+
 export interface ModelInputs {
   /** int32 [batch, seq]. Either this or inputsEmbeds. */
   inputIds?: Tensor;
@@ -27,7 +38,7 @@ export interface ModelInputs {
   /** Per layer, keys/values placed before the sequence's own (prefix tuning's past_key_values). */
   past?: readonly LayerPast[];
   /** Incremental decoding: appended to and attended over; overrides `past`. */
-  cache?: T.KVCache;
+  cache?: DecodingCache;
 }
 
 export function batchAndSeq(inputs: ModelInputs): [number, number] {
