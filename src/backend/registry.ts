@@ -3,13 +3,14 @@
 
 import { AdaptlmError } from "../errors.js";
 import type { Backend, BackendName } from "./backend.js";
+import { loadNativeBackend } from "./native.js";
 import { referenceBackend } from "./reference.js";
 import { loadWasmBackend } from "./wasm.js";
 
 type Loader = () => Backend | null;
 
 const loaders: Record<BackendName, Loader> = {
-  native: () => null,
+  native: loadNativeBackend,
   wasm: loadWasmBackend,
   reference: () => referenceBackend,
 };
