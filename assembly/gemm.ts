@@ -347,9 +347,6 @@ export function gemmTiles(params: usize, begin: i32, end: i32, scratch: usize): 
   }
 }
 
-export function benchKernel(ap: usize, bp: usize, kc: i32, c: usize, reps: i32): void {
-  for (let r = 0; r < reps; r++) kernel4x8(ap, bp, kc, c, 32, 1);
-}
 
 /** Columns of C per work item of the small-m path: B transposed (dot products) and B row-major. */
 export const SMALL_M_COLUMNS_T: i32 = 64;

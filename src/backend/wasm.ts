@@ -56,6 +56,8 @@ import {
 } from "./wasm-protocol.js";
 
 const WASM_FILE = join("wasm", "adaptlm_kernels.wasm");
+/** Index of each kernel in KERNELS (what the control block carries). */
+const K = Object.fromEntries(KERNELS.map((name, index) => [name, index])) as Record<KernelName, number>;
 const PAGE = 65536;
 const ALIGN = 64;
 const MAX_RANK = 8;
@@ -174,49 +176,6 @@ function sizeClass(bytes: number): number {
   if (bytes <= 256) return Math.max(ALIGN, Math.ceil(bytes / ALIGN) * ALIGN);
   const step = 2 ** (Math.floor(Math.log2(bytes)) - 2);
   return Math.ceil(bytes / step) * step;
-}
-
-/**
- * Merges axes that are contiguous for every stride list and drops size-1 axes. Returns null when the result
- * still has more than MAX_RANK axes.
- */
-function collapseAxes(
-  shape: readonly number[],
-  strides: readonly (readonly number[])[],
-): { shape: number[]; strides: number[][] } | null {
-  const outShape: number[] = [];
-  const outStrides: number[][] = strides.map(() => []);
-  for (let axis = 0; axis < shape.length; axis++) {
-    const size = shape[axis];
-    if (size === 1) continue;
-    const last = outShape.length - 1;
-    if (last >= 0 && strides.every((s, i) => outStrides[i][last] === s[axis] * size)) {
-      outShape[last] *= size;
-      strides.forEach((s, i) => {
-        outStrides[i][last] = s[axis];
-      });
-    } else {
-      outShape.push(size);
-      strides.forEach((s, i) => {
-        outStrides[i].push(s[axis]);
-      });
-    }
-  }
-  if (outShape.length === 0) {
-    outShape.push(1);
-    for (const s of outStrides) s.push(0);
-  }
-  return outShape.length > MAX_RANK ? null : { shape: outShape, strides: outStrides };
-}
-
-function contiguousStrides(shape: readonly number[]): number[] {
-  const strides = new Array<number>(shape.length);
-  let s = 1;
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    strides[axis] = s;
-    s *= shape[axis];
-  }
-  return strides;
 }
 
 function product(shape: readonly number[]): number {
@@ -580,18 +539,9 @@ class WasmBackend implements Backend {
     return { parallel: perChunk < total, perChunk };
   }
 
-  private call(kernel: KernelName, total: number, costPerItem: number, minChunk = 1): void {
+  private call(kernel: number, total: number, costPerItem: number, minChunk = 1): void {
     const { parallel, perChunk } = this.plan(total, costPerItem, minChunk);
-    this.run(KERNELS.indexOf(kernel), total, perChunk, parallel);
-  }
-
-  /** Runs body (which sets params and calls kernels) and always releases staged copies. */
-  private staging(body: () => void): void {
-    try {
-      body();
-    } finally {
-      if (this.staged.length > 0) this.unstage();
-    }
+    this.run(kernel, total, perChunk, parallel);
   }
 
   // ---------------------------------------------------------------- kernels
@@ -608,7 +558,7 @@ class WasmBackend implements Backend {
         `gemm(batch ${batch}, m ${m}, n ${n}, k ${k}) reaches past its arrays (a ${g.a.length}, b ${g.b.length}, c ${g.c.length} elements): check offsets and strides`,
       );
     }
-    this.staging(() => {
+    try {
       const a = this.f32(g.a, false, g.aOffset);
       const b = this.f32(g.b, false, g.bOffset);
       const c = this.f32(g.c, true, g.cOffset);
@@ -636,7 +586,7 @@ class WasmBackend implements Backend {
           g.beta,
         ]);
         this.run(
-          KERNELS.indexOf("gemmSmallM"),
+          K.gemmSmallM,
           total,
           parallel ? Math.max(1, Math.ceil(total / (this.threads * 4))) : total,
           parallel,
@@ -668,8 +618,10 @@ class WasmBackend implements Backend {
         Math.min(this.tuning.kc ?? DEFAULT_KC, this.gemmMaxKC),
         (this.tuning.aOuter ?? DEFAULT_A_OUTER) ? 1 : 0,
       ]);
-      this.run(KERNELS.indexOf("gemmTiles"), batch * tilesM * tilesN, 1, parallel);
-    });
+      this.run(K.gemmTiles, batch * tilesM * tilesN, 1, parallel);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   /** Tile shape of C per work item: large tiles amortise packing; enough tiles keep every thread busy. */
@@ -695,10 +647,12 @@ class WasmBackend implements Backend {
 
   unary(op: UnaryOp, x: FloatArray, out: FloatArray, n: number, alpha: number): void {
     if (n <= 0) return;
-    this.staging(() => {
+    try {
       this.setParams([UNARY_CODES[op], this.f32(x, false), this.f32(out, true), alpha]);
-      this.call("unaryKernel", n, UNARY_COST[op], 1024);
-    });
+      this.call(K.unaryKernel, n, UNARY_COST[op], 1024);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   unaryBackward(
@@ -711,7 +665,7 @@ class WasmBackend implements Backend {
     alpha: number,
   ): void {
     if (n <= 0) return;
-    this.staging(() => {
+    try {
       this.setParams([
         UNARY_CODES[op],
         this.f32(x, false),
@@ -720,17 +674,57 @@ class WasmBackend implements Backend {
         this.f32(dx, true),
         alpha,
       ]);
-      this.call("unaryBackwardKernel", n, UNARY_COST[op] + 1, 1024);
-    });
+      this.call(K.unaryBackwardKernel, n, UNARY_COST[op] + 1, 1024);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
-  /** Writes rank, shape and stride lists into params from slot 8 on. */
-  private setShape(shape: readonly number[], strides: readonly (readonly number[])[]): void {
+  /**
+   * Writes shape (params 8..) and up to three stride lists (params 16.., 24.., 32..) with size-1 axes dropped
+   * and axes merged where every list is contiguous across them; the output of binary/where is contiguous, so
+   * it never blocks a merge. Returns the rank (>= 1), or -1 when more than MAX_RANK axes remain. Allocates
+   * nothing: this runs on every element-wise call.
+   */
+  private collapseInto(
+    shape: readonly number[],
+    s0: readonly number[],
+    s1: readonly number[],
+    s2: readonly number[] | null,
+  ): number {
     const p = this.params;
+    let rank = 0;
     for (let axis = 0; axis < shape.length; axis++) {
-      p[8 + axis] = shape[axis];
-      for (let s = 0; s < strides.length; s++) p[8 + (s + 1) * MAX_RANK + axis] = strides[s][axis];
+      const size = shape[axis];
+      if (size === 1) continue;
+      const last = rank - 1;
+      if (
+        rank > 0 &&
+        p[16 + last] === s0[axis] * size &&
+        p[24 + last] === s1[axis] * size &&
+        (s2 === null || p[32 + last] === s2[axis] * size)
+      ) {
+        p[8 + last] *= size;
+        p[16 + last] = s0[axis];
+        p[24 + last] = s1[axis];
+        if (s2 !== null) p[32 + last] = s2[axis];
+        continue;
+      }
+      if (rank === MAX_RANK) return -1;
+      p[8 + rank] = size;
+      p[16 + rank] = s0[axis];
+      p[24 + rank] = s1[axis];
+      if (s2 !== null) p[32 + rank] = s2[axis];
+      rank++;
     }
+    if (rank === 0) {
+      p[8] = 1;
+      p[16] = 0;
+      p[24] = 0;
+      p[32] = 0;
+      rank = 1;
+    }
+    return rank;
   }
 
   binary(
@@ -744,24 +738,23 @@ class WasmBackend implements Backend {
   ): void {
     const total = product(shape);
     if (total === 0) return;
-    const collapsed = collapseAxes(shape, [aStrides, bStrides, contiguousStrides(shape)]);
-    if (!collapsed) {
+    const rank = this.collapseInto(shape, aStrides, bStrides, null);
+    if (rank < 0) {
       this.binaryFallback(op, a, aStrides, b, bStrides, out, shape);
       return;
     }
-    const { shape: s, strides } = collapsed;
-    const len = s[s.length - 1];
-    this.staging(() => {
-      this.setParams([
-        BINARY_CODES[op],
-        s.length,
-        this.f32(a, false),
-        this.f32(b, false),
-        this.f32(out, true),
-      ]);
-      this.setShape(s, [strides[0], strides[1]]);
-      this.call("binaryKernel", total / len, len * (op === "pow" ? 30 : 1), Math.ceil(1024 / len));
-    });
+    const len = this.params[8 + rank - 1];
+    try {
+      const p = this.params;
+      p[0] = BINARY_CODES[op];
+      p[1] = rank;
+      p[2] = this.f32(a, false);
+      p[3] = this.f32(b, false);
+      p[4] = this.f32(out, true);
+      this.call(K.binaryKernel, total / len, len * (op === "pow" ? 30 : 1), Math.ceil(1024 / len));
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   private binaryFallback(
@@ -825,52 +818,54 @@ class WasmBackend implements Backend {
   ): void {
     const total = product(shape);
     if (total === 0) return;
-    const collapsed = collapseAxes(shape, [condStrides, aStrides, bStrides, contiguousStrides(shape)]);
-    if (!collapsed) {
+    const rank = this.collapseInto(shape, condStrides, aStrides, bStrides);
+    if (rank < 0) {
       forEachOffsets(shape, [condStrides, aStrides, bStrides], (i, [co, ao, bo]) => {
         out[i] = cond[co] !== 0 ? a[ao] : b[bo];
       });
       return;
     }
-    const { shape: s, strides } = collapsed;
-    const len = s[s.length - 1];
-    this.staging(() => {
+    const len = this.params[8 + rank - 1];
+    try {
       const isInt = cond instanceof Int32Array;
-      const condAddress = isInt ? this.i32(cond, false) : this.f32(cond as FloatArray, false);
-      this.setParams([
-        isInt ? 1 : 0,
-        s.length,
-        condAddress,
-        this.f32(a, false),
-        this.f32(b, false),
-        this.f32(out, true),
-      ]);
-      this.setShape(s, [strides[0], strides[1], strides[2]]);
-      this.call("whereKernel", total / len, len * 2, Math.ceil(1024 / len));
-    });
+      const p = this.params;
+      p[0] = isInt ? 1 : 0;
+      p[1] = rank;
+      p[2] = isInt ? this.i32(cond, false) : this.f32(cond as FloatArray, false);
+      p[3] = this.f32(a, false);
+      p[4] = this.f32(b, false);
+      p[5] = this.f32(out, true);
+      this.call(K.whereKernel, total / len, len * 2, Math.ceil(1024 / len));
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   reduce(op: ReduceOp, x: FloatArray, out: FloatArray, outer: number, size: number, inner: number): void {
     if (outer <= 0 || inner <= 0) return;
-    this.staging(() => {
+    try {
       this.setParams([op === "max" ? 1 : 0, this.f32(x, false), this.f32(out, true), outer, size, inner]);
-      if (inner === 1) this.call("reduceKernel", outer, size);
-      else this.call("reduceKernel", outer * Math.ceil(inner / 4), size * 4);
-    });
+      if (inner === 1) this.call(K.reduceKernel, outer, size);
+      else this.call(K.reduceKernel, outer * Math.ceil(inner / 4), size * 4);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   argmax(x: FloatArray, out: Int32Array, outer: number, size: number, inner: number): void {
     if (outer <= 0 || inner <= 0) return;
-    this.staging(() => {
+    try {
       this.setParams([this.f32(x, false), this.i32(out, true), outer, size, inner]);
-      this.call("argmaxKernel", outer * inner, size * 2);
-    });
+      this.call(K.argmaxKernel, outer * inner, size * 2);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   sumSquares(x: FloatArray, n: number): number {
     if (n <= 0) return 0;
     let result = 0;
-    this.staging(() => {
+    try {
       const xAddress = this.f32(x, false);
       const { parallel, perChunk } = this.plan(n, 1, 16384);
       const chunks = Math.ceil(n / perChunk);
@@ -878,13 +873,15 @@ class WasmBackend implements Backend {
       try {
         const address = Math.ceil(partials.byteOffset / 8) * 8;
         this.setParams([xAddress, address, perChunk]);
-        this.run(KERNELS.indexOf("sumSquaresKernel"), n, perChunk, parallel);
+        this.run(K.sumSquaresKernel, n, perChunk, parallel);
         const sums = new Float64Array(this.buffer, address, chunks);
         for (let i = 0; i < chunks; i++) result += sums[i];
       } finally {
         this.release(partials);
       }
-    });
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
     return result;
   }
 
@@ -900,28 +897,27 @@ class WasmBackend implements Backend {
     const total = product(shape);
     if (total === 0) return;
     const sameKind = src instanceof Int32Array === dst instanceof Int32Array;
-    const collapsed =
+    const rank =
       sameKind && !(src instanceof Float64Array) && !(dst instanceof Float64Array)
-        ? collapseAxes(shape, [srcStrides, dstStrides])
-        : null;
-    if (!collapsed) {
+        ? this.collapseInto(shape, srcStrides, dstStrides, null)
+        : -1;
+    if (rank < 0) {
       // mixed element types (a numeric conversion) or float64: element by element, as the reference does
       forEachOffsets(shape, [srcStrides, dstStrides], (_i, [so, dof]) => {
         dst[dstOffset + dof] = src[srcOffset + so];
       });
       return;
     }
-    const { shape: s, strides } = collapsed;
-    const len = s[s.length - 1];
-    this.staging(() => {
-      this.setParams([
-        s.length,
-        this.address(src, false) + srcOffset * 4,
-        this.address(dst, true) + dstOffset * 4,
-      ]);
-      this.setShape(s, [strides[0], strides[1]]);
-      this.call("copyKernel", total / len, len, Math.ceil(4096 / len));
-    });
+    const len = this.params[8 + rank - 1];
+    try {
+      const p = this.params;
+      p[0] = rank;
+      p[1] = this.address(src, false) + srcOffset * 4;
+      p[2] = this.address(dst, true) + dstOffset * 4;
+      this.call(K.copyKernel, total / len, len, Math.ceil(4096 / len));
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   fill(out: AnyArray, value: number, offset: number, n: number): void {
@@ -932,10 +928,12 @@ class WasmBackend implements Backend {
     }
     const bits = out instanceof Int32Array ? new Int32Array([value]) : new Float32Array([value]);
     const pattern = new Uint32Array(bits.buffer)[0];
-    this.staging(() => {
+    try {
       this.setParams([this.address(out, true) + offset * 4, pattern]);
-      this.call("fillKernel", n, 0.25, 4096);
-    });
+      this.call(K.fillKernel, n, 0.25, 4096);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   softmax(x: FloatArray, out: FloatArray, rows: number, cols: number): void {
@@ -948,10 +946,12 @@ class WasmBackend implements Backend {
 
   private softmaxLike(x: FloatArray, out: FloatArray, rows: number, cols: number, log: number): void {
     if (rows <= 0 || cols <= 0) return;
-    this.staging(() => {
+    try {
       this.setParams([this.f32(x, false), this.f32(out, true), cols, log]);
-      this.call("softmaxKernel", rows, cols * 4);
-    });
+      this.call(K.softmaxKernel, rows, cols * 4);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   softmaxBackward(y: FloatArray, dy: FloatArray, dx: FloatArray, rows: number, cols: number): void {
@@ -971,10 +971,12 @@ class WasmBackend implements Backend {
     log: number,
   ): void {
     if (rows <= 0 || cols <= 0) return;
-    this.staging(() => {
+    try {
       this.setParams([this.f32(y, false), this.f32(dy, false), this.f32(dx, true), cols, log]);
-      this.call("softmaxBackwardKernel", rows, cols * (log ? 4 : 2));
-    });
+      this.call(K.softmaxBackwardKernel, rows, cols * (log ? 4 : 2));
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   layerNorm(
@@ -989,7 +991,7 @@ class WasmBackend implements Backend {
     eps: number,
   ): void {
     if (rows <= 0) return;
-    this.staging(() => {
+    try {
       this.setParams([
         this.f32(x, false),
         w ? this.f32(w, false) : 0,
@@ -1001,8 +1003,10 @@ class WasmBackend implements Backend {
         eps,
         0,
       ]);
-      this.call("normKernel", rows, cols * 3);
-    });
+      this.call(K.normKernel, rows, cols * 3);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   layerNormBackward(
@@ -1030,7 +1034,7 @@ class WasmBackend implements Backend {
     eps: number,
   ): void {
     if (rows <= 0) return;
-    this.staging(() => {
+    try {
       const rstdAddress = this.f32(rstd, true);
       this.setParams([
         this.f32(x, false),
@@ -1043,8 +1047,10 @@ class WasmBackend implements Backend {
         eps,
         1,
       ]);
-      this.call("normKernel", rows, cols * 2);
-    });
+      this.call(K.normKernel, rows, cols * 2);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   rmsNormBackward(
@@ -1079,13 +1085,13 @@ class WasmBackend implements Backend {
       if (db) db.fill(0, 0, cols);
       return;
     }
-    this.staging(() => {
+    try {
       const dyA = this.f32(dy, false);
       const xA = this.f32(x, false);
       const meanA = this.f32(mean, false);
       const rstdA = this.f32(rstd, false);
       this.setParams([dyA, xA, w ? this.f32(w, false) : 0, meanA, rstdA, this.f32(dx, true), cols, rms]);
-      this.call("normBackwardKernel", rows, cols * 4);
+      this.call(K.normBackwardKernel, rows, cols * 4);
       if (dw || db) {
         this.setParams([
           dyA,
@@ -1098,22 +1104,26 @@ class WasmBackend implements Backend {
           cols,
           rms,
         ]);
-        this.call("normParamGradKernel", Math.ceil(cols / 4), rows * 8);
+        this.call(K.normParamGradKernel, Math.ceil(cols / 4), rows * 8);
       }
-    });
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   gatherRows(table: FloatArray, ids: Int32Array, out: FloatArray, cols: number): void {
     if (ids.length === 0 || cols <= 0) return;
-    this.staging(() => {
+    try {
       this.setParams([this.f32(table, false), this.i32(ids, false), this.f32(out, true), cols]);
-      this.call("gatherRowsKernel", ids.length, cols);
-    });
+      this.call(K.gatherRowsKernel, ids.length, cols);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   scatterAddRows(dOut: FloatArray, ids: Int32Array, dTable: FloatArray, cols: number, skipId: number): void {
     if (ids.length === 0 || cols <= 0) return;
-    this.staging(() => {
+    try {
       this.setParams([
         this.f32(dOut, false),
         this.i32(ids, false),
@@ -1122,8 +1132,10 @@ class WasmBackend implements Backend {
         ids.length,
         skipId,
       ]);
-      this.call("scatterAddRowsKernel", Math.ceil(cols / 4), ids.length * 4, 16);
-    });
+      this.call(K.scatterAddRowsKernel, Math.ceil(cols / 4), ids.length * 4, 16);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   crossEntropy(
@@ -1136,7 +1148,7 @@ class WasmBackend implements Backend {
     ignoreIndex: number,
   ): void {
     if (rows <= 0) return;
-    this.staging(() => {
+    try {
       this.setParams([
         this.f32(logits, false),
         this.i32(targets, false),
@@ -1145,8 +1157,10 @@ class WasmBackend implements Backend {
         cols,
         ignoreIndex,
       ]);
-      this.call("crossEntropyKernel", rows, cols * 4);
-    });
+      this.call(K.crossEntropyKernel, rows, cols * 4);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   crossEntropyBackward(
@@ -1160,7 +1174,7 @@ class WasmBackend implements Backend {
     ignoreIndex: number,
   ): void {
     if (rows <= 0) return;
-    this.staging(() => {
+    try {
       this.setParams([
         this.f32(logits, false),
         this.i32(targets, false),
@@ -1170,8 +1184,10 @@ class WasmBackend implements Backend {
         cols,
         ignoreIndex,
       ]);
-      this.call("crossEntropyBackwardKernel", rows, cols * 4);
-    });
+      this.call(K.crossEntropyBackwardKernel, rows, cols * 4);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   rope(
@@ -1187,7 +1203,7 @@ class WasmBackend implements Backend {
   ): void {
     if (batch * heads * seq * headDim <= 0) return;
     this.ensureScratch(headDim * 8 + 128);
-    this.staging(() => {
+    try {
       this.setParams([
         this.f32(x, false),
         this.f32(out, true),
@@ -1199,15 +1215,17 @@ class WasmBackend implements Backend {
         headDim,
         inverse ? 1 : 0,
       ]);
-      this.call("ropeKernel", batch * seq, heads * headDim * 2 + headDim * 20);
-    });
+      this.call(K.ropeKernel, batch * seq, heads * headDim * 2 + headDim * 20);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   attention(a: AttentionArgs): void {
     const { batch, heads, kvHeads, tq, tk, headDim } = a;
     if (batch * heads * tq <= 0) return;
     this.checkHeads(heads, kvHeads);
-    this.staging(() => {
+    try {
       this.setParams([
         batch,
         heads,
@@ -1225,8 +1243,10 @@ class WasmBackend implements Backend {
         this.f32(a.out, true),
         this.f32(a.probs, true),
       ]);
-      this.call("attentionKernel", batch * heads * tq, tk * (headDim * 4 + 10));
-    });
+      this.call(K.attentionKernel, batch * heads * tq, tk * (headDim * 4 + 10));
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   attentionBackward(a: AttentionBackwardArgs): void {
@@ -1234,7 +1254,7 @@ class WasmBackend implements Backend {
     if (batch * kvHeads <= 0) return;
     this.checkHeads(heads, kvHeads);
     this.ensureScratch(tk * 4 + 128);
-    this.staging(() => {
+    try {
       this.setParams([
         batch,
         heads,
@@ -1252,8 +1272,10 @@ class WasmBackend implements Backend {
         this.f32(a.dk, true),
         this.f32(a.dv, true),
       ]);
-      this.call("attentionBackwardKernel", batch * kvHeads, (heads / kvHeads) * tq * tk * headDim * 8);
-    });
+      this.call(K.attentionBackwardKernel, batch * kvHeads, (heads / kvHeads) * tq * tk * headDim * 8);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   private checkHeads(heads: number, kvHeads: number): void {
@@ -1267,7 +1289,7 @@ class WasmBackend implements Backend {
 
   adamw(a: AdamWArgs, n: number): void {
     if (n <= 0) return;
-    this.staging(() => {
+    try {
       this.setParams([
         this.f32(a.param, true),
         this.f32(a.grad, false),
@@ -1281,8 +1303,10 @@ class WasmBackend implements Backend {
         1 - a.beta1 ** a.step,
         1 - a.beta2 ** a.step,
       ]);
-      this.call("adamwKernel", n, 12, 1024);
-    });
+      this.call(K.adamwKernel, n, 12, 1024);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
   }
 
   /** Bytes of wasm memory in use by live allocations (for tests and diagnostics). */
