@@ -1,11 +1,13 @@
 // GEMM suite: C[m,n] = A[m,k] B[k,n] at the BERT-base shapes (m x k x n = 512x768x768, 512x768x3072) and a
 // small one (64x64x64), on 1 and 2 threads, for every backend that loads here, against PyTorch and NumPy
-// timed by /usr/bin/python3 in the same run. PyTorch's time with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset
-// is the ratio's reference; with the variables as set in the environment it is shown alongside.
+// timed by /usr/bin/python3 in the same run (and NumPy of the `python3` on PATH when that is another
+// interpreter: pip's NumPy wheels bring OpenBLAS, Debian's use whichever libblas is installed). Reference
+// times with OPENBLAS_CORETYPE/OPENBLAS_L2_SIZE unset give the ratio; with them as set in the environment
+// they are shown alongside (ref_env_ms).
 
 import { spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, realpathSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Backend, GemmArgs } from "../../src/backend/backend.js";
 import { loadNativeBackend, type NativeBackend } from "../../src/backend/native.js";
@@ -107,6 +109,18 @@ function findPythonScript(): string | null {
   return null;
 }
 
+/** Python interpreters to time: Debian's (PyTorch, NumPy) and, when it differs, the `python3` on PATH. */
+function interpreters(): string[] {
+  const list: string[] = [];
+  if (existsSync(PYTHON)) list.push(PYTHON);
+  const found = spawnSync("python3", ["-c", "import sys; print(sys.executable)"], { encoding: "utf8" });
+  const onPath = found.status === 0 ? found.stdout.trim() : "";
+  if (onPath && existsSync(onPath) && (list.length === 0 || realpathSync(onPath) !== realpathSync(PYTHON))) {
+    list.push(onPath);
+  }
+  return list;
+}
+
 interface PythonTiming {
   lib: "torch" | "numpy";
   version: string;
@@ -125,13 +139,13 @@ interface PythonRun {
   error: string | null;
 }
 
-function runPython(script: string, threads: number, unsetOpenblas: boolean): PythonRun {
+function runPython(interpreter: string, script: string, threads: number, unsetOpenblas: boolean): PythonRun {
   const env: NodeJS.ProcessEnv = { ...process.env };
   for (const name of ["OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"])
     env[name] = String(threads);
   if (unsetOpenblas) for (const name of OPENBLAS_VARIABLES) delete env[name];
   const shapes = SHAPES.map((s) => `${s.m},${s.n},${s.k}`);
-  const result = spawnSync(PYTHON, [script, String(threads), ...shapes], {
+  const result = spawnSync(interpreter, [script, String(threads), ...shapes], {
     env,
     encoding: "utf8",
     timeout: 15 * 60 * 1000,
@@ -150,26 +164,30 @@ function runPython(script: string, threads: number, unsetOpenblas: boolean): Pyt
   return run;
 }
 
-function lookup(run: PythonRun | null, lib: string, s: Shape, threads: number): PythonTiming | null {
+function blasKind(paths: string[]): string {
+  const joined = paths.join(" ");
+  if (/openblas/i.test(joined)) return "OpenBLAS";
+  if (/mkl/i.test(joined)) return "MKL";
+  if (/blis/i.test(joined)) return "BLIS";
+  if (/\/blas\/libblas\.so/.test(joined)) return "netlib reference BLAS";
+  return paths.length === 0 ? "unknown BLAS" : paths.map((p) => basename(p)).join("+");
+}
+
+interface Reference {
+  interpreter: string;
+  lib: "torch" | "numpy";
+  label: string;
+  /** threads -> run with OPENBLAS_* unset, and as set in the environment (only when any is set) */
+  unset: Map<number, PythonRun>;
+  asSet: Map<number, PythonRun>;
+}
+
+function lookup(run: PythonRun | undefined, lib: string, s: Shape, threads: number): PythonTiming | null {
   return (
     run?.timings.find(
       (t) => t.lib === lib && t.m === s.m && t.n === s.n && t.k === s.k && t.threads === threads,
     ) ?? null
   );
-}
-
-function describeBlas(paths: string[]): string {
-  if (paths.length === 0) return "no BLAS library mapped (or /proc unavailable)";
-  return paths
-    .map((p) => {
-      if (/openblas/i.test(p)) return `${p} (OpenBLAS)`;
-      if (/mkl/i.test(p)) return `${p} (MKL)`;
-      if (/blis/i.test(p)) return `${p} (BLIS)`;
-      if (/\/blas\/libblas\.so/.test(p))
-        return `${p} (the reference netlib BLAS: unoptimised; OPENBLAS_* have no effect)`;
-      return p;
-    })
-    .join(", ");
 }
 
 async function run(context: BenchContext): Promise<void> {
@@ -197,50 +215,69 @@ async function run(context: BenchContext): Promise<void> {
 
   const script = findPythonScript();
   const openblasSet = OPENBLAS_VARIABLES.filter((v) => process.env[v] !== undefined);
-  const unset = new Map<number, PythonRun>();
-  const asSet = new Map<number, PythonRun>();
-  if (!existsSync(PYTHON) || script === null) {
-    context.note(
-      `PyTorch/NumPy references ABSENT: ${!existsSync(PYTHON) ? `${PYTHON} not found` : "bench/python/gemm_ref.py not found"}`,
-    );
-  } else {
+  const references: Reference[] = [];
+  if (!existsSync(PYTHON)) context.note(`PyTorch/NumPy of ${PYTHON} ABSENT: ${PYTHON} not found`);
+  if (script === null) context.note("Python references ABSENT: bench/python/gemm_ref.py not found");
+  for (const interpreter of script === null ? [] : interpreters()) {
+    const unset = new Map<number, PythonRun>();
+    const asSet = new Map<number, PythonRun>();
     for (const threads of THREADS) {
-      unset.set(threads, runPython(script, threads, true));
-      if (openblasSet.length > 0) asSet.set(threads, runPython(script, threads, false));
+      unset.set(threads, runPython(interpreter, script!, threads, true));
+      if (openblasSet.length > 0) asSet.set(threads, runPython(interpreter, script!, threads, false));
     }
     const first = unset.get(THREADS[0])!;
-    if (first.error) context.note(`python reference run failed: ${first.error}`);
-    for (const [lib, why] of first.missing) context.note(`${lib} ABSENT in ${PYTHON}: ${why}`);
-    const versions = [...new Set(first.timings.map((t) => `${t.lib} ${t.version}`))];
-    if (versions.length > 0)
-      context.note(`references: ${versions.join(", ")}; BLAS: ${describeBlas(first.blas)}`);
+    if (first.error) context.note(`${interpreter}: reference run failed: ${first.error}`);
+    for (const [lib, why] of first.missing) context.note(`${lib} ABSENT in ${interpreter}: ${why}`);
+    const blas = blasKind(first.blas);
+    for (const lib of ["torch", "numpy"] as const) {
+      const sample = first.timings.find((t) => t.lib === lib);
+      if (!sample) continue;
+      const label = `${lib} ${sample.version} (${blas})`;
+      context.note(`${label} via ${interpreter}; BLAS mapped: ${first.blas.join(", ") || "none seen"}`);
+      references.push({ interpreter, lib, label, unset, asSet });
+    }
+  }
+  if (references.length > 0) {
     context.note(
       openblasSet.length > 0
-        ? `torch_env_ms: PyTorch with ${openblasSet.map((v) => `${v}=${process.env[v]}`).join(" ")} as set; ref_ms: with them unset`
-        : `${OPENBLAS_VARIABLES.join(" and ")} are not set in this environment, so the "as set" and "unset" runs are the same run (ref_ms)`,
+        ? `ref_ms: references with ${OPENBLAS_VARIABLES.join(" and ")} unset; ref_env_ms: with ${openblasSet.map((v) => `${v}=${process.env[v]}`).join(" ")} as set here`
+        : `${OPENBLAS_VARIABLES.join(" and ")} are not set in this environment: the "as set" and "unset" runs are the same run (ref_ms)`,
     );
   }
+  if (!references.some((r) => r.lib === "torch")) context.note("PyTorch ABSENT: no torch rows");
+  // The ratio target is against PyTorch; every backend gets a torch row, native also gets one per NumPy.
+  const torch = references.find((r) => r.lib === "torch");
 
   for (const backend of backends) {
     for (const s of SHAPES) {
       for (const threads of THREADS) {
         const t = ours.get(`${backend.name}|${shapeName(s)}|${threads}`);
         if (!t) continue;
-        const torch = lookup(unset.get(threads) ?? null, "torch", s, threads);
-        const torchEnv = lookup(asSet.get(threads) ?? null, "torch", s, threads);
-        const numpy = lookup(unset.get(threads) ?? null, "numpy", s, threads);
-        context.row({
-          name: `${backend.name} ${shapeName(s)} ${threads}T vs torch`,
-          ours_ms: t.best,
-          ref_ms: torch?.best_ms ?? null,
-          detail: {
-            gflops: gflops(s, t.best),
-            median_ms: t.median,
-            torch_gflops: gflops(s, torch?.best_ms ?? null),
-            torch_env_ms: torchEnv?.best_ms ?? null,
-            numpy_ms: numpy?.best_ms ?? null,
-          },
-        });
+        const against = backend.name === "native" ? references : torch ? [torch] : [];
+        if (against.length === 0) {
+          context.row({
+            name: `${backend.name} ${shapeName(s)} ${threads}T`,
+            ours_ms: t.best,
+            ref_ms: null,
+            detail: { gflops: gflops(s, t.best), median_ms: t.median },
+          });
+        }
+        for (const reference of against) {
+          const unsetTiming = lookup(reference.unset.get(threads), reference.lib, s, threads);
+          const envTiming = lookup(reference.asSet.get(threads), reference.lib, s, threads);
+          context.row({
+            name: `${backend.name} ${shapeName(s)} ${threads}T vs ${reference.label}`,
+            ours_ms: t.best,
+            ref_ms: unsetTiming?.best_ms ?? null,
+            detail: {
+              gflops: gflops(s, t.best),
+              median_ms: t.median,
+              ref_gflops: gflops(s, unsetTiming?.best_ms ?? null),
+              ref_median_ms: unsetTiming?.median_ms ?? null,
+              ref_env_ms: envTiming?.best_ms ?? null,
+            },
+          });
+        }
       }
       const one = ours.get(`${backend.name}|${shapeName(s)}|1`);
       const two = ours.get(`${backend.name}|${shapeName(s)}|2`);
