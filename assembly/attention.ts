@@ -20,6 +20,64 @@ function axpy(y: usize, x: usize, s: f32, n: i32): void {
   }
 }
 
+/** The dot products of x with four consecutive rows y, y + pitch, y + 2 pitch, y + 3 pitch, as one vector. */
+function dot4(x: usize, y: usize, pitch: usize, n: i32): v128 {
+  let a0 = f32x4.splat(0);
+  let a1 = f32x4.splat(0);
+  let a2 = f32x4.splat(0);
+  let a3 = f32x4.splat(0);
+  const y1 = y + pitch;
+  const y2 = y1 + pitch;
+  const y3 = y2 + pitch;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    const xv = v128.load(x + o);
+    a0 = f32x4.add(a0, f32x4.mul(xv, v128.load(y + o)));
+    a1 = f32x4.add(a1, f32x4.mul(xv, v128.load(y1 + o)));
+    a2 = f32x4.add(a2, f32x4.mul(xv, v128.load(y2 + o)));
+    a3 = f32x4.add(a3, f32x4.mul(xv, v128.load(y3 + o)));
+  }
+  if (j < n) {
+    const o = <usize>j << 2;
+    const t = n - j;
+    const xv = loadTail(x + o, t);
+    a0 = f32x4.add(a0, f32x4.mul(xv, loadTail(y + o, t)));
+    a1 = f32x4.add(a1, f32x4.mul(xv, loadTail(y1 + o, t)));
+    a2 = f32x4.add(a2, f32x4.mul(xv, loadTail(y2 + o, t)));
+    a3 = f32x4.add(a3, f32x4.mul(xv, loadTail(y3 + o, t)));
+  }
+  // transpose-and-add: lane r of the result is the sum of the lanes of a_r
+  const s01 = f32x4.add(v128.shuffle<i32>(a0, a1, 0, 1, 4, 5), v128.shuffle<i32>(a0, a1, 2, 3, 6, 7));
+  const s23 = f32x4.add(v128.shuffle<i32>(a2, a3, 0, 1, 4, 5), v128.shuffle<i32>(a2, a3, 2, 3, 6, 7));
+  return f32x4.add(v128.shuffle<i32>(s01, s23, 0, 2, 4, 6), v128.shuffle<i32>(s01, s23, 1, 3, 5, 7));
+}
+
+/** y[0..n) += s0 x0 + s1 x1 + s2 x2 + s3 x3 for four consecutive rows x0 = x, x1 = x + pitch, ... */
+function axpy4(y: usize, x: usize, pitch: usize, s: v128, n: i32): void {
+  const s0 = f32x4.splat(f32x4.extract_lane(s, 0));
+  const s1 = f32x4.splat(f32x4.extract_lane(s, 1));
+  const s2 = f32x4.splat(f32x4.extract_lane(s, 2));
+  const s3 = f32x4.splat(f32x4.extract_lane(s, 3));
+  const x1 = x + pitch;
+  const x2 = x1 + pitch;
+  const x3 = x2 + pitch;
+  let j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    const a = f32x4.add(f32x4.mul(s0, v128.load(x + o)), f32x4.mul(s1, v128.load(x1 + o)));
+    const b = f32x4.add(f32x4.mul(s2, v128.load(x2 + o)), f32x4.mul(s3, v128.load(x3 + o)));
+    v128.store(y + o, f32x4.add(v128.load(y + o), f32x4.add(a, b)));
+  }
+  if (j < n) {
+    const o = <usize>j << 2;
+    const t = n - j;
+    const a = f32x4.add(f32x4.mul(s0, loadTail(x + o, t)), f32x4.mul(s1, loadTail(x1 + o, t)));
+    const b = f32x4.add(f32x4.mul(s2, loadTail(x2 + o, t)), f32x4.mul(s3, loadTail(x3 + o, t)));
+    storeTail(y + o, f32x4.add(loadTail(y + o, t), f32x4.add(a, b)), t);
+  }
+}
+
 /**
  * Params: 0 batch, 1 heads, 2 kvHeads, 3 tq, 4 tk, 5 headDim, 6 scale, 7 causal, 8 causalOffset, 9 q, 10 k,
  * 11 v, 12 keyBias (0: none), 13 out, 14 probs. Items: batch x heads x tq query rows.
@@ -55,10 +113,17 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
     // keys j < visible are seen
     let visible = tk;
     if (causal) visible = max(0, min(tk, i + causalOffset + 1));
-    for (let j = 0; j < visible; j++) {
-      let s = rowDot(qi, kBase + <usize>j * rowBytes, d) * scale;
-      if (keyBias != 0) s += load<f32>(keyBias + (<usize>(b * tk + j) << 2));
-      store<f32>(pr + (<usize>j << 2), s);
+    const scaleV = f32x4.splat(scale);
+    let jj = 0;
+    for (; jj + 4 <= visible; jj += 4) {
+      let s4 = f32x4.mul(dot4(qi, kBase + <usize>jj * rowBytes, rowBytes, d), scaleV);
+      if (keyBias != 0) s4 = f32x4.add(s4, v128.load(keyBias + (<usize>(b * tk + jj) << 2)));
+      v128.store(pr + (<usize>jj << 2), s4);
+    }
+    for (; jj < visible; jj++) {
+      let s = rowDot(qi, kBase + <usize>jj * rowBytes, d) * scale;
+      if (keyBias != 0) s += load<f32>(keyBias + (<usize>(b * tk + jj) << 2));
+      store<f32>(pr + (<usize>jj << 2), s);
     }
     const mx = rowMax(pr, visible);
     // exponentials and their sum (masked keys get probability 0)
@@ -80,15 +145,19 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
     }
     // a row with no visible key gets 0/0 = NaN probabilities, as the reference does
     rowScale(pr, pr, visible, 1 / sum);
-    for (let jj = visible; jj < tk; jj++) store<f32>(pr + (<usize>jj << 2), visible == 0 ? NaN : 0);
+    for (let t = visible; t < tk; t++) store<f32>(pr + (<usize>t << 2), visible == 0 ? NaN : 0);
     memory.fill(oi, 0, rowBytes);
     if (visible == 0) {
       rowScale(oi, oi, d, NaN);
       continue;
     }
-    for (let jj = 0; jj < visible; jj++) {
-      const p = load<f32>(pr + (<usize>jj << 2));
-      if (p != 0) axpy(oi, vBase + <usize>jj * rowBytes, p, d);
+    let t = 0;
+    for (; t + 4 <= visible; t += 4) {
+      axpy4(oi, vBase + <usize>t * rowBytes, rowBytes, v128.load(pr + (<usize>t << 2)), d);
+    }
+    for (; t < visible; t++) {
+      const p = load<f32>(pr + (<usize>t << 2));
+      if (p != 0) axpy(oi, vBase + <usize>t * rowBytes, p, d);
     }
   }
 }
@@ -136,17 +205,42 @@ export function attentionBackwardKernel(params: usize, begin: i32, end: i32, scr
         const gi = dOut + rowOff;
         const dqi = dq + rowOff;
         const pr = probs + (<usize>((b * heads + h) * tq + i) * <usize>tk << 2);
-        let dot: f32 = 0;
-        for (let j = 0; j < tk; j++) {
-          const p = load<f32>(pr + (<usize>j << 2));
-          let dp: f32 = 0;
-          if (p != 0) {
-            dp = rowDot(gi, vBase + <usize>j * rowBytes, d);
-            dot += dp * p;
-          }
-          store<f32>(dProbs + (<usize>j << 2), dp);
+        // keys [0, last) may have non-zero probability (a causal row ends with zeros)
+        let last = tk;
+        while (last > 0 && load<f32>(pr + (<usize>(last - 1) << 2)) == 0) last--;
+        let dotV = f32x4.splat(0);
+        let j = 0;
+        for (; j + 4 <= last; j += 4) {
+          const dp = dot4(gi, vBase + <usize>j * rowBytes, rowBytes, d);
+          v128.store(dProbs + (<usize>j << 2), dp);
+          dotV = f32x4.add(dotV, f32x4.mul(dp, v128.load(pr + (<usize>j << 2))));
         }
-        for (let j = 0; j < tk; j++) {
+        let dot: f32 =
+          f32x4.extract_lane(dotV, 0) + f32x4.extract_lane(dotV, 1) + (f32x4.extract_lane(dotV, 2) + f32x4.extract_lane(dotV, 3));
+        for (; j < last; j++) {
+          const p = load<f32>(pr + (<usize>j << 2));
+          const dp = p != 0 ? rowDot(gi, vBase + <usize>j * rowBytes, d) : 0;
+          store<f32>(dProbs + (<usize>j << 2), dp);
+          dot += dp * p;
+        }
+        const dotS = f32x4.splat(dot);
+        const scaleS = f32x4.splat(scale);
+        j = 0;
+        for (; j + 4 <= last; j += 4) {
+          const p = v128.load(pr + (<usize>j << 2));
+          const dScore = f32x4.mul(f32x4.mul(p, f32x4.sub(v128.load(dProbs + (<usize>j << 2)), dotS)), scaleS);
+          const off = <usize>j * rowBytes;
+          axpy4(dqi, kBase + off, rowBytes, dScore, d);
+          axpy(dkBase + off, qi, f32x4.extract_lane(dScore, 0), d);
+          axpy(dkBase + off + rowBytes, qi, f32x4.extract_lane(dScore, 1), d);
+          axpy(dkBase + off + 2 * rowBytes, qi, f32x4.extract_lane(dScore, 2), d);
+          axpy(dkBase + off + 3 * rowBytes, qi, f32x4.extract_lane(dScore, 3), d);
+          axpy(dvBase + off, gi, f32x4.extract_lane(p, 0), d);
+          axpy(dvBase + off + rowBytes, gi, f32x4.extract_lane(p, 1), d);
+          axpy(dvBase + off + 2 * rowBytes, gi, f32x4.extract_lane(p, 2), d);
+          axpy(dvBase + off + 3 * rowBytes, gi, f32x4.extract_lane(p, 3), d);
+        }
+        for (; j < last; j++) {
           const p = load<f32>(pr + (<usize>j << 2));
           if (p == 0) continue;
           const dScore = p * (load<f32>(dProbs + (<usize>j << 2)) - dot) * scale;

@@ -415,6 +415,25 @@ describe("wasm backend: element-wise", () => {
     });
   }
 
+  it("layouts with more than 8 axes left after merging take the fallback path", () => {
+    const shape = [2, 2, 2, 2, 2, 2, 2, 2, 2];
+    const reversed = shape.map((_, axis) => 2 ** axis); // fully transposed: no two axes merge
+    const contiguous = shape.map((_, axis) => 2 ** (shape.length - 1 - axis));
+    const a = randomArray(single, 512, 1);
+    const bb = randomArray(single, 512, 2);
+    const out = single.alloc("float32", 512);
+    const expected = new Float32Array(512);
+    ref.binary("sub", a, reversed, bb, contiguous, expected, shape);
+    single.binary("sub", a, reversed, bb, contiguous, out, shape);
+    assertClose(out, expected, 0, 0, "binary rank 9");
+    ref.where(a, contiguous, a, reversed, bb, contiguous, expected, shape);
+    single.where(a, contiguous, a, reversed, bb, contiguous, out, shape);
+    assertClose(out, expected, 0, 0, "where rank 9");
+    ref.copyStrided(a, 0, reversed, expected, 0, contiguous, shape);
+    single.copyStrided(a, 0, reversed, out, 0, contiguous, shape);
+    assertClose(out, expected, 0, 0, "copy rank 9");
+  });
+
   it("binary on plain arrays, in place", () => {
     const a = randomArray(single, 37, 1, -1, 1, true);
     const bb = randomArray(single, 37, 2, -1, 1, true);
