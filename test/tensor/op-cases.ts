@@ -76,6 +76,17 @@ export const opCases: OpCase[] = [
   binaryCase("sub", T.sub),
   binaryCase("mul", T.mul),
   binaryCase("div", T.div, 0.5, 2),
+  {
+    name: "pow",
+    make: (rng, dtype, backend) => ({
+      params: [
+        uniform(rng, [3, 1, 5], dtype, backend, 0.5, 2),
+        uniform(rng, [2, 1], dtype, backend, -1.5, 1.5),
+      ],
+      fixed: [],
+    }),
+    run: ([a, b]) => T.pow(a, b),
+  },
   binaryCase("maximum", T.maximum),
   binaryCase("minimum", T.minimum),
   {

@@ -134,3 +134,26 @@ test("gradients accumulate across backward calls until zeroed", () => {
   T.backward(T.sum(T.mulScalar(w, 3)));
   assert.deepEqual(w.grad!.toArray(), [6]);
 });
+
+test("gradient accumulation over two half batches equals one full batch", () => {
+  const rng = new T.Rng(9);
+  const w = T.tensor(
+    Array.from({ length: 12 }, () => rng.normal()),
+    [4, 3],
+  ).setRequiresGrad();
+  const x = T.tensor(
+    Array.from({ length: 24 }, () => rng.normal()),
+    [6, 4],
+  );
+  const targets = T.tensor([0, 1, 2, 2, 1, 0], [6], "int32");
+  T.backward(T.crossEntropy(T.matmul(x, w), targets));
+  const full = w.grad!.toArray();
+  w.grad = null;
+  for (const half of [0, 1]) {
+    const rows = T.slice(x, 0, 3 * half, 3 * half + 3);
+    const halfTargets = T.tensor(targets.toArray().slice(3 * half, 3 * half + 3), [3], "int32");
+    const loss = T.crossEntropy(T.matmul(rows, w), halfTargets);
+    T.backward(T.mulScalar(loss, 0.5));
+  }
+  close(w.grad!.toArray(), full, 1e-6);
+});

@@ -160,6 +160,35 @@ export function div(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
+/** a ** b element-wise with broadcasting (a > 0 where b is not an integer, as in torch). */
+export function pow(a: Tensor, b: Tensor): Tensor {
+  const out = binaryForward("pow", a, b);
+  if (needsGrad(a, b)) {
+    record(out, "pow", [a, b], (g) => {
+      let ga: Tensor | null = null;
+      let gb: Tensor | null = null;
+      if (a.requiresGrad) {
+        // d/da = b * a^(b-1) = b * out / a
+        const ratio = raw("div", out, a);
+        const slope = raw("mul", ratio, b);
+        ga = reduceProduct(g, slope, a.shape, "mul");
+        ratio.dispose();
+        slope.dispose();
+      }
+      if (b.requiresGrad) {
+        // d/db = out * ln(a)
+        const lnA = log(a);
+        const slope = raw("mul", out, lnA);
+        gb = reduceProduct(g, slope, b.shape, "mul");
+        lnA.dispose();
+        slope.dispose();
+      }
+      return [ga, gb];
+    });
+  }
+  return out;
+}
+
 function selectByComparison(op: "maximum" | "minimum", a: Tensor, b: Tensor): Tensor {
   const out = binaryForward(op === "maximum" ? "max" : "min", a, b);
   if (needsGrad(a, b)) {
