@@ -1,0 +1,278 @@
+// Batched generation for causal LMs: several prompts of different lengths at once (left padding, with an
+// attention mask and per-row position ids, as transformers generates with padding_side="left"), and `n`
+// samples per prompt that share one prefill of the prompt (its cache rows are repeated after the prefill).
+//
+// Equivalences the tests hold this to:
+//   - sample j of a prompt draws from Rng(seed + j), so `n` samples equal `n` one-by-one generations with seeds
+//     seed, seed + 1, ... (the convention of lm/language-model.ts generateSamples);
+//   - a padded row gives the tokens and logits of the same prompt generated alone: padded keys are masked with
+//     the finite float32 minimum (as transformers does), so they get exactly zero attention weight, and real
+//     tokens keep positions 0, 1, ... whatever the padding;
+//   - cached decoding equals recomputing the whole sequence at every step (`useCache: false`).
+// Rows that finish (EOS, stop) are dropped from the batch, so the remaining rows cost no more than alone.
+
+import { AdaptlmError } from "../errors.js";
+import type { Tensor } from "../tensor/index.js";
+import * as T from "../tensor/index.js";
+import { type CausalLM, chooseToken, type GenerateOptions, type GenerateResult } from "./generate.js";
+import type { ModelInputs } from "./model-inputs.js";
+import { RowKVCache } from "./row-cache.js";
+
+export interface TokenAlternative {
+  token: number;
+  logprob: number;
+}
+
+export interface TokenEvent {
+  /** Index of the prompt in the batch. */
+  prompt: number;
+  /** Sample index within the prompt (0 .. n - 1). */
+  sample: number;
+  token: number;
+  logprob: number;
+  /** Number of tokens this sample has generated, this one included. */
+  step: number;
+}
+
+export interface BatchGenerateOptions extends Omit<GenerateOptions, "onToken" | "shouldStop"> {
+  /** Samples per prompt, sharing the prompt's prefill (default 1). */
+  n?: number;
+  /** Id written into padding slots (masked out, so any valid id; default 0). */
+  padTokenId?: number;
+  /** Also return the k most likely tokens at each step with their logprobs (default 0 = none). */
+  topLogprobs?: number;
+  /** Stop a sample when this returns true for its tokens so far (e.g. a stop string in the decoded text). */
+  shouldStop?: (prompt: number, sample: number, tokens: readonly number[]) => boolean;
+  /** Called for every generated token, in step order (all rows of a step before the next step). */
+  onToken?: (event: TokenEvent) => void;
+}
+
+export interface SampleResult extends GenerateResult {
+  /** Per generated token, the most likely alternatives (when topLogprobs > 0). */
+  topLogprobs: TokenAlternative[][];
+}
+
+/** log-softmax of one row, in float64. */
+export function logSoftmaxRow(logits: Float32Array): Float64Array {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(logits, (v) => v - lse);
+}
+
+/** The k largest entries of a row (largest first, lower index first on ties). */
+export function topEntries(logprobs: Float64Array, k: number): TokenAlternative[] {
+  const best: TokenAlternative[] = [];
+  for (let i = 0; i < logprobs.length; i++) {
+    const value = logprobs[i];
+    if (best.length === k && value <= best[k - 1].logprob) continue;
+    let at = best.length;
+    while (at > 0 && best[at - 1].logprob < value) at--;
+    best.splice(at, 0, { token: i, logprob: value });
+    if (best.length > k) best.pop();
+  }
+  return best;
+}
+
+interface Row {
+  prompt: number;
+  sample: number;
+  rng: T.Rng;
+  result: SampleResult;
+  /** Position id of the next token. */
+  nextPosition: number;
+}
+
+/**
+ * Generates for every prompt `n` samples. Returns results[prompt][sample]. Each prompt needs at least one
+ * token (e.g. BOS); prompt length + maxNewTokens must fit the model's positions.
+ */
+export function generateBatch(
+  model: CausalLM,
+  prompts: readonly (readonly number[])[],
+  options: BatchGenerateOptions,
+): SampleResult[][] {
+  const n = options.n ?? 1;
+  if (!Number.isInteger(n) || n < 1)
+    throw new AdaptlmError("BAD_GENERATE_OPTIONS", `n must be a positive integer, got ${n}`);
+  if (prompts.length === 0) return [];
+  const longest = Math.max(...prompts.map((p) => p.length));
+  prompts.forEach((prompt, i) => {
+    if (prompt.length === 0) {
+      throw new AdaptlmError(
+        "EMPTY_PROMPT",
+        `prompt ${i} is empty: generation needs at least one token (e.g. BOS)`,
+      );
+    }
+    if (prompt.length + options.maxNewTokens > model.config.maxPositions) {
+      throw new AdaptlmError(
+        "CONTEXT_TOO_LONG",
+        `prompt ${i} (${prompt.length} tokens) + maxNewTokens (${options.maxNewTokens}) exceeds the model's ${model.config.maxPositions} positions`,
+      );
+    }
+  });
+  const pad = options.padTokenId ?? 0;
+  const useCache = options.useCache ?? true;
+  const topK = options.topLogprobs ?? 0;
+  const seed = options.seed ?? 0;
+  const sampling: GenerateOptions = { maxNewTokens: options.maxNewTokens };
+  if (options.temperature !== undefined) sampling.temperature = options.temperature;
+  if (options.topK !== undefined) sampling.topK = options.topK;
+  if (options.topP !== undefined) sampling.topP = options.topP;
+  // Left-padded prompt ids and mask, per prompt; generated tokens are appended to each row's copy.
+  const paddedPrompts = prompts.map((p) => [...new Array<number>(longest - p.length).fill(pad), ...p]);
+  const promptMasks = prompts.map((p) => [
+    ...new Array<number>(longest - p.length).fill(0),
+    ...p.map(() => 1),
+  ]);
+  const results: SampleResult[][] = prompts.map(() => []);
+  const rows: Row[] = [];
+  for (let p = 0; p < prompts.length; p++) {
+    for (let s = 0; s < n; s++) {
+      const result: SampleResult = {
+        tokens: [],
+        logprobs: [],
+        stepLogits: [],
+        finishReason: "length",
+        topLogprobs: [],
+      };
+      results[p].push(result);
+      rows.push({ prompt: p, sample: s, rng: new T.Rng(seed + s), result, nextPosition: prompts[p].length });
+    }
+  }
+  if (options.maxNewTokens <= 0) return results;
+  const padded = prompts.some((p) => p.length !== longest);
+  const cache = useCache ? new RowKVCache(model.config.numLayers) : null;
+  try {
+    // Prefill: one row per prompt; then every prompt's rows are repeated for its samples.
+    let active: Row[] = rows;
+    let logits = T.scope(() =>
+      T.noGrad(() => {
+        const inputs = batchInputs(paddedPrompts, promptMasks, padded, cache);
+        return lastRows(model.forward(inputs));
+      }),
+    );
+    if (n > 1) {
+      const expanded = rows.map((row) => row.prompt);
+      logits = expanded.map((p) => logits[p]);
+      cache?.selectRows(expanded);
+    }
+    for (let step = 0; ; step++) {
+      const finished: boolean[] = active.map((row, r) => {
+        const rowLogits = logits[r];
+        const token = chooseToken(rowLogits, sampling, row.rng);
+        const logprobs = logSoftmaxRow(rowLogits);
+        const { result } = row;
+        result.tokens.push(token);
+        result.logprobs.push(logprobs[token]);
+        if (topK > 0) result.topLogprobs.push(topEntries(logprobs, topK));
+        if (options.keepLogits) result.stepLogits.push(rowLogits);
+        options.onToken?.({
+          prompt: row.prompt,
+          sample: row.sample,
+          token,
+          logprob: logprobs[token],
+          step: result.tokens.length,
+        });
+        if (options.eosTokenIds?.includes(token)) {
+          result.finishReason = "eos";
+          return true;
+        }
+        if (options.shouldStop?.(row.prompt, row.sample, result.tokens)) {
+          result.finishReason = "stop";
+          return true;
+        }
+        return step + 1 >= options.maxNewTokens;
+      });
+      const keep = finished.flatMap((done, r) => (done ? [] : [r]));
+      if (keep.length === 0) break;
+      if (keep.length < active.length) {
+        cache?.selectRows(keep);
+        active = keep.map((r) => active[r]);
+      }
+      logits = T.scope(() =>
+        T.noGrad(() => {
+          const inputs = cache
+            ? decodeInputs(active, promptMasks, padded, cache)
+            : batchInputs(
+                active.map((row) => [...paddedPrompts[row.prompt], ...row.result.tokens]),
+                active.map((row) => [...promptMasks[row.prompt], ...row.result.tokens.map(() => 1)]),
+                padded,
+                null,
+              );
+          return lastRows(model.forward(inputs));
+        }),
+      );
+      for (const row of active) row.nextPosition++;
+    }
+  } finally {
+    cache?.dispose();
+  }
+  return results;
+}
+
+/** Inputs for full sequences (prefill, or the uncached path): ids, mask (when padded) and position ids. */
+function batchInputs(
+  ids: readonly (readonly number[])[],
+  masks: readonly (readonly number[])[],
+  padded: boolean,
+  cache: RowKVCache | null,
+): ModelInputs {
+  const batch = ids.length;
+  const seq = ids[0].length;
+  const inputs: ModelInputs = { inputIds: T.tensor(ids.flat(), [batch, seq], "int32") };
+  if (cache) inputs.cache = cache;
+  if (padded) {
+    inputs.attentionMask = T.tensor(masks.flat(), [batch, seq], "int32");
+    // Real tokens count 0, 1, ... from their first real token; padding slots get 0 (they are never attended to).
+    const positions: number[] = [];
+    for (const mask of masks) {
+      let count = 0;
+      for (const m of mask) {
+        positions.push(m === 1 ? count : 0);
+        count += m;
+      }
+    }
+    inputs.positionIds = T.tensor(positions, [batch, seq], "int32");
+  }
+  return inputs;
+}
+
+/** Inputs of one decoding step: each active row's last token at its own next position, mask over the cache. */
+function decodeInputs(
+  active: readonly Row[],
+  promptMasks: readonly (readonly number[])[],
+  padded: boolean,
+  cache: RowKVCache,
+): ModelInputs {
+  const batch = active.length;
+  const lastTokens = active.map((row) => row.result.tokens[row.result.tokens.length - 1]);
+  const inputs: ModelInputs = { inputIds: T.tensor(lastTokens, [batch, 1], "int32"), cache };
+  if (padded) {
+    const past = cache.length;
+    const mask: number[] = [];
+    for (const row of active) {
+      const promptMask = promptMasks[row.prompt];
+      for (let t = 0; t <= past; t++) mask.push(t < promptMask.length ? promptMask[t] : 1);
+    }
+    inputs.attentionMask = T.tensor(mask, [batch, past + 1], "int32");
+    inputs.positionIds = T.tensor(
+      active.map((row) => row.nextPosition),
+      [batch, 1],
+      "int32",
+    );
+  }
+  return inputs;
+}
+
+/** The last position's logits of every row of a [batch, seq, vocab] output, as fresh arrays. */
+function lastRows(logits: Tensor): Float32Array[] {
+  const [batch, seq, vocab] = logits.shape;
+  const data = logits.data;
+  return Array.from({ length: batch }, (_, b) => {
+    const start = (b * seq + seq - 1) * vocab;
+    return Float32Array.from(data.subarray(start, start + vocab));
+  });
+}
