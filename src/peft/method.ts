@@ -237,12 +237,26 @@ export abstract class Adapter {
     return {
       base_model_name_or_path: this.options.baseModelNameOrPath ?? null,
       inference_mode: true,
-      modules_to_save: heads.length > 0 ? heads : null,
+      modules_to_save: this.modulesToSave(heads),
       peft_type: this.peftType,
       revision: null,
       task_type: this.taskType,
       ...this.methodConfig(),
     };
+  }
+
+  /**
+   * modules_to_save as recorded in the config. PEFT's own types write what PEFT's task models add:
+   * SEQ_CLS / TOKEN_CLS models extend it with ["classifier", "score"] (peft_model.py), QA uses qa_outputs,
+   * causal LMs none. adaptlm's own types (BitFit, Houlsby, AdapterBias) record the head modules themselves.
+   */
+  protected modulesToSave(heads: string[]): string[] | null {
+    const peftNative =
+      this.peftType === "LORA" || this.peftType === "PREFIX_TUNING" || this.peftType === "PROMPT_TUNING";
+    if (peftNative && (this.taskType === "SEQ_CLS" || this.taskType === "TOKEN_CLS")) {
+      return [...heads.filter((h) => h !== "classifier" && h !== "score"), "classifier", "score"];
+    }
+    return heads.length > 0 ? heads : null;
   }
 
   /** Head module names recorded for a detached adapter (from its config or stored state). */
