@@ -133,6 +133,18 @@ describe("wasm backend: loading and memory", () => {
     single.release(small);
   });
 
+  it("workers see memory grown after they started", () => {
+    const jobsBefore = jobCount(multi);
+    const big = multi.alloc("float32", 48 * 1024 * 1024); // 192 MB: grows the memory under running workers
+    big.fill(1.5);
+    multi.unary("square", big, big, big.length, 0);
+    assert.equal(big[0], 2.25);
+    assert.equal(big[big.length - 1], 2.25);
+    assert.equal(big.indexOf(1.5), -1);
+    expectThreaded(multi, jobsBefore);
+    multi.release(big);
+  });
+
   it("rejects float64 arrays in kernels", () => {
     const x = new Float64Array(4);
     assert.throws(() => single.unary("exp", x, x, 4, 0), /float32 only/);
