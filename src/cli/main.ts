@@ -3,6 +3,7 @@
 
 import { onBackendSelected } from "../backend/registry.js";
 import { AdaptlmError } from "../errors.js";
+import { adaptersHelp, runAdaptersCommand } from "./commands/adapters.js";
 import { backendsHelp, runBackendsCommand } from "./commands/backends.js";
 import { conformanceHelp, runConformanceCommand } from "./commands/conformance.js";
 import { demoHelp, runDemoCommand } from "./commands/demo.js";
@@ -28,6 +29,11 @@ const commands: Record<string, Command> = {
     summary: "check every golden case on every backend against PyTorch",
     help: conformanceHelp,
     run: runConformanceCommand,
+  },
+  adapters: {
+    summary: "list adapter folders: method, trainable parameters, % of base, bytes on disk",
+    help: adaptersHelp,
+    run: runAdaptersCommand,
   },
 };
 

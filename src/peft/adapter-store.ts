@@ -4,9 +4,11 @@
 // BitFit, Houlsby and AdapterBias use the same two files with their own peft_type.
 
 import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import { writeFileAtomic } from "../io/atomic-file.js";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
+import { openCheckpoint } from "../io/safetensors-index.js";
+import { shapeSize } from "../io/tensor-source.js";
 import { AdapterBiasAdapter } from "./adapter-bias.js";
 import { BitFitAdapter } from "./bitfit.js";
 import { HoulsbyAdapter } from "./houlsby.js";
@@ -140,4 +142,38 @@ export function summarizeAdapter(dir: string): AdapterSummary {
     tensors: tensors.size,
     bytes,
   };
+}
+
+/** Number of elements stored in a model folder's safetensors checkpoint (header only, nothing read). */
+export function checkpointParameterCount(modelDir: string): number {
+  const source = openCheckpoint(modelDir);
+  try {
+    let total = 0;
+    for (const name of source.names()) total += shapeSize(source.info(name).shape);
+    return total;
+  } finally {
+    source.close();
+  }
+}
+
+/**
+ * Where an adapter's base model folder is: base_model_name_or_path as an absolute path, or relative to the
+ * adapter folder or one of its ancestors (the golden layout), or to the working directory; null if none of
+ * those is a folder holding model weights.
+ */
+export function resolveBaseModelDir(adapterDir: string, baseModel: string | null): string | null {
+  if (!baseModel) return null;
+  const holdsWeights = (dir: string) =>
+    existsSync(join(dir, "model.safetensors")) || existsSync(join(dir, "model.safetensors.index.json"));
+  if (isAbsolute(baseModel)) return holdsWeights(baseModel) ? baseModel : null;
+  let dir = resolve(adapterDir);
+  for (;;) {
+    const candidate = join(dir, baseModel);
+    if (holdsWeights(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  const fromCwd = resolve(baseModel);
+  return holdsWeights(fromCwd) ? fromCwd : null;
 }

@@ -7,9 +7,11 @@ export {
   ADAPTER_CONFIG_FILE,
   ADAPTER_WEIGHTS_FILE,
   type AdapterSummary,
+  checkpointParameterCount,
   loadAdapter,
   readAdapterConfig,
   readAdapterTensors,
+  resolveBaseModelDir,
   saveAdapter,
   summarizeAdapter,
 } from "./adapter-store.js";
