@@ -200,6 +200,7 @@ async function run(context: BenchContext): Promise<void> {
 
   // Our backends first, alone on the CPU; then the Python references.
   const ours = new Map<string, Timing>();
+  const nativeDefaultThreads = native?.threads ?? 1;
   for (const backend of backends) {
     for (const threads of THREADS) {
       const variant = withThreads(backend, threads);
@@ -210,7 +211,7 @@ async function run(context: BenchContext): Promise<void> {
         ours.set(`${backend.name}|${shapeName(s)}|${threads}`, timeGemm(variant, s, budgetMs));
       }
     }
-    if (backend.name === "native") (backend as NativeBackend).setThreads(THREADS[THREADS.length - 1]);
+    if (backend.name === "native") (backend as NativeBackend).setThreads(nativeDefaultThreads);
   }
 
   const script = findPythonScript();
