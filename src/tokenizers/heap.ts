@@ -2,57 +2,84 @@
 // first (a merge rank, or minus a SentencePiece score); ties go to the leftmost pair, as in Hugging Face
 // tokenizers' BPE, llama.cpp's llm_tokenizer_spm/bpe and llama2.c's left-to-right scan.
 
-export interface MergeCandidate {
-  priority: number;
-  left: number;
-  right: number;
-  /** Combined length of the two symbols when the candidate was made; a later mismatch means it is stale. */
-  size: number;
-}
-
+/**
+ * The candidates live in parallel typed arrays (no object per candidate, no allocation per swap): this loop
+ * runs once per character of a SentencePiece input.
+ */
 export class MergeQueue {
-  private readonly items: MergeCandidate[] = [];
+  private priority = new Float64Array(64);
+  private left = new Int32Array(64);
+  private right = new Int32Array(64);
+  /** Combined length of the two symbols when the candidate was made; a later mismatch means it is stale. */
+  private size = new Int32Array(64);
+  length = 0;
 
-  get length(): number {
-    return this.items.length;
+  private less(a: number, b: number): boolean {
+    return (
+      this.priority[a] < this.priority[b] ||
+      (this.priority[a] === this.priority[b] && this.left[a] < this.left[b])
+    );
   }
 
-  private less(a: MergeCandidate, b: MergeCandidate): boolean {
-    return a.priority < b.priority || (a.priority === b.priority && a.left < b.left);
+  private move(from: number, to: number): void {
+    this.priority[to] = this.priority[from];
+    this.left[to] = this.left[from];
+    this.right[to] = this.right[from];
+    this.size[to] = this.size[from];
   }
 
-  push(item: MergeCandidate): void {
-    const items = this.items;
-    items.push(item);
-    let i = items.length - 1;
+  private grow(): void {
+    const capacity = this.priority.length * 2;
+    const grown = <T extends Float64Array | Int32Array>(old: T, make: (n: number) => T): T => {
+      const next = make(capacity);
+      next.set(old);
+      return next;
+    };
+    this.priority = grown(this.priority, (n) => new Float64Array(n));
+    this.left = grown(this.left, (n) => new Int32Array(n));
+    this.right = grown(this.right, (n) => new Int32Array(n));
+    this.size = grown(this.size, (n) => new Int32Array(n));
+  }
+
+  push(priority: number, left: number, right: number, size: number): void {
+    // One spare slot past the end holds the item being sifted.
+    if (this.length + 1 >= this.priority.length) this.grow();
+    const spare = this.priority.length - 1;
+    this.priority[spare] = priority;
+    this.left[spare] = left;
+    this.right[spare] = right;
+    this.size[spare] = size;
+    let i = this.length++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!this.less(items[i], items[parent])) break;
-      [items[i], items[parent]] = [items[parent], items[i]];
+      if (!this.less(spare, parent)) break;
+      this.move(parent, i);
       i = parent;
     }
+    this.move(spare, i);
   }
 
-  pop(): MergeCandidate | undefined {
-    const items = this.items;
-    if (items.length === 0) return undefined;
-    const top = items[0];
-    const last = items.pop()!;
-    if (items.length > 0) {
-      items[0] = last;
+  /** Removes the best candidate into `out` ([left, right, size]); false when empty. */
+  pop(out: Int32Array): boolean {
+    if (this.length === 0) return false;
+    out[0] = this.left[0];
+    out[1] = this.right[0];
+    out[2] = this.size[0];
+    const last = --this.length;
+    if (last > 0) {
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
+        if (l >= last) break;
         const r = l + 1;
-        let best = i;
-        if (l < items.length && this.less(items[l], items[best])) best = l;
-        if (r < items.length && this.less(items[r], items[best])) best = r;
-        if (best === i) break;
-        [items[i], items[best]] = [items[best], items[i]];
-        i = best;
+        const child = r < last && this.less(r, l) ? r : l;
+        if (!this.less(child, last)) break;
+        this.move(child, i);
+        i = child;
       }
+      this.move(last, i);
     }
-    return top;
+    return true;
   }
 }
 
@@ -74,7 +101,7 @@ export function mergeSymbols(
 ): MergedSymbol[] {
   const n = initial.length;
   const text = initial.slice();
-  const size = initial.map((s) => s.length);
+  const size = Int32Array.from(initial, (s) => s.length);
   const prev = new Int32Array(n);
   const next = new Int32Array(n);
   const last = new Int32Array(n);
@@ -87,14 +114,15 @@ export function mergeSymbols(
   const consider = (left: number, right: number): void => {
     if (left < 0 || right < 0) return;
     const priority = priorityOf(text[left], text[right]);
-    if (priority === undefined) return;
-    queue.push({ priority, left, right, size: size[left] + size[right] });
+    if (priority !== undefined) queue.push(priority, left, right, size[left] + size[right]);
   };
   for (let i = 0; i + 1 < n; i++) consider(i, i + 1);
-  for (let candidate = queue.pop(); candidate !== undefined; candidate = queue.pop()) {
-    const { left, right } = candidate;
+  const candidate = new Int32Array(3);
+  while (queue.pop(candidate)) {
+    const left = candidate[0];
+    const right = candidate[1];
     // Stale if either side was merged away or grew since the candidate was made.
-    if (size[left] === 0 || size[right] === 0 || size[left] + size[right] !== candidate.size) continue;
+    if (size[left] === 0 || size[right] === 0 || size[left] + size[right] !== candidate[2]) continue;
     if (next[left] !== right) continue;
     text[left] = text[left] + text[right];
     size[left] += size[right];

@@ -10,7 +10,7 @@
 // id byte+3; its `encode` applies byte fallback before merging. `llama2c: true` reproduces run.c exactly.
 
 import { TokenizerError } from "./errors.js";
-import { mergeSymbols } from "./heap.js";
+import { type MergedSymbol, mergeSymbols } from "./heap.js";
 import type { Piece, TokenizerModel } from "./tokenizer.js";
 import { utf8Decode, utf8Encode, utf8WithOrigins } from "./unicode.js";
 
@@ -34,6 +34,7 @@ export interface SentencePieceBpeOptions {
 }
 
 const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
+const CACHE_LIMIT = 100_000;
 
 interface Symbol0 {
   text: string;
@@ -56,6 +57,9 @@ export class SentencePieceBpeModel implements TokenizerModel {
   private readonly ranks: Map<string, number> | undefined;
   private readonly byteIds: (number | undefined)[] = new Array(256);
   private readonly unkId: number | undefined;
+  /** Whether some piece holds a space symbol after another character (then words may not be merged apart). */
+  private readonly piecesSpanWords: boolean;
+  private readonly cache = new Map<string, MergedSymbol[]>();
 
   constructor(options: SentencePieceBpeOptions) {
     this.vocab = options.vocab;
@@ -81,6 +85,14 @@ export class SentencePieceBpeModel implements TokenizerModel {
         : this.ids.get(`<0x${b.toString(16).toUpperCase().padStart(2, "0")}>`);
     }
     this.unkId = options.unkToken === undefined ? undefined : this.ids.get(options.unkToken);
+    this.piecesSpanWords = this.vocab.some((piece) => {
+      let seenOther = false;
+      for (const ch of piece) {
+        if (ch !== this.spaceSymbol) seenOther = true;
+        else if (seenOther) return true;
+      }
+      return false;
+    });
     if (this.llama2c && this.vocab.length < 259) {
       throw new TokenizerError(
         "TOKENIZER_BAD_FILE",
@@ -116,21 +128,33 @@ export class SentencePieceBpeModel implements TokenizerModel {
       ? this.llama2cSymbols(text, start, end, prefix)
       : this.charSymbols(text, start, end, prefix);
     const out: Piece[] = [];
-    // Parts to merge separately: the whole segment, or each run that starts at a space symbol.
+    // Parts to merge separately: with Metaspace splitting, each run that starts at a space symbol. Without
+    // it, the same split is still exact when no piece holds a space after another character (true of
+    // SentencePiece vocabularies trained with split_by_whitespace): no merge can then cross such a point.
+    // Merging word by word keeps the queues small and lets repeated words come from the cache.
+    const split = this.splitOnSpace || !this.piecesSpanWords;
     let partStart = 0;
     for (let i = 1; i <= symbols.length; i++) {
-      if (i < symbols.length && !(this.splitOnSpace && symbols[i].text === this.spaceSymbol)) continue;
+      if (i < symbols.length) {
+        if (!split || symbols[i].text !== this.spaceSymbol) continue;
+        if (!this.splitOnSpace && symbols[i - 1].text === this.spaceSymbol) continue;
+      }
       this.mergePart(symbols.slice(partStart, i), out);
       partStart = i;
     }
     return out;
   }
 
+  /** Merges one part; results are cached by the part's symbols. */
   private mergePart(symbols: Symbol0[], out: Piece[]): void {
-    const merged = mergeSymbols(
-      symbols.map((s) => s.text),
-      (a, b) => this.priority(a, b),
-    );
+    const texts = symbols.map((s) => s.text);
+    const key = texts.join("\u0000");
+    let merged = this.cache.get(key);
+    if (merged === undefined) {
+      merged = mergeSymbols(texts, (a, b) => this.priority(a, b));
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(key, merged);
+    }
     for (const symbol of merged) {
       const start = symbols[symbol.first].start;
       const end = symbols[symbol.last].end;
