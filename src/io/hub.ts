@@ -231,7 +231,7 @@ function shardsOf(indexPath: string, repoId: string): string[] {
       throw new HubError("HUB_INTEGRITY", `${repoId}: ${INDEX_FILE} names an unsafe shard path ${shard}`);
     }
   }
-  return [INDEX_FILE, ...shards];
+  return shards;
 }
 
 const COMMIT = /^[0-9a-f]{40}$/;

@@ -70,10 +70,12 @@ for (const { name, model, bos } of models) {
           const alone = generate(model, prompt, options);
           const row = batched[p][0];
           assert.deepEqual(row.tokens, alone.tokens, `prompt ${p}`);
-          row.logprobs.forEach((lp, step) => assert.ok(Math.abs(lp - alone.logprobs[step]) < 1e-4));
-          row.stepLogits.forEach((logits, step) =>
-            assert.ok(maxDifference(logits, alone.stepLogits[step]) < 1e-4),
-          );
+          row.logprobs.forEach((lp, step) => {
+            assert.ok(Math.abs(lp - alone.logprobs[step]) < 1e-4);
+          });
+          row.stepLogits.forEach((logits, step) => {
+            assert.ok(maxDifference(logits, alone.stepLogits[step]) < 1e-4);
+          });
         });
       }
     });
@@ -145,7 +147,9 @@ for (const { name, model, bos } of models) {
       const scores = scoreContinuations(model, prompt, [greedy.tokens, ...others]);
       // The greedy continuation: its score is the sum of generation's per-token logprobs.
       assert.ok(Math.abs(scores[0].logprob - greedy.logprobs.reduce((a, b) => a + b, 0)) < 1e-4);
-      scores[0].tokenLogprobs.forEach((lp, t) => assert.ok(Math.abs(lp - greedy.logprobs[t]) < 1e-4));
+      scores[0].tokenLogprobs.forEach((lp, t) => {
+        assert.ok(Math.abs(lp - greedy.logprobs[t]) < 1e-4);
+      });
       assert.equal(scores[0].isGreedy, true);
       // Any continuation: teacher forcing through the KV cache one token at a time gives the same numbers.
       others.forEach((continuation, i) => {
@@ -168,7 +172,9 @@ for (const { name, model, bos } of models) {
         cache.dispose();
         const score = scores[i + 1];
         assert.equal(score.tokenLogprobs.length, continuation.length);
-        score.tokenLogprobs.forEach((lp, t) => assert.ok(Math.abs(lp - forced[t]) < 1e-4));
+        score.tokenLogprobs.forEach((lp, t) => {
+          assert.ok(Math.abs(lp - forced[t]) < 1e-4);
+        });
         assert.ok(Math.abs(score.logprob - forced.reduce((a, b) => a + b, 0)) < 1e-4);
       });
       assert.deepEqual(scoreContinuations(model, prompt, [[]]), [
