@@ -64,6 +64,7 @@ static int boolean(call *c, size_t i) {
 
 /* A typed array of the wanted kind (napi_float32_array, napi_int32_array, or -1: any 4-byte kind). */
 static void *array(call *c, size_t i, int kind, size_t *length, napi_typedarray_type *type_out) {
+  if (length) *length = 0;
   napi_typedarray_type type;
   size_t len = 0;
   void *data = NULL;
@@ -260,7 +261,7 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
 static napi_value js_unary(napi_env env, napi_callback_info info) {
   call c;
   if (!begin(env, info, &c, 5)) return NULL;
-  size_t lx, lo;
+  size_t lx = 0, lo = 0;
   long op = integer(&c, 0), n = integer(&c, 3);
   float *x = f32(&c, 1, &lx), *out = f32(&c, 2, &lo);
   double alpha = num(&c, 4);
@@ -275,7 +276,7 @@ static napi_value js_unary(napi_env env, napi_callback_info info) {
 static napi_value js_unary_backward(napi_env env, napi_callback_info info) {
   call c;
   if (!begin(env, info, &c, 7)) return NULL;
-  size_t lx, ly, ld, lo;
+  size_t lx = 0, ly = 0, ld = 0, lo = 0;
   long op = integer(&c, 0), n = integer(&c, 5);
   float *x = f32(&c, 1, &lx), *y = f32(&c, 2, &ly), *dy = f32(&c, 3, &ld), *dx = f32(&c, 4, &lo);
   double alpha = num(&c, 6);
@@ -334,7 +335,7 @@ static napi_value js_where(napi_env env, napi_callback_info info) {
 static napi_value js_reduce(napi_env env, napi_callback_info info) {
   call c;
   if (!begin(env, info, &c, 6)) return NULL;
-  size_t lx, lo;
+  size_t lx = 0, lo = 0;
   int op_max = boolean(&c, 0);
   float *x = f32(&c, 1, &lx), *out = f32(&c, 2, &lo);
   long outer = integer(&c, 3), size = integer(&c, 4), inner = integer(&c, 5);
@@ -349,7 +350,7 @@ static napi_value js_reduce(napi_env env, napi_callback_info info) {
 static napi_value js_argmax(napi_env env, napi_callback_info info) {
   call c;
   if (!begin(env, info, &c, 5)) return NULL;
-  size_t lx, lo;
+  size_t lx = 0, lo = 0;
   float *x = f32(&c, 0, &lx);
   int32_t *out = i32(&c, 1, &lo);
   long outer = integer(&c, 2), size = integer(&c, 3), inner = integer(&c, 4);
@@ -426,7 +427,7 @@ static napi_value js_fill(napi_env env, napi_callback_info info) {
 static napi_value rows_kernel(napi_env env, napi_callback_info info, int kind) {
   call c;
   if (!begin(env, info, &c, 4)) return NULL;
-  size_t lx, lo;
+  size_t lx = 0, lo = 0;
   float *x = f32(&c, 0, &lx), *out = f32(&c, 1, &lo);
   long rows = integer(&c, 2), cols = integer(&c, 3);
   need(&c, lx, (double)rows * cols, "softmax input");
