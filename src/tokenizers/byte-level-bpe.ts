@@ -57,16 +57,28 @@ export interface ByteLevelBpeOptions {
 export type TextNormalization = "NFC" | "NFD" | "NFKC" | "NFKD" | "Lowercase";
 
 const CACHE_LIMIT = 100_000;
+const WHITESPACE = /\p{White_Space}/u;
 /** A character with the combining marks after it: the unit that is normalized at once. */
 const CLUSTER = /\P{M}\p{M}*|\p{M}+/gsu;
 
-/** A normalized segment and, per UTF-16 unit of it, the [start, end) of its source in the original text. */
+/**
+ * A normalized segment and, per UTF-16 unit of it, the [start, end) of its source in the original text;
+ * without normalizers or a prefix space, unit i simply comes from `base + i` and no arrays are made.
+ */
 interface AlignedText {
   text: string;
-  sourceStart: number[];
-  sourceEnd: number[];
+  base: number;
+  sourceStart?: number[];
+  sourceEnd?: number[];
 }
-const WHITESPACE = /\p{White_Space}/u;
+
+/** The tokens of one pre-tokenized word, cached by the word: ids, tokens, and unit ranges in the word. */
+interface WordTokens {
+  ids: number[];
+  tokens: string[];
+  /** [start, end) of each token in the word's UTF-16 units, two entries per token. */
+  ranges: Int32Array;
+}
 
 export class ByteLevelBpeModel implements TokenizerModel {
   readonly kind = "byte-level-bpe" as const;
@@ -79,7 +91,7 @@ export class ByteLevelBpeModel implements TokenizerModel {
   private readonly patterns: RegExp[];
   private readonly normalizers: readonly TextNormalization[];
   private readonly unkId: number | undefined;
-  private readonly cache = new Map<string, string[]>();
+  private readonly cache = new Map<string, WordTokens>();
 
   constructor(options: ByteLevelBpeOptions) {
     this.vocab = options.vocab;
@@ -108,42 +120,65 @@ export class ByteLevelBpeModel implements TokenizerModel {
     return this.tokens[id];
   }
 
-  /** BPE of one byte-level word, cached. */
-  private bpe(word: string): string[] {
-    const cached = this.cache.get(word);
+  /** Byte-level BPE of one pre-tokenized word (as written, not yet byte-mapped), cached. */
+  private wordTokens(wordText: string): WordTokens {
+    const cached = this.cache.get(wordText);
     if (cached !== undefined) return cached;
-    let pieces: string[];
-    if (this.ignoreMerges && this.vocab.has(word)) {
-      pieces = [word];
-    } else {
-      pieces = mergeSymbols(Array.from(word), (a, b) => this.ranks.get(`${a}\u0000${b}`)).map((s) => s.text);
+    const { bytes, charStart, charEnd } = utf8WithOrigins(wordText);
+    let word = "";
+    for (const b of bytes) word += BYTE_TO_CHAR[b];
+    const pieces =
+      this.ignoreMerges && this.vocab.has(word)
+        ? [word]
+        : mergeSymbols(Array.from(word), (a, b) => this.ranks.get(`${a}\u0000${b}`)).map((s) => s.text);
+    const ids: number[] = [];
+    const tokens: string[] = [];
+    const ranges: number[] = [];
+    let byteIndex = 0;
+    for (const piece of pieces) {
+      // Byte-level pieces have one character per byte.
+      const first = byteIndex;
+      byteIndex += piece.length;
+      const range = [charStart[first], charEnd[byteIndex - 1]];
+      const id = this.vocab.get(piece);
+      if (id !== undefined) {
+        ids.push(id);
+        tokens.push(piece);
+        ranges.push(...range);
+        continue;
+      }
+      // Not in the vocabulary (a vocabulary without all 256 bytes): fall back to single characters, as
+      // llama.cpp does, or to the unknown token.
+      for (const ch of piece) {
+        const charId = this.vocab.get(ch) ?? this.unkId;
+        if (charId === undefined) continue;
+        ids.push(charId);
+        tokens.push(this.tokens[charId]);
+        ranges.push(...range);
+      }
     }
+    const result: WordTokens = { ids, tokens, ranges: Int32Array.from(ranges) };
     if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-    this.cache.set(word, pieces);
-    return pieces;
+    this.cache.set(wordText, result);
+    return result;
   }
 
   /** Normalizes `text.slice(start, end)` cluster by cluster, remembering where every unit came from. */
   private align(text: string, start: number, end: number): AlignedText {
-    const aligned: AlignedText = { text: "", sourceStart: [], sourceEnd: [] };
-    if (this.addPrefixSpace && text[start] !== " ") {
+    const prefix = this.addPrefixSpace && text[start] !== " ";
+    if (this.normalizers.length === 0 && !prefix) return { text: text.slice(start, end), base: start };
+    const aligned = { text: "", base: start, sourceStart: [] as number[], sourceEnd: [] as number[] };
+    if (prefix) {
       aligned.text = " ";
       aligned.sourceStart.push(start);
       aligned.sourceEnd.push(start);
     }
     const segment = text.slice(start, end);
-    if (this.normalizers.length === 0) {
-      aligned.text += segment;
-      for (let i = start; i < end; i++) {
-        aligned.sourceStart.push(i);
-        aligned.sourceEnd.push(i + 1);
-      }
-      return aligned;
-    }
     for (const match of segment.matchAll(CLUSTER)) {
       let cluster = match[0];
-      for (const form of this.normalizers)
+      for (const form of this.normalizers) {
         cluster = form === "Lowercase" ? cluster.toLowerCase() : cluster.normalize(form);
+      }
       aligned.text += cluster;
       for (let k = 0; k < cluster.length; k++) {
         aligned.sourceStart.push(start + match.index);
@@ -176,37 +211,20 @@ export class ByteLevelBpeModel implements TokenizerModel {
 
   tokenize(text: string, start: number, end: number): Piece[] {
     const aligned = this.align(text, start, end);
+    const { sourceStart, sourceEnd, base } = aligned;
     const out: Piece[] = [];
     for (const [wordStart, wordEnd] of this.words(aligned.text)) {
-      const { bytes, charStart, charEnd } = utf8WithOrigins(
-        aligned.text.slice(wordStart, wordEnd),
-        wordStart,
-      );
-      let word = "";
-      for (const b of bytes) word += BYTE_TO_CHAR[b];
-      let byteIndex = 0;
-      for (const piece of this.bpe(word)) {
-        // Byte-level pieces have one character per byte.
-        const first = byteIndex;
-        byteIndex += piece.length;
-        let pieceStart = aligned.sourceStart[charStart[first]];
-        let pieceEnd = aligned.sourceEnd[charEnd[byteIndex - 1] - 1];
+      const word = this.wordTokens(aligned.text.slice(wordStart, wordEnd));
+      for (let k = 0; k < word.ids.length; k++) {
+        const first = wordStart + word.ranges[2 * k];
+        const last = wordStart + word.ranges[2 * k + 1] - 1;
+        let pieceStart = sourceStart ? sourceStart[first] : base + first;
+        let pieceEnd = sourceEnd ? sourceEnd[last] : base + last + 1;
         if (this.trimOffsets && /\P{White_Space}/u.test(text.slice(pieceStart, pieceEnd))) {
           while (pieceStart < pieceEnd && WHITESPACE.test(text[pieceStart])) pieceStart++;
           while (pieceEnd > pieceStart && WHITESPACE.test(text[pieceEnd - 1])) pieceEnd--;
         }
-        const id = this.vocab.get(piece);
-        if (id !== undefined) {
-          out.push({ id, token: piece, start: pieceStart, end: pieceEnd });
-          continue;
-        }
-        // Not in the vocabulary (a vocabulary without all 256 bytes): fall back to single characters, as
-        // llama.cpp does, or to the unknown token.
-        for (const ch of piece) {
-          const charId = this.vocab.get(ch) ?? this.unkId;
-          if (charId !== undefined)
-            out.push({ id: charId, token: this.tokens[charId], start: pieceStart, end: pieceEnd });
-        }
+        out.push({ id: word.ids[k], token: word.tokens[k], start: pieceStart, end: pieceEnd });
       }
     }
     return out;
