@@ -55,18 +55,20 @@ static inline float vdot(const float *x, const float *y, long n) {
 
 /* max with NaN propagation (Math.max semantics); -inf for an empty row. */
 static inline float vmax(const float *x, long n) {
-  float acc[16];
-  for (int j = 0; j < 16; j++) acc[j] = -INFINITY;
-  int nan = 0;
+  v8sf m8 = v8_splat(-INFINITY);
+  v8si nan8 = {0, 0, 0, 0, 0, 0, 0, 0};
   long i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; j++) {
-      float v = x[i + j];
-      nan |= v != v;
-      acc[j] = v > acc[j] ? v : acc[j];
-    }
+  for (; i + 8 <= n; i += 8) {
+    v8sf v = v8_load(x + i);
+    nan8 |= v != v;
+    m8 = v8_select(v > m8, v, m8);
+  }
+  int nan = 0;
   float m = -INFINITY;
-  for (int j = 0; j < 16; j++) m = acc[j] > m ? acc[j] : m;
+  for (int j = 0; j < 8; j++) {
+    nan |= nan8[j] != 0;
+    m = m8[j] > m ? m8[j] : m;
+  }
   for (; i < n; i++) {
     nan |= x[i] != x[i];
     m = x[i] > m ? x[i] : m;
