@@ -55,6 +55,24 @@ export class AdamW extends Optimizer {
     );
   }
 
+  /** The moments of param (copies), or null before its first update. For checkpoints. */
+  momentsOf(param: Tensor): { m: Float32Array; v: Float32Array } | null {
+    const state = this.moments.get(param);
+    if (!state) return null;
+    return { m: Float32Array.from(state.m.floats), v: Float32Array.from(state.v.floats) };
+  }
+
+  /** Restores the moments of param (resuming from a checkpoint). */
+  setMomentsOf(param: Tensor, m: ArrayLike<number>, v: ArrayLike<number>): void {
+    const state = {
+      m: persistentZeros(param.shape, param.dtype, param.backend),
+      v: persistentZeros(param.shape, param.dtype, param.backend),
+    };
+    state.m.floats.set(m);
+    state.v.floats.set(v);
+    this.moments.set(param, state);
+  }
+
   /** Bytes of optimizer state held (two moments per trained parameter). */
   stateBytes(): number {
     let total = 0;
