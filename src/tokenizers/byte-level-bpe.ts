@@ -56,6 +56,13 @@ export interface ByteLevelBpeOptions {
 
 export type TextNormalization = "NFC" | "NFD" | "NFKC" | "NFKD" | "Lowercase";
 
+/** CHAR_TO_BYTE as a table indexed by char code (-1: not a byte character). */
+const BYTE_OF_CHAR_CODE = (() => {
+  const table = new Int16Array(512).fill(-1);
+  for (const [ch, b] of CHAR_TO_BYTE) table[ch.charCodeAt(0)] = b;
+  return table;
+})();
+
 const CACHE_LIMIT = 100_000;
 const WHITESPACE = /\p{White_Space}/u;
 /** A character with the combining marks after it: the unit that is normalized at once. */
@@ -231,19 +238,30 @@ export class ByteLevelBpeModel implements TokenizerModel {
   }
 
   decode(tokens: readonly string[], added: readonly boolean[]): string {
-    const bytes: number[] = [];
+    let bytes = new Uint8Array(256);
+    let length = 0;
+    const append = (b: number): void => {
+      if (length === bytes.length) {
+        const grown = new Uint8Array(bytes.length * 2);
+        grown.set(bytes);
+        bytes = grown;
+      }
+      bytes[length++] = b;
+    };
     for (let i = 0; i < tokens.length; i++) {
+      const token = tokens[i];
       if (added[i]) {
-        bytes.push(...utf8Encode(tokens[i]));
+        for (const b of utf8Encode(token)) append(b);
         continue;
       }
-      for (const ch of tokens[i]) {
-        const b = CHAR_TO_BYTE.get(ch);
-        if (b !== undefined) bytes.push(b);
-        else bytes.push(...utf8Encode(ch));
+      for (let k = 0; k < token.length; k++) {
+        const code = token.charCodeAt(k);
+        const b = code < BYTE_OF_CHAR_CODE.length ? BYTE_OF_CHAR_CODE[code] : -1;
+        if (b >= 0) append(b);
+        else for (const x of utf8Encode(token[k])) append(x);
       }
     }
-    return utf8Decode(Uint8Array.from(bytes));
+    return utf8Decode(bytes.subarray(0, length));
   }
 }
 

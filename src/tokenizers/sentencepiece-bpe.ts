@@ -232,14 +232,26 @@ export class SentencePieceBpeModel implements TokenizerModel {
   }
 
   decode(tokens: readonly string[], added: readonly boolean[]): string {
-    const bytes: number[] = [];
+    // Runs of byte tokens are collected and decoded together (they spell UTF-8 characters); other tokens
+    // are text already.
+    const parts: string[] = [];
+    let pending: number[] = [];
+    const flush = (): void => {
+      if (pending.length > 0) parts.push(utf8Decode(Uint8Array.from(pending)));
+      pending = [];
+    };
     for (let i = 0; i < tokens.length; i++) {
       const token = tokens[i];
-      const byte = !added[i] && this.byteFallback ? BYTE_TOKEN.exec(token) : null;
-      if (byte !== null) bytes.push(Number.parseInt(byte[1], 16));
-      else bytes.push(...utf8Encode(added[i] ? token : token.replaceAll(this.spaceSymbol, " ")));
+      const byte = !added[i] && this.byteFallback && token.startsWith("<0x") ? BYTE_TOKEN.exec(token) : null;
+      if (byte !== null) {
+        pending.push(Number.parseInt(byte[1], 16));
+        continue;
+      }
+      flush();
+      parts.push(added[i] ? token : token.replaceAll(this.spaceSymbol, " "));
     }
-    let text = utf8Decode(Uint8Array.from(bytes));
+    flush();
+    let text = parts.join("");
     // Undo the dummy prefix (tokenizers' Strip decoder, llama2.c's "skip the space after BOS").
     if (this.dummyPrefix !== "never" && tokens.length > 0 && !added[0] && text.startsWith(" ")) {
       text = text.slice(1);
