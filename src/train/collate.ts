@@ -49,7 +49,7 @@ export function collate(
       mask[b * seq + t] = 1;
     });
     const tt = examples[b].tokenTypeIds;
-    if (tt) cut(tt).forEach((v, t) => (types[b * seq + t] = v));
+    if (tt) types.set(cut(tt), b * seq);
   });
   const inputs: ModelInputs = {
     inputIds: T.tensor(ids, [batch, seq], "int32"),
@@ -70,7 +70,7 @@ export function collate(
     examples.forEach((e, b) => {
       const source = e.labels ?? (taskType === "CAUSAL_LM" ? rows[b] : undefined);
       if (!source) have = false;
-      else cut(source).forEach((v, t) => (labels[b * seq + t] = v));
+      else labels.set(cut(source), b * seq);
     });
     if (have) targets.labels = T.tensor(labels, [batch, seq], "int32");
   } else if (taskType === "QUESTION_ANS") {

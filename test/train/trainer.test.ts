@@ -62,7 +62,8 @@ test("gradient accumulation over 2 batches of 2 equals batches of 4", () => {
   };
   const a = params(1, 4);
   const b = params(2, 2);
-  a.forEach((values, i) => values.forEach((v, j) => assert.ok(Math.abs(v - b[i][j]) < 1e-5)));
+  for (let i = 0; i < a.length; i++)
+    for (let j = 0; j < a[i].length; j++) assert.ok(Math.abs(a[i][j] - b[i][j]) < 1e-5);
 });
 
 test("a run killed with SIGKILL resumes from its checkpoint and ends exactly like an uninterrupted run", () => {
@@ -94,7 +95,7 @@ test("a run killed with SIGKILL resumes from its checkpoint and ends exactly lik
   const actual = [...(resumed as unknown as { trainable: Map<string, T.Tensor> }).trainable.values()].map(
     (p) => p.toArray(),
   );
-  actual.forEach((values, i) => values.forEach((v, j) => assert.equal(v, expected[i][j])));
+  assert.deepEqual(actual, expected);
 });
 
 test("early stopping after the patience runs out", () => {
