@@ -7,6 +7,11 @@ import { adaptersHelp, runAdaptersCommand } from "./commands/adapters.js";
 import { backendsHelp, runBackendsCommand } from "./commands/backends.js";
 import { conformanceHelp, runConformanceCommand } from "./commands/conformance.js";
 import { demoHelp, runDemoCommand } from "./commands/demo.js";
+import { fillMaskHelp, runFillMaskCommand } from "./commands/fill-mask.js";
+import { generateHelp, runGenerateCommand } from "./commands/generate.js";
+import { infoHelp, runInfoCommand } from "./commands/info.js";
+import { pullHelp, runPullCommand } from "./commands/pull.js";
+import { runScoreCommand, scoreHelp } from "./commands/score.js";
 
 interface Command {
   summary: string;
@@ -35,6 +40,31 @@ const commands: Record<string, Command> = {
     help: adaptersHelp,
     run: runAdaptersCommand,
   },
+  info: {
+    summary: "show a model's architecture, size, dtype, tokenizer and memory needs",
+    help: infoHelp,
+    run: runInfoCommand,
+  },
+  generate: {
+    summary: "continue a prompt with a causal LM (streamed; --json for tokens and logprobs)",
+    help: generateHelp,
+    run: runGenerateCommand,
+  },
+  score: {
+    summary: "log-likelihood of continuations after a prompt",
+    help: scoreHelp,
+    run: runScoreCommand,
+  },
+  "fill-mask": {
+    summary: "top-k fillers for [MASK] with a masked LM",
+    help: fillMaskHelp,
+    run: runFillMaskCommand,
+  },
+  pull: {
+    summary: "download a model from the Hugging Face hub into its cache",
+    help: pullHelp,
+    run: runPullCommand,
+  },
 };
 
 const usage = `adaptlm — make a language model a specialist (fine-tuning) or use it as a generalist (prompting)
@@ -43,10 +73,10 @@ Usage: adaptlm <command> [options]      adaptlm <command> --help for details
 
 Commands:
 ${Object.entries(commands)
-  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .map(([name, c]) => `  ${name.padEnd(12)} ${c.summary}`)
   .join("\n")}
 
-Environment: ADAPTLM_BACKEND=native|wasm|reference, ADAPTLM_THREADS=N
+Environment: ADAPTLM_BACKEND=native|wasm|reference, ADAPTLM_THREADS=N; hub: HF_ENDPOINT, HF_HOME, HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE
 `;
 
 async function main(argv: string[]): Promise<number> {

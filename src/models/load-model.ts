@@ -161,11 +161,94 @@ export function parameterCount(loaded: LoadedModel): number {
   return count;
 }
 
-/** The ids that end generation: the config's eos_token_id(s), else the tokenizer's EOS. */
-export function eosTokenIds(loaded: LoadedModel): number[] {
+/**
+ * The ids that end generation: the config's eos_token_id(s), else the tokenizer's EOS. llama2.c models also
+ * stop on BOS, as run.c does (its stories begin with BOS, so BOS ends the previous one).
+ */
+export function eosTokenIds(loaded: Pick<LoadedModel, "config" | "tokenizer" | "source">): number[] {
   const fromConfig = loaded.config.eosTokenId;
-  if (Array.isArray(fromConfig)) return [...fromConfig];
-  if (typeof fromConfig === "number") return [fromConfig];
+  const ids: number[] = Array.isArray(fromConfig)
+    ? [...fromConfig]
+    : typeof fromConfig === "number"
+      ? [fromConfig]
+      : [];
   const eos = loaded.tokenizer?.eosTokenId;
-  return eos === undefined ? [] : [eos];
+  if (ids.length === 0 && eos !== undefined) ids.push(eos);
+  const bos = loaded.config.bosTokenId;
+  if (loaded.source.format === "llama2c" && bos !== null && !ids.includes(bos)) ids.push(bos);
+  return ids;
+}
+
+/** What `adaptlm info` shows, read from the config and the checkpoint's header (no weights are loaded). */
+export interface ModelDescription {
+  config: ModelConfig;
+  kind: ModelKind;
+  source: ModelSource;
+  /** Parameters in the checkpoint (buffers such as position_ids and tied copies not counted). */
+  parameters: number;
+  storedDtypes: StoredDtype[];
+  /** Bytes on disk of the stored parameters. */
+  storedBytes: number;
+  /** Bytes of the weights as the engine holds them (float32). */
+  float32Bytes: number;
+  /** Bytes of a float32 KV cache for one sequence of the full context (0 for encoders). */
+  kvCacheBytes: number;
+  tokenizer: PretrainedTokenizer | null;
+}
+
+const BUFFER_NAMES = /(^|\.)(position_ids|attn\.bias|attn\.masked_bias|rotary_emb\.inv_freq)$/;
+const TIED_COPIES = /^(cls\.predictions\.decoder\.weight|lm_head\.decoder\.weight|vocab_projector\.weight)$/;
+
+/** Describes a model without building it. */
+export async function describeModel(
+  pathOrHubId: string,
+  options: LoadModelOptions = {},
+): Promise<ModelDescription> {
+  let path = pathOrHubId;
+  let hubId: string | undefined;
+  if (!existsSync(pathOrHubId) && isHubId(pathOrHubId)) {
+    const hubOptions: HubOptions = { ...options.hub };
+    if (options.onDownloadProgress) hubOptions.onProgress = options.onDownloadProgress;
+    path = await snapshotDownload(pathOrHubId, hubOptions);
+    hubId = pathOrHubId;
+  } else if (!existsSync(pathOrHubId)) {
+    throw new LoadModelError(
+      "MODEL_NOT_FOUND",
+      `model ${pathOrHubId} not found: give a model folder (config.json + safetensors), a llama2.c .bin file, or a hub id <org>/<name>`,
+    );
+  }
+  const opened = openModelWeights(path);
+  const { config, weights } = opened;
+  try {
+    const kind = options.kind ?? modelKinds(config, weights)[0];
+    let parameters = 0;
+    let storedBytes = 0;
+    for (const name of weights.names()) {
+      const info = weights.info(name);
+      if (!["F16", "BF16", "F32", "F64"].includes(info.dtype) || BUFFER_NAMES.test(name)) continue;
+      if (config.tieWordEmbeddings && TIED_COPIES.test(name)) continue;
+      if (kind === "encoder" && /^(cls|lm_head|vocab_)/.test(name)) continue;
+      parameters += info.shape.reduce((a, b) => a * b, 1);
+      storedBytes += info.byteLength;
+    }
+    const kvCacheBytes =
+      kind === "causal-lm"
+        ? 2 * config.numLayers * config.numKvHeads * config.headDim * config.maxPositions * 4
+        : 0;
+    const source: ModelSource = { format: opened.format, path };
+    if (hubId) source.hubId = hubId;
+    return {
+      config,
+      kind,
+      source,
+      parameters,
+      storedDtypes: storedDtypes(weights),
+      storedBytes,
+      float32Bytes: parameters * 4,
+      kvCacheBytes,
+      tokenizer: resolveTokenizer(path, opened.format, config, options.tokenizer),
+    };
+  } finally {
+    weights.close();
+  }
 }
