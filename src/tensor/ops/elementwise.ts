@@ -189,6 +189,21 @@ export function pow(a: Tensor, b: Tensor): Tensor {
   return out;
 }
 
+/** Routes g to a where mask != 0 and to b elsewhere, each summed back to its operand's shape. */
+function routeGradient(mask: Tensor, g: Tensor, a: Tensor, b: Tensor): (Tensor | null)[] {
+  const zero = full([], 0, g.dtype, g.backend);
+  const part = (operand: Tensor, first: Tensor, second: Tensor) => {
+    if (!operand.requiresGrad) return null;
+    const selected = whereRaw(mask, first, second);
+    const reduced = sumToShape(selected, operand.shape);
+    selected.dispose();
+    return reduced;
+  };
+  const grads = [part(a, g, zero), part(b, zero, g)];
+  zero.dispose();
+  return grads;
+}
+
 function selectByComparison(op: "maximum" | "minimum", a: Tensor, b: Tensor): Tensor {
   const out = binaryForward(op === "maximum" ? "max" : "min", a, b);
   if (needsGrad(a, b)) {
@@ -197,21 +212,9 @@ function selectByComparison(op: "maximum" | "minimum", a: Tensor, b: Tensor): Te
       const aWins = raw(op === "maximum" ? "lt" : "gt", b, a);
       const tie = raw("eq", a, b);
       const aMask = raw("max", aWins, tie);
-      const zero = full([], 0, g.dtype, g.backend);
-      let ga: Tensor | null = null;
-      let gb: Tensor | null = null;
-      if (a.requiresGrad) {
-        const selected = whereRaw(aMask, g, zero);
-        ga = sumToShape(selected, a.shape);
-        selected.dispose();
-      }
-      if (b.requiresGrad) {
-        const selected = whereRaw(aMask, zero, g);
-        gb = sumToShape(selected, b.shape);
-        selected.dispose();
-      }
-      for (const t of [aWins, tie, aMask, zero]) t.dispose();
-      return [ga, gb];
+      const grads = routeGradient(aMask, g, a, b);
+      for (const t of [aWins, tie, aMask]) t.dispose();
+      return grads;
     });
   }
   return out;
@@ -248,23 +251,7 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   requireSameFloatType("where", a, b);
   const out = whereRaw(cond, a, b);
   if (needsGrad(a, b)) {
-    record(out, "where", [a, b], (g) => {
-      const zero = full([], 0, g.dtype, g.backend);
-      let ga: Tensor | null = null;
-      let gb: Tensor | null = null;
-      if (a.requiresGrad) {
-        const selected = whereRaw(cond, g, zero);
-        ga = sumToShape(selected, a.shape);
-        selected.dispose();
-      }
-      if (b.requiresGrad) {
-        const selected = whereRaw(cond, zero, g);
-        gb = sumToShape(selected, b.shape);
-        selected.dispose();
-      }
-      zero.dispose();
-      return [ga, gb];
-    });
+    record(out, "where", [a, b], (g) => routeGradient(cond, g, a, b));
   }
   return out;
 }

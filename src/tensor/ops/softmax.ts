@@ -14,17 +14,22 @@ function alongLastAxis(x: Tensor, axis: number, fn: (lastAxisInput: Tensor) => T
   return transpose(result, a, -1);
 }
 
-export function softmax(x: Tensor, axis = -1): Tensor {
-  requireFloat("softmax", x);
+type RowKernel = "softmax" | "logSoftmax";
+
+/** A row-wise normalisation along an axis, its backward pass computed from the output. */
+function rowwise(kernel: RowKernel, x: Tensor, axis: number): Tensor {
+  requireFloat(kernel, x);
   return alongLastAxis(x, axis, (input) => {
     const cols = input.shape[input.rank - 1];
     const rows = cols === 0 ? 0 : input.size / cols;
-    const out = zeros(input.shape, input.dtype, input.backend);
-    input.backend.softmax(input.floats, out.floats, rows, cols);
+    const backend = input.backend;
+    const out = zeros(input.shape, input.dtype, backend);
+    backend[kernel](input.floats, out.floats, rows, cols);
     if (needsGrad(input)) {
-      record(out, "softmax", [input], (g) => {
-        const dx = zeros(input.shape, input.dtype, input.backend);
-        input.backend.softmaxBackward(out.floats, g.floats, dx.floats, rows, cols);
+      record(out, kernel, [input], (g) => {
+        const dx = zeros(input.shape, input.dtype, backend);
+        const backwardKernel = kernel === "softmax" ? backend.softmaxBackward : backend.logSoftmaxBackward;
+        backwardKernel.call(backend, out.floats, g.floats, dx.floats, rows, cols);
         return [dx];
       });
     }
@@ -32,20 +37,10 @@ export function softmax(x: Tensor, axis = -1): Tensor {
   });
 }
 
+export function softmax(x: Tensor, axis = -1): Tensor {
+  return rowwise("softmax", x, axis);
+}
+
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  requireFloat("logSoftmax", x);
-  return alongLastAxis(x, axis, (input) => {
-    const cols = input.shape[input.rank - 1];
-    const rows = cols === 0 ? 0 : input.size / cols;
-    const out = zeros(input.shape, input.dtype, input.backend);
-    input.backend.logSoftmax(input.floats, out.floats, rows, cols);
-    if (needsGrad(input)) {
-      record(out, "logSoftmax", [input], (g) => {
-        const dx = zeros(input.shape, input.dtype, input.backend);
-        input.backend.logSoftmaxBackward(out.floats, g.floats, dx.floats, rows, cols);
-        return [dx];
-      });
-    }
-    return out;
-  });
+  return rowwise("logSoftmax", x, axis);
 }
