@@ -2,6 +2,16 @@
 
 export { type Batch, CollateError, collate, shuffledOrder, type TrainExample } from "./collate.js";
 export {
+  type ClassificationFields,
+  classificationExamples,
+  type DataRecord,
+  DatasetError,
+  findSplits,
+  inferLabels,
+  parseDelimited,
+  readRecords,
+} from "./dataset.js";
+export {
   type EvalPrediction,
   Trainer,
   type TrainerEvent,
