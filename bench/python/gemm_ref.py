@@ -1,7 +1,8 @@
 """GEMM timings of PyTorch and NumPy for adaptlm's benchmark (bench/suites/gemm.ts runs this).
 
 Usage: python3 gemm_ref.py THREADS M,N,K [M,N,K ...]
-Prints one JSON object per line: {"lib", "m", "n", "k", "threads", "best_ms", "median_ms", "reps"}, plus
+Prints one JSON object per line: {"lib", "m", "n", "k", "threads", "best_ms", "median_ms", "reps", "cpu_ms"}
+(cpu_ms: least CPU time of the calling thread, meaningful on 1 thread: robust to a busy machine), plus
 {"lib": ..., "missing": reason} for a library that does not import, and one {"blas": ...} line naming the
 BLAS libraries this process mapped (so the report can say what PyTorch and NumPy actually ran on).
 Thread counts must also be set through OMP/OPENBLAS/MKL_NUM_THREADS by the caller: BLAS reads them at load.
@@ -19,12 +20,15 @@ def measure(fn, flops):
     fn()
     budget = 0.6 if flops > 1e8 else 0.3
     times = []
+    cpu = []
     start = time.perf_counter()
     while len(times) < 3 or (time.perf_counter() - start < budget and len(times) < 200):
+        c0 = time.thread_time()
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return min(times) * 1e3, statistics.median(times) * 1e3, len(times)
+        cpu.append(time.thread_time() - c0)
+    return min(times) * 1e3, statistics.median(times) * 1e3, len(times), min(cpu) * 1e3
 
 
 def blas_libraries():
@@ -62,17 +66,17 @@ def main():
             a = torch.randn(m, k, dtype=torch.float32)
             b = torch.randn(k, n, dtype=torch.float32)
             c = torch.empty(m, n, dtype=torch.float32)
-            best, median, reps = measure(lambda: torch.mm(a, b, out=c), flops)
+            best, median, reps, cpu = measure(lambda: torch.mm(a, b, out=c), flops)
             row = {"lib": "torch", "version": torch.__version__, "m": m, "n": n, "k": k, "threads": threads}
-            print(json.dumps({**row, "best_ms": best, "median_ms": median, "reps": reps}), flush=True)
+            print(json.dumps({**row, "best_ms": best, "median_ms": median, "reps": reps, "cpu_ms": cpu}), flush=True)
         if np is not None:
             rng = np.random.default_rng(0)
             a = rng.standard_normal((m, k), dtype=np.float32)
             b = rng.standard_normal((k, n), dtype=np.float32)
             c = np.empty((m, n), dtype=np.float32)
-            best, median, reps = measure(lambda: np.matmul(a, b, out=c), flops)
+            best, median, reps, cpu = measure(lambda: np.matmul(a, b, out=c), flops)
             row = {"lib": "numpy", "version": np.__version__, "m": m, "n": n, "k": k, "threads": threads}
-            print(json.dumps({**row, "best_ms": best, "median_ms": median, "reps": reps}), flush=True)
+            print(json.dumps({**row, "best_ms": best, "median_ms": median, "reps": reps, "cpu_ms": cpu}), flush=True)
     print(json.dumps({"blas": blas_libraries()}))
 
 
