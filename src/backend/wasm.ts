@@ -564,38 +564,34 @@ class WasmBackend implements Backend {
       const c = this.f32(g.c, true, g.cOffset);
       const flops = 2 * batch * m * n * k;
       const parallel = this.threads > 1 && flops >= GEMM_PARALLEL_MIN_FLOPS;
-      if (m <= this.gemmSmallMMax && !this.tuning.noSmallM) {
-        // a few rows: stream B directly instead of packing it (matrix-vector products)
-        this.ensureScratch(m * k * 4 + m * this.gemmSmallMColumns(0) * 4 + 256);
-        const blocks = Math.ceil(n / this.gemmSmallMColumns(g.transB ? 1 : 0));
-        const total = batch * blocks;
-        this.setParams([
-          batch,
-          m,
-          n,
-          k,
-          a,
-          g.strideA,
-          g.transA ? 1 : 0,
-          b,
-          g.strideB,
-          g.transB ? 1 : 0,
-          c,
-          g.strideC,
-          g.alpha,
-          g.beta,
-        ]);
-        this.run(
-          K.gemmSmallM,
-          total,
-          parallel ? Math.max(1, Math.ceil(total / (this.threads * 4))) : total,
-          parallel,
-        );
-        return;
+      if (parallel && batch > 1 && Math.abs(g.strideC) < m * n) {
+        // batch entries share C (stride 0 accumulates over the batch): threads may only split one entry
+        for (let bi = 0; bi < batch; bi++) {
+          this.gemmJob(
+            g,
+            1,
+            a + bi * g.strideA * 4,
+            b + bi * g.strideB * 4,
+            c + bi * g.strideC * 4,
+            parallel,
+          );
+        }
+      } else {
+        this.gemmJob(g, batch, a, b, c, parallel);
       }
-      const { tileM, tileN } = this.gemmTiles(batch, m, n, parallel);
-      const tilesM = Math.ceil(m / tileM);
-      const tilesN = Math.ceil(n / tileN);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
+  }
+
+  /** Publishes one GEMM job over `batch` entries starting at byte addresses a, b, c. */
+  private gemmJob(g: GemmArgs, batch: number, a: number, b: number, c: number, parallel: boolean): void {
+    const { m, n, k } = g;
+    if (m <= this.gemmSmallMMax && !this.tuning.noSmallM) {
+      // a few rows: stream B directly instead of packing it (matrix-vector products)
+      this.ensureScratch(m * k * 4 + m * this.gemmSmallMColumns(0) * 4 + 256);
+      const blocks = Math.ceil(n / this.gemmSmallMColumns(g.transB ? 1 : 0));
+      const total = batch * blocks;
       this.setParams([
         batch,
         m,
@@ -611,17 +607,41 @@ class WasmBackend implements Backend {
         g.strideC,
         g.alpha,
         g.beta,
-        tileM,
-        tileN,
-        tilesM,
-        tilesN,
-        Math.min(this.tuning.kc ?? DEFAULT_KC, this.gemmMaxKC),
-        (this.tuning.aOuter ?? DEFAULT_A_OUTER) ? 1 : 0,
       ]);
-      this.run(K.gemmTiles, batch * tilesM * tilesN, 1, parallel);
-    } finally {
-      if (this.staged.length > 0) this.unstage();
+      this.run(
+        K.gemmSmallM,
+        total,
+        parallel ? Math.max(1, Math.ceil(total / (this.threads * 4))) : total,
+        parallel,
+      );
+      return;
     }
+    const { tileM, tileN } = this.gemmTiles(batch, m, n, parallel);
+    const tilesM = Math.ceil(m / tileM);
+    const tilesN = Math.ceil(n / tileN);
+    this.setParams([
+      batch,
+      m,
+      n,
+      k,
+      a,
+      g.strideA,
+      g.transA ? 1 : 0,
+      b,
+      g.strideB,
+      g.transB ? 1 : 0,
+      c,
+      g.strideC,
+      g.alpha,
+      g.beta,
+      tileM,
+      tileN,
+      tilesM,
+      tilesN,
+      Math.min(this.tuning.kc ?? DEFAULT_KC, this.gemmMaxKC),
+      (this.tuning.aOuter ?? DEFAULT_A_OUTER) ? 1 : 0,
+    ]);
+    this.run(K.gemmTiles, batch * tilesM * tilesN, 1, parallel);
   }
 
   /** Tile shape of C per work item: large tiles amortise packing; enough tiles keep every thread busy. */

@@ -165,6 +165,7 @@ describe("wasm backend: gemm", () => {
       batch?: number;
       strideA?: number;
       strideB?: number;
+      strideC?: number;
       alpha?: number;
       beta?: number;
       plain?: boolean;
@@ -173,7 +174,7 @@ describe("wasm backend: gemm", () => {
     const batch = opts.batch ?? 1;
     const strideA = opts.strideA ?? m * k;
     const strideB = opts.strideB ?? k * n;
-    const strideC = m * n;
+    const strideC = opts.strideC ?? m * n;
     const alpha = opts.alpha ?? 1;
     const beta = opts.beta ?? 0;
     const aOffset = 3;
@@ -182,7 +183,7 @@ describe("wasm backend: gemm", () => {
     const seed = m * 1000003 + n * 1009 + k * 7 + (transA ? 1 : 0) + (transB ? 2 : 0);
     const a = randomArray(b, aOffset + (batch - 1) * strideA + m * k, seed, -1, 1, opts.plain);
     const bm = randomArray(b, bOffset + (batch - 1) * strideB + k * n, seed + 1, -1, 1, opts.plain);
-    const c = randomArray(b, cOffset + batch * strideC, seed + 2, -1, 1, opts.plain);
+    const c = randomArray(b, cOffset + (batch - 1) * strideC + m * n, seed + 2, -1, 1, opts.plain);
     if (beta === 0) c.fill(Number.NaN, cOffset); // beta 0 must ignore what C held
     const expected = Float32Array.from(c);
     const args = {
@@ -289,6 +290,11 @@ describe("wasm backend: gemm", () => {
       }
     }
     gemmCase(multi, 64, 520, 600, false, true, { batch: 1 });
+    // batch entries sharing C: stride 0 with beta 1 sums the products over the batch, in order
+    gemmCase(multi, 100, 90, 80, true, false, { batch: 3, strideC: 0, beta: 1 });
+    gemmCase(multi, 16, 16, 20000, false, false, { batch: 8, strideC: 0, beta: 1 }); // one tile per entry
+    gemmCase(multi, 2, 900, 800, false, true, { batch: 3, strideC: 0, beta: 1, alpha: 0.5 });
+    gemmCase(single, 9, 7, 5, false, false, { batch: 4, strideC: 0, beta: 0.5 });
     gemmCase(multi, 33, 70, 90, true, false, { plain: true, beta: 1 });
     gemmCase(single, 3, 5, 7, false, false, { plain: true });
     expectThreaded(multi, jobsBefore);
