@@ -36,12 +36,41 @@ export interface WordPieceOptions {
 
 const COMBINING_MARK = /\p{Mn}/gu;
 
-/** A normalized character and the [start, end) of the original character it came from. */
-interface NormalizedChar {
-  ch: string;
-  start: number;
-  end: number;
+/** A word after normalization: its characters and, per character, the [start, end) of its source. */
+interface Word {
+  chars: string[];
+  starts: number[];
+  ends: number[];
 }
+
+/** A piece of a cached word: id, token, and the range of the word's characters it covers. */
+interface WordPiece {
+  id: number;
+  token: string;
+  from: number;
+  to: number;
+}
+
+// ASCII classes, so that plain English text needs no regex per character.
+const ASCII_OTHER = 0;
+const ASCII_SPACE = 1;
+const ASCII_CONTROL = 2;
+const ASCII_PUNCTUATION = 3;
+const ASCII_CLASS = (() => {
+  const table = new Uint8Array(128);
+  for (let cp = 0; cp < 128; cp++) {
+    const ch = String.fromCharCode(cp);
+    table[cp] = isBertWhitespace(ch)
+      ? ASCII_SPACE
+      : isBertControl(ch)
+        ? ASCII_CONTROL
+        : isBertPunctuation(ch)
+          ? ASCII_PUNCTUATION
+          : ASCII_OTHER;
+  }
+  return table;
+})();
+const CACHE_LIMIT = 100_000;
 
 export class WordPieceModel implements TokenizerModel {
   readonly kind = "wordpiece" as const;
@@ -54,6 +83,7 @@ export class WordPieceModel implements TokenizerModel {
   private readonly ids = new Map<string, number>();
   private readonly maxPieceChars: number;
   private readonly unkId: number;
+  private readonly cache = new Map<string, WordPiece[] | undefined>();
 
   constructor(options: WordPieceOptions) {
     this.vocab = options.vocab;
@@ -94,39 +124,60 @@ export class WordPieceModel implements TokenizerModel {
   }
 
   /** Steps 1-4: the words of `text.slice(start, end)`, each a list of normalized characters. */
-  private words(text: string, start: number, end: number): NormalizedChar[][] {
+  private words(text: string, start: number, end: number): Word[] {
     const { cleanText, handleChineseChars, lowercase, stripAccents } = this.normalizer;
-    const words: NormalizedChar[][] = [];
-    let word: NormalizedChar[] = [];
+    const words: Word[] = [];
+    let word: Word = { chars: [], starts: [], ends: [] };
     const flush = (): void => {
-      if (word.length > 0) words.push(word);
-      word = [];
+      if (word.chars.length > 0) words.push(word);
+      word = { chars: [], starts: [], ends: [] };
+    };
+    const single = (ch: string, from: number, to: number): void => {
+      flush();
+      words.push({ chars: [ch], starts: [from], ends: [to] });
     };
     for (let i = start; i < end; ) {
       const cp = text.codePointAt(i)!;
+      const charStart = i;
+      if (cp < 128) {
+        i += 1;
+        const kind = ASCII_CLASS[cp];
+        if (kind === ASCII_SPACE) flush();
+        else if (kind === ASCII_CONTROL) {
+          if (!cleanText) {
+            word.chars.push(text[charStart]);
+            word.starts.push(charStart);
+            word.ends.push(i);
+          }
+        } else if (kind === ASCII_PUNCTUATION) single(text[charStart], charStart, i);
+        else {
+          word.chars.push(lowercase && cp >= 65 && cp <= 90 ? String.fromCharCode(cp + 32) : text[charStart]);
+          word.starts.push(charStart);
+          word.ends.push(i);
+        }
+        continue;
+      }
       const units = cp > 0xffff ? 2 : 1;
       const original = text.slice(i, i + units);
-      const charStart = i;
       i += units;
-      if (cleanText && (cp === 0 || cp === 0xfffd || isBertControl(original))) continue;
+      if (cleanText && (cp === 0xfffd || isBertControl(original))) continue;
       if (isBertWhitespace(original)) {
         flush();
         continue;
       }
       if (handleChineseChars && isChineseChar(cp)) {
-        flush();
-        words.push([{ ch: original, start: charStart, end: i }]);
+        single(original, charStart, i);
         continue;
       }
       let normalized = original;
       if (lowercase) normalized = normalized.toLowerCase();
       if (stripAccents) normalized = normalized.normalize("NFD").replace(COMBINING_MARK, "");
       for (const ch of normalized) {
-        if (isBertPunctuation(ch)) {
-          flush();
-          words.push([{ ch, start: charStart, end: i }]);
-        } else {
-          word.push({ ch, start: charStart, end: i });
+        if (isBertPunctuation(ch)) single(ch, charStart, i);
+        else {
+          word.chars.push(ch);
+          word.starts.push(charStart);
+          word.ends.push(i);
         }
       }
     }
@@ -134,47 +185,49 @@ export class WordPieceModel implements TokenizerModel {
     return words;
   }
 
-  /** Step 5 on one word. */
-  private wordPieces(word: NormalizedChar[], out: Piece[]): void {
-    const unk = (): void => {
-      out.push({
-        id: this.unkId,
-        token: this.unkToken,
-        start: word[0].start,
-        end: word[word.length - 1].end,
-      });
-    };
-    if (word.length > this.maxInputCharsPerWord) {
-      unk();
-      return;
-    }
-    const chars = word.map((c) => c.ch);
-    const pieces: Piece[] = [];
+  /** Step 5 on one word's characters; undefined when the word is [UNK]. Cached by the word. */
+  private pieces(chars: string[]): WordPiece[] | undefined {
+    const key = chars.join("");
+    if (this.cache.has(key)) return this.cache.get(key);
+    let result: WordPiece[] | undefined = [];
+    if (chars.length > this.maxInputCharsPerWord) result = undefined;
     let start = 0;
-    while (start < chars.length) {
+    while (result !== undefined && start < chars.length) {
       const prefix = start === 0 ? this.wordStartPrefix : this.continuingPrefix;
-      let found: Piece | undefined;
+      let found: WordPiece | undefined;
       for (let end = Math.min(chars.length, start + this.maxPieceChars); end > start; end--) {
         const token = prefix + chars.slice(start, end).join("");
         const id = this.ids.get(token);
         if (id !== undefined) {
-          found = { id, token, start: word[start].start, end: word[end - 1].end };
+          found = { id, token, from: start, to: end };
           start = end;
           break;
         }
       }
-      if (found === undefined) {
-        unk();
-        return;
-      }
-      pieces.push(found);
+      if (found === undefined) result = undefined;
+      else result.push(found);
     }
-    out.push(...pieces);
+    if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+    this.cache.set(key, result);
+    return result;
   }
 
   tokenize(text: string, start: number, end: number): Piece[] {
     const out: Piece[] = [];
-    for (const word of this.words(text, start, end)) this.wordPieces(word, out);
+    for (const word of this.words(text, start, end)) {
+      const pieces = this.pieces(word.chars);
+      if (pieces === undefined) {
+        out.push({
+          id: this.unkId,
+          token: this.unkToken,
+          start: word.starts[0],
+          end: word.ends[word.ends.length - 1],
+        });
+        continue;
+      }
+      for (const p of pieces)
+        out.push({ id: p.id, token: p.token, start: word.starts[p.from], end: word.ends[p.to - 1] });
+    }
     return out;
   }
 
