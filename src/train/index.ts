@@ -11,6 +11,7 @@ export {
   parseDelimited,
   readRecords,
 } from "./dataset.js";
+export { classificationMetrics, entityMetrics } from "./task-metrics.js";
 export {
   type EvalPrediction,
   Trainer,

@@ -220,6 +220,36 @@ describe("LoRA", () => {
   });
 });
 
+describe("AdapterSet with task heads", () => {
+  test("adapters of different methods, each with its own head, take turns on one BERT", () => {
+    const model = new BertForSequenceClassification(bertConfig, { numLabels: 3, seed: 8 });
+    const set = new AdapterSet(model);
+    const trained = new Map<string, number[]>();
+    for (const [name, adapter, seed] of [
+      ["sentiment", new LoraAdapter({ r: 2, seed: 1, name: "sentiment" }), 1],
+      ["topic", new BitFitAdapter(), 2],
+      ["nli", new PromptTuningAdapter({ numVirtualTokens: 2, seed: 3 }), 3],
+    ] as [string, Adapter, number][]) {
+      adapter.attach(model);
+      perturb(adapter, seed);
+      trained.set(
+        name,
+        T.noGrad(() => forwardWithAdapter(model, adapter, bertInputs()).outputs.logits.toArray()),
+      );
+      adapter.detach();
+      set.add(name, adapter);
+    }
+    for (const name of ["topic", "sentiment", "nli", "topic"]) {
+      const logits = T.noGrad(() => set.forward(name, bertInputs()).outputs.logits.toArray());
+      assert.ok(
+        maxDiff(logits, trained.get(name) as number[]) < 1e-6,
+        `${name} gives its own outputs after switching`,
+      );
+    }
+    assert.equal(set.active, "topic");
+  });
+});
+
 describe("prefix tuning", () => {
   test("reparameterisation is folded into prompt_embeddings on save (Llama GQA shape)", () => {
     const model = new CausalLMTaskModel(new LlamaForCausalLM(llamaConfig, { seed: 1 }));
