@@ -121,11 +121,14 @@ describe("SentencePiece BPE: llama-spm GGUF (Llama 2 vocabulary)", () => {
     }
   });
 
-  test("a long text without spaces to split on is not quadratic and round-trips", () => {
+  test("long texts (many words, or one 60k-character word) encode and round-trip", () => {
     const text = TEXTS.join(" ").repeat(200);
     const encoding = llama.encode(text, { addSpecialTokens: false });
     assert.ok(encoding.ids.length > 10_000);
     assert.equal(llama.decode(encoding.ids), text);
+    // No space to split at: one merge queue over 60k characters (a quadratic loop would not finish).
+    const word = "abcdefghijklmnopqrstuvwxyz0123456789".repeat(1700);
+    assert.equal(llama.decode(llama.encode(word).ids, { skipSpecialTokens: true }), word);
   });
 });
 
