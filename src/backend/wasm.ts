@@ -390,12 +390,9 @@ class WasmBackend implements Backend {
   }
 
   release(array: AnyArray): void {
-    if (!this.inMemory(array)) {
-      throw new AdaptlmError(
-        "WASM_BAD_RELEASE",
-        "release() of an array that the wasm backend did not allocate (it is not a view of its memory)",
-      );
-    }
+    // an array from elsewhere (not a view of this memory) is left to the garbage collector, as the other
+    // backends do; releasing a block of this memory twice is a bug that would hand it out twice, so it throws
+    if (!this.inMemory(array)) return;
     this.freeBytes(array.byteOffset);
   }
 

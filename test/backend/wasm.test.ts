@@ -116,7 +116,7 @@ describe("wasm backend: loading and memory", () => {
     single.release(b);
     single.release(ids);
     assert.throws(() => single.release(ids), /not a live allocation/);
-    assert.throws(() => single.release(new Float32Array(4)), /did not allocate/);
+    single.release(new Float32Array(4)); // not from this backend: left to the garbage collector
     assert.throws(() => single.alloc("float64", 4), /float32 only/);
   });
 
