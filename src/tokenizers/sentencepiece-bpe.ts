@@ -7,7 +7,9 @@
 // 3. a character with no piece of its own becomes its UTF-8 bytes as "<0xXX>" tokens (byte fallback).
 //
 // llama2.c's tokenizer.bin stores pieces with plain spaces instead of "▁" and assumes byte tokens sit at
-// id byte+3; its `encode` applies byte fallback before merging. `llama2c: true` reproduces run.c exactly.
+// id byte+3; its `encode` applies byte fallback before merging. `llama2c: true` reproduces run.c (whose
+// merge loop also scans the BOS token; no piece starts with BOS's "\n<s>\n", so leaving it out changes
+// nothing).
 
 import { TokenizerError } from "./errors.js";
 import { type MergedSymbol, mergeSymbols } from "./heap.js";
@@ -36,7 +38,7 @@ export interface SentencePieceBpeOptions {
 const BYTE_TOKEN = /^<0x([0-9A-Fa-f]{2})>$/;
 const CACHE_LIMIT = 100_000;
 
-interface Symbol0 {
+interface InitialSymbol {
   text: string;
   /** Known id of an initial symbol (llama2.c mode: every initial symbol is already a token). */
   id?: number;
@@ -146,7 +148,7 @@ export class SentencePieceBpeModel implements TokenizerModel {
   }
 
   /** Merges one part; results are cached by the part's symbols. */
-  private mergePart(symbols: Symbol0[], out: Piece[]): void {
+  private mergePart(symbols: InitialSymbol[], out: Piece[]): void {
     const texts = symbols.map((s) => s.text);
     const key = texts.join("\u0000");
     let merged = this.cache.get(key);
@@ -182,8 +184,8 @@ export class SentencePieceBpeModel implements TokenizerModel {
   }
 
   /** Characters of the segment with spaces written as the space symbol (llama.cpp, tokenizers). */
-  private charSymbols(text: string, start: number, end: number, prefix: boolean): Symbol0[] {
-    const symbols: Symbol0[] = [];
+  private charSymbols(text: string, start: number, end: number, prefix: boolean): InitialSymbol[] {
+    const symbols: InitialSymbol[] = [];
     if (prefix) symbols.push({ text: this.spaceSymbol, start, end: start });
     for (let i = start; i < end; ) {
       const cp = text.codePointAt(i)!;
@@ -199,8 +201,8 @@ export class SentencePieceBpeModel implements TokenizerModel {
    * llama2.c run.c `encode`: a dummy-prefix " " token, then the UTF-8 bytes grouped into characters (a lead
    * byte and at most three continuation bytes); a character that is not a piece becomes byte tokens byte+3.
    */
-  private llama2cSymbols(text: string, start: number, end: number, prefix: boolean): Symbol0[] {
-    const symbols: Symbol0[] = [];
+  private llama2cSymbols(text: string, start: number, end: number, prefix: boolean): InitialSymbol[] {
+    const symbols: InitialSymbol[] = [];
     if (prefix) {
       const spaceId = this.ids.get(" ");
       if (spaceId === undefined) {
