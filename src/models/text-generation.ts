@@ -96,8 +96,12 @@ function pendingStopLength(text: string, stops: readonly string[]): number {
   return hold;
 }
 
-function tokenText(tokenizer: PretrainedTokenizer, id: number): string {
-  return tokenizer.decode([id], { skipSpecialTokens: false });
+/** The text token `id` adds after token `previous` (so SentencePiece keeps the piece's leading space). */
+function tokenTextAfter(tokenizer: PretrainedTokenizer, previous: number, id: number): string {
+  const options = { skipSpecialTokens: false };
+  const before = tokenizer.decode([previous], options);
+  const both = tokenizer.decode([previous, id], options);
+  return both.startsWith(before) ? both.slice(before.length) : tokenizer.decode([id], options);
 }
 
 /** Generates text for every prompt (n samples each). */
@@ -176,10 +180,12 @@ export function generateText(
         options.onText?.(p, s, state.text.slice(state.emitted));
       }
       if (topK > 0) {
+        const ids = promptIds[p];
         result.topLogprobs.forEach((alternatives: TokenAlternative[], t) => {
+          const previous = t === 0 ? ids[ids.length - 1] : result.tokens[t - 1];
           state.tokens[t].topLogprobs = alternatives.map((a) => ({
             id: a.token,
-            text: tokenText(tokenizer, a.token),
+            text: tokenTextAfter(tokenizer, previous, a.token),
             logprob: a.logprob,
           }));
         });
