@@ -22,6 +22,7 @@ import {
   findSpecial,
   type PostProcessor,
   PretrainedTokenizer,
+  type SpecialToken,
   type SpecialTokens,
   type TemplateItem,
   type TokenizerModel,
@@ -438,8 +439,15 @@ export function tokenizerFromJson(
     }
   }
   for (const extra of config?.addedTokens ?? []) if (!added.some((t) => t.id === extra.id)) added.push(extra);
-  const postProcessor = templateFromJson(label, json, tokenizerModel, added);
+  let postProcessor = templateFromJson(label, json, tokenizerModel, added);
   const specials = specialTokensFor(tokenizerModel, added, postProcessor, config, model);
+  // transformers' LlamaTokenizerFast (and Gemma's) rebuilds the template from add_bos_token/add_eos_token.
+  if (config !== undefined && /Llama|Gemma/.test(config.tokenizerClass ?? "")) {
+    postProcessor = bosEosTemplate(
+      (config.addBosToken ?? true) ? specials.bos : undefined,
+      (config.addEosToken ?? false) ? specials.eos : undefined,
+    );
+  }
   return new PretrainedTokenizer({
     model: tokenizerModel,
     addedTokens: added,
@@ -448,6 +456,16 @@ export function tokenizerFromJson(
     cleanUpTokenizationSpaces: config?.cleanUpTokenizationSpaces ?? tokenizerModel.kind === "wordpiece",
     modelMaxLength: config?.modelMaxLength,
   });
+}
+
+/** bos? A eos? (bos? B eos?), B with type id 1, as LlamaTokenizerFast.update_post_processor. */
+function bosEosTemplate(bos: SpecialToken | undefined, eos: SpecialToken | undefined): PostProcessor {
+  const around = (sequence: 0 | 1): TemplateItem[] => [
+    ...(bos ? [{ special: bos.token, id: bos.id, typeId: sequence }] : []),
+    { sequence, typeId: sequence },
+    ...(eos ? [{ special: eos.token, id: eos.id, typeId: sequence }] : []),
+  ];
+  return { single: around(0), pair: [...around(0), ...around(1)] };
 }
 
 /** Special tokens from the config when given, else the usual names for the model kind. */

@@ -298,6 +298,20 @@ describe("tokenizer.json: SentencePiece-style BPE with byte fallback (Llama layo
   }
 });
 
+test("tokenizer_config.json's add_bos_token/add_eos_token rebuild a Llama template", () => {
+  const json = llamaTokenizerJson("legacy");
+  const config = (flags: { addBosToken?: boolean; addEosToken?: boolean }) => ({
+    addedTokens: [],
+    tokenizerClass: "LlamaTokenizer",
+    ...flags,
+  });
+  const both = tokenizerFromJson(json, "tokenizer.json", config({ addEosToken: true }));
+  assert.deepEqual(both.encode("Hello world").ids, [1, 15043, 3186, 2]);
+  assert.deepEqual(both.encode("Hi", { pair: "Hi" }).typeIds, [0, 0, 0, 1, 1, 1]);
+  const none = tokenizerFromJson(json, "tokenizer.json", config({ addBosToken: false }));
+  assert.deepEqual(none.encode("Hello world").ids, [15043, 3186]);
+});
+
 describe("tokenizer.json: malformed and unsupported files are typed errors", () => {
   const cases: [string, unknown, string][] = [
     ["not an object", [1, 2], "TOKENIZER_BAD_FILE"],
