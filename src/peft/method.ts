@@ -295,3 +295,16 @@ export function extendAttentionMask(mask: Tensor | undefined, count: number): Te
     out.set(m.subarray(b * width, (b + 1) * width), b * (width + count) + count);
   return T.tensor(out, [batch, width + count], "int32");
 }
+
+/** A typed error when p virtual positions plus the sequence exceed a learned position table. */
+export function checkPositions(model: TaskModel, virtual: number, seq: number, method: string): void {
+  const c = model.config;
+  if (c.positionEmbedding !== "learned") return;
+  const limit = c.maxPositions - c.positionIdOffset;
+  if (virtual + seq > limit) {
+    throw new PeftError(
+      "ADAPTER_TOO_LONG",
+      `${method}: ${virtual} virtual tokens + ${seq} tokens need ${virtual + seq} positions but the model has ${limit}: truncate the inputs or use fewer virtual tokens`,
+    );
+  }
+}

@@ -17,7 +17,14 @@ import { Linear } from "../nn/layers.js";
 import { noGrad } from "../tensor/grad-mode.js";
 import type { Tensor } from "../tensor/index.js";
 import * as T from "../tensor/index.js";
-import { Adapter, extendAttentionMask, PeftError, type PeftType, type StoredTensor } from "./method.js";
+import {
+  Adapter,
+  checkPositions,
+  extendAttentionMask,
+  PeftError,
+  type PeftType,
+  type StoredTensor,
+} from "./method.js";
 
 export interface PrefixOptions {
   numVirtualTokens?: number;
@@ -131,6 +138,7 @@ export class PrefixTuningAdapter extends Adapter {
     this.requireModel();
     const source = inputs.inputIds ?? inputs.inputsEmbeds;
     if (!source) throw new T.ShapeError("prefix tuning", "needs inputIds or inputsEmbeds");
+    checkPositions(this.requireModel(), this.numVirtualTokens, source.shape[1], "prefix tuning");
     return {
       ...inputs,
       past: this.pastKeyValues(source.shape[0]),

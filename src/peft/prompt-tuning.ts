@@ -13,7 +13,7 @@ import type { ModelInputs } from "../models/model-inputs.js";
 import { normalInit } from "../nn/init.js";
 import type { Tensor } from "../tensor/index.js";
 import * as T from "../tensor/index.js";
-import { Adapter, extendAttentionMask, PeftError, type PeftType } from "./method.js";
+import { Adapter, checkPositions, extendAttentionMask, PeftError, type PeftType } from "./method.js";
 
 export type PromptInit =
   | { kind: "random" }
@@ -97,6 +97,7 @@ export class PromptTuningAdapter extends Adapter {
     const p = this.numVirtualTokens;
     const words = inputs.inputsEmbeds ?? model.wordEmbeddings().forward(inputs.inputIds as Tensor); // [batch, L, d]
     const [batch, seq, d] = words.shape;
+    checkPositions(model, p, seq, "prompt tuning");
     const virtual = T.expand(T.reshape(prompts, [1, p, d]), [batch, p, d]);
     const prepended = (t: Tensor | undefined, value: (b: number, i: number) => number) => {
       if (!t) return undefined;

@@ -2,6 +2,12 @@
 
 export { type Batch, CollateError, collate, shuffledOrder, type TrainExample } from "./collate.js";
 export {
+  compareMethods,
+  defaultMethodSpecs,
+  type MethodComparisonRow,
+  type MethodSpec,
+} from "./compare-methods.js";
+export {
   type ClassificationFields,
   classificationExamples,
   type DataRecord,
