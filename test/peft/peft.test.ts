@@ -279,7 +279,10 @@ describe("prefix tuning", () => {
 test("virtual tokens beyond the position table give a typed error", () => {
   const model = new BertForSequenceClassification(bertConfig, { numLabels: 2 });
   const adapter = new PromptTuningAdapter({ numVirtualTokens: 30 }).attach(model);
-  assert.throws(() => forwardWithAdapter(model, adapter, bertInputs()), /need 35 positions but the model has 32/);
+  assert.throws(
+    () => forwardWithAdapter(model, adapter, bertInputs()),
+    /need 35 positions but the model has 32/,
+  );
 });
 
 describe("golden PEFT folders", () => {
