@@ -18,7 +18,10 @@ import { Adapter, checkPositions, extendAttentionMask, PeftError, type PeftType 
 export type PromptInit =
   | { kind: "random" }
   | { kind: "vocabulary" }
-  /** Token ids of the init text (tokenise it with the model's tokenizer, no special tokens). */
+  /**
+   * Token ids of the init text. PEFT uses `tokenizer(text)["input_ids"]`, i.e. with the tokenizer's
+   * default special tokens ([CLS] ... [SEP], <s> ...): pass `tokenizer.encode(text).ids` to match it.
+   */
   | { kind: "text"; text: string; tokenIds: readonly number[] };
 
 export interface PromptTuningOptions {
