@@ -1128,12 +1128,27 @@ static void attention_task(void *ctx, int thread, int task) {
   const float *v = a->v + (b * a->kv_heads + g) * a->tk * d;
   float *p = a->probs + (b * a->heads + h) * a->tq * a->tk;
   float *o = a->out + (b * a->heads + h) * a->tq * d;
-  /* scores = scale * Q K^T  [tq, tk] */
-  gemm_serial(thread, (int)a->tq, (int)a->tk, (int)d, a->scale, q, d, 1, k, 1, d, 0.0f, p, a->tk);
-  attention_softmax_rows(p, a->tq, a->tk, a->key_bias ? a->key_bias + b * a->tk : NULL, a->causal,
-                         a->causal_offset);
-  /* out = P V  [tq, d] */
-  gemm_serial(thread, (int)a->tq, (int)d, (int)a->tk, 1.0f, p, a->tk, 1, v, d, 1, 0.0f, o, d);
+  long tq = a->tq, tk = a->tk;
+  const float *bias = a->key_bias ? a->key_bias + b * tk : NULL;
+  /* Causal attention runs in blocks of query rows, each computing only the keys its last row may see:
+     about half the work for a square mask. */
+  long block = a->causal ? 64 : tq;
+  for (long i0 = 0; i0 < tq; i0 += block) {
+    long rows = tq - i0 < block ? tq - i0 : block;
+    long limit = tk;
+    if (a->causal) {
+      long last = i0 + rows - 1 + a->causal_offset;
+      limit = last + 1 < 0 ? 0 : (last + 1 > tk ? tk : last + 1);
+    }
+    float *pr = p + i0 * tk;
+    /* scores = scale * Q K^T  [rows, limit] (the softmax masks columns from limit on) */
+    if (limit > 0) gemm_serial(thread, (int)rows, (int)limit, (int)d, a->scale, q + i0 * d, d, 1, k, 1, d, 0.0f, pr, tk);
+    attention_softmax_rows(pr, rows, tk, bias, a->causal, a->causal_offset + i0);
+    /* out = P V  [rows, d]; probabilities past limit are 0 (all keys when no key is visible: the rows are
+       NaN then, as in the reference) */
+    long used = limit > 0 ? limit : tk;
+    gemm_serial(thread, (int)rows, (int)d, (int)used, 1.0f, pr, tk, 1, v, d, 1, 0.0f, o + i0 * d, d);
+  }
 }
 
 void k_attention(const attention_args *a) {

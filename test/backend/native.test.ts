@@ -834,6 +834,40 @@ test("attention forward and backward: GQA, causal offsets, key bias, decode step
       causalOffset: 0,
       bias: false,
     },
+    // several causal row blocks, a prefix (offset > 0) and rows that see no key at all (offset < 0: NaN rows)
+    {
+      batch: 1,
+      heads: 2,
+      kvHeads: 1,
+      tq: 150,
+      tk: 150,
+      headDim: 16,
+      causal: true,
+      causalOffset: 0,
+      bias: true,
+    },
+    {
+      batch: 2,
+      heads: 2,
+      kvHeads: 2,
+      tq: 130,
+      tk: 140,
+      headDim: 8,
+      causal: true,
+      causalOffset: 10,
+      bias: false,
+    },
+    {
+      batch: 1,
+      heads: 1,
+      kvHeads: 1,
+      tq: 70,
+      tk: 70,
+      headDim: 4,
+      causal: true,
+      causalOffset: -3,
+      bias: false,
+    },
   ];
   let seed = 71;
   for (const c of cases) {
