@@ -8,11 +8,19 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { CausalLMTaskModel } from "../../src/heads/causal-lm.js";
+import { BertForQuestionAnswering } from "../../src/heads/question-answering.js";
+import { BertForTokenClassification } from "../../src/heads/token-classification.js";
+import { parseHfConfig } from "../../src/io/hf-config.js";
+import { GPT2LMHeadModel } from "../../src/models/gpt2.js";
+import { PrefixTuningAdapter } from "../../src/peft/prefix.js";
+import { PromptTuningAdapter } from "../../src/peft/prompt-tuning.js";
 import type * as T from "../../src/tensor/index.js";
 import { collate } from "../../src/train/collate.js";
-import { type TrainerEvent, TrainingError } from "../../src/train/trainer.js";
+import { entityMetrics } from "../../src/train/task-metrics.js";
+import { Trainer, type TrainerEvent, TrainingError } from "../../src/train/trainer.js";
 import { makeTempDir } from "../io/temp-dir.js";
-import { toyTrainer } from "./toy-setup.js";
+import { toyConfig, toyTrainer } from "./toy-setup.js";
 
 test("collate pads to the longest row; labels -100 on padding for token tasks", () => {
   const batch = collate(
@@ -134,4 +142,59 @@ test("a NaN loss stops with a typed error naming the last good checkpoint", () =
       e.message.includes(join(dir, "checkpoint")),
   );
   assert.equal(JSON.parse(readFileSync(join(dir, "checkpoint", "trainer_state.json"), "utf8")).step, 2);
+});
+
+test("token classification, QA and causal LM (prompt tuning) train and evaluate through the same loop", () => {
+  const tagged = [
+    { inputIds: [2, 5, 6, 3], labels: [-100, 1, 2, -100] },
+    { inputIds: [2, 7, 5, 6, 8, 3], labels: [-100, 0, 1, 2, 0, -100] },
+  ];
+  const tokens = new Trainer({
+    model: new BertForTokenClassification(toyConfig, { numLabels: 3, dropout: 0 }),
+    adapter: new PrefixTuningAdapter({ numVirtualTokens: 2 }),
+    train: tagged,
+    validation: tagged,
+    batchSize: 2,
+    epochs: 2,
+    learningRate: 1e-2,
+    metrics: entityMetrics(["O", "B-X", "I-X"]),
+  }).train();
+  assert.ok(Number.isFinite(tokens.evaluations.at(-1)?.metrics.entity_f1));
+  const spans = [
+    {
+      inputIds: [2, 5, 3, 6, 7, 8, 3],
+      tokenTypeIds: [0, 0, 0, 1, 1, 1, 1],
+      startPosition: 4,
+      endPosition: 5,
+    },
+  ];
+  const qa = new Trainer({
+    model: new BertForQuestionAnswering(toyConfig),
+    train: spans,
+    validation: spans,
+    epochs: 2,
+    learningRate: 1e-2,
+  }).train();
+  assert.ok(Number.isFinite(qa.evaluations.at(-1)?.metrics.loss));
+  const gpt2 = parseHfConfig({
+    model_type: "gpt2",
+    n_embd: 16,
+    n_layer: 1,
+    n_head: 2,
+    vocab_size: 12,
+    n_positions: 16,
+  });
+  const text = [{ inputIds: [4, 5, 6, 7] }, { inputIds: [4, 5, 6] }];
+  const lm = new Trainer({
+    model: new CausalLMTaskModel(new GPT2LMHeadModel(gpt2, { seed: 1 })),
+    adapter: new PromptTuningAdapter({ numVirtualTokens: 2 }),
+    train: text,
+    validation: text,
+    batchSize: 2,
+    epochs: 3,
+    learningRate: 5e-2,
+  });
+  const first = lm.evaluate().loss;
+  const result = lm.train();
+  assert.ok((result.evaluations.at(-1)?.metrics.loss as number) < first);
 });
