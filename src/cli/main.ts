@@ -12,6 +12,7 @@ import { generateHelp, runGenerateCommand } from "./commands/generate.js";
 import { infoHelp, runInfoCommand } from "./commands/info.js";
 import { pullHelp, runPullCommand } from "./commands/pull.js";
 import { runScoreCommand, scoreHelp } from "./commands/score.js";
+import { runServeCommand, serveHelp } from "./commands/serve.js";
 
 interface Command {
   summary: string;
@@ -64,6 +65,11 @@ const commands: Record<string, Command> = {
     summary: "download a model from the Hugging Face hub into its cache",
     help: pullHelp,
     run: runPullCommand,
+  },
+  serve: {
+    summary: "OpenAI-compatible HTTP server over the local engine",
+    help: serveHelp,
+    run: runServeCommand,
   },
 };
 

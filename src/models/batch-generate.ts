@@ -94,6 +94,36 @@ export function generateBatch(
   prompts: readonly (readonly number[])[],
   options: BatchGenerateOptions,
 ): SampleResult[][] {
+  const steps = generateBatchSteps(model, prompts, options);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * generateBatch that yields to the event loop after every decoding step, so a server can stream tokens and
+ * accept other requests while it generates.
+ */
+export async function generateBatchAsync(
+  model: CausalLM,
+  prompts: readonly (readonly number[])[],
+  options: BatchGenerateOptions,
+): Promise<SampleResult[][]> {
+  const steps = generateBatchSteps(model, prompts, options);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The generation loop, one yield per decoding step; the return value is results[prompt][sample]. */
+export function* generateBatchSteps(
+  model: CausalLM,
+  prompts: readonly (readonly number[])[],
+  options: BatchGenerateOptions,
+): Generator<void, SampleResult[][], void> {
   const n = options.n ?? 1;
   if (!Number.isInteger(n) || n < 1)
     throw new AdaptlmError("BAD_GENERATE_OPTIONS", `n must be a positive integer, got ${n}`);
@@ -188,6 +218,7 @@ export function generateBatch(
       });
       const keep = finished.flatMap((done, r) => (done ? [] : [r]));
       if (keep.length === 0) break;
+      yield;
       if (keep.length < active.length) {
         cache?.selectRows(keep);
         active = keep.map((r) => active[r]);

@@ -6,7 +6,7 @@
 
 import { AdaptlmError } from "../errors.js";
 import * as T from "../tensor/index.js";
-import { logSoftmaxRow } from "./batch-generate.js";
+import { logSoftmaxRow, topEntries } from "./batch-generate.js";
 import type { CausalLM } from "./generate.js";
 
 export interface ContinuationScore {
@@ -63,6 +63,36 @@ export function scoreContinuations(
         });
         return { logprob: tokenLogprobs.reduce((a, v) => a + v, 0), tokenLogprobs, isGreedy };
       });
+    }),
+  );
+}
+
+export interface PositionLogprob {
+  /** log P(token_t | tokens before t); null for the first token (nothing predicts it). */
+  logprob: number | null;
+  /** The k most likely tokens at this position (empty for the first token). */
+  top: { token: number; logprob: number }[];
+}
+
+/** Per-token logprobs of a whole sequence (the `echo` of OpenAI-style completions), one forward pass. */
+export function sequenceLogprobs(model: CausalLM, ids: readonly number[], topK = 0): PositionLogprob[] {
+  if (ids.length === 0) return [];
+  if (ids.length > model.config.maxPositions) {
+    throw new AdaptlmError(
+      "CONTEXT_TOO_LONG",
+      `${ids.length} tokens exceed the model's ${model.config.maxPositions} positions`,
+    );
+  }
+  return T.scope(() =>
+    T.noGrad(() => {
+      const logits = model.forward({ inputIds: T.tensor(ids, [1, ids.length], "int32") }); // [1, seq, vocab]
+      const vocab = logits.shape[2];
+      const out: PositionLogprob[] = [{ logprob: null, top: [] }];
+      for (let t = 1; t < ids.length; t++) {
+        const row = logSoftmaxRow(Float32Array.from(logits.data.subarray((t - 1) * vocab, t * vocab)));
+        out.push({ logprob: row[ids[t]], top: topK > 0 ? topEntries(row, topK) : [] });
+      }
+      return out;
     }),
   );
 }

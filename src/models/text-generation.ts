@@ -6,7 +6,13 @@
 import { AdaptlmError } from "../errors.js";
 import { DecodeStream } from "../tokenizers/decode-stream.js";
 import type { PretrainedTokenizer } from "../tokenizers/tokenizer.js";
-import { generateBatch, type TokenAlternative } from "./batch-generate.js";
+import {
+  type BatchGenerateOptions,
+  generateBatch,
+  generateBatchAsync,
+  type SampleResult,
+  type TokenAlternative,
+} from "./batch-generate.js";
 import { eosTokenIds, type LoadedModel, requireTokenizer } from "./load-model.js";
 import type { CausalLanguageModel } from "./registry.js";
 import { scoreContinuations } from "./score.js";
@@ -110,6 +116,32 @@ export function generateText(
   prompts: readonly string[],
   options: TextGenerationOptions,
 ): TextGenerationResult {
+  const plan = planTextGeneration(loaded, prompts, options);
+  return plan.finish(generateBatch(plan.model, plan.promptIds, plan.batchOptions));
+}
+
+/** generateText yielding to the event loop between decoding steps (for servers and streaming). */
+export async function generateTextAsync(
+  loaded: LoadedModel,
+  prompts: readonly string[],
+  options: TextGenerationOptions,
+): Promise<TextGenerationResult> {
+  const plan = planTextGeneration(loaded, prompts, options);
+  return plan.finish(await generateBatchAsync(plan.model, plan.promptIds, plan.batchOptions));
+}
+
+interface TextGenerationPlan {
+  model: CausalLanguageModel;
+  promptIds: number[][];
+  batchOptions: BatchGenerateOptions;
+  finish(results: SampleResult[][]): TextGenerationResult;
+}
+
+function planTextGeneration(
+  loaded: LoadedModel,
+  prompts: readonly string[],
+  options: TextGenerationOptions,
+): TextGenerationPlan {
   const model = causalModel(loaded);
   const tokenizer = requireTokenizer(loaded);
   const promptIds = prompts.map((prompt) => encodePrompt(loaded, prompt));
@@ -139,7 +171,7 @@ export function generateText(
     }),
   );
   const topK = options.topLogprobs ?? 0;
-  const results = generateBatch(model, promptIds, {
+  const batchOptions: BatchGenerateOptions = {
     maxNewTokens,
     ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
     ...(options.topK !== undefined ? { topK: options.topK } : {}),
@@ -172,29 +204,32 @@ export function generateText(
       }
     },
     shouldStop: (prompt, sample) => states[prompt][sample].stopped,
-  });
-  const samples = results.map((row, p) =>
-    row.map((result, s): TextSample => {
-      const state = states[p][s];
-      if (!state.stopped && state.emitted < state.text.length) {
-        options.onText?.(p, s, state.text.slice(state.emitted));
-      }
-      if (topK > 0) {
-        const ids = promptIds[p];
-        result.topLogprobs.forEach((alternatives: TokenAlternative[], t) => {
-          const previous = t === 0 ? ids[ids.length - 1] : result.tokens[t - 1];
-          state.tokens[t].topLogprobs = alternatives.map((a) => ({
-            id: a.token,
-            text: tokenTextAfter(tokenizer, previous, a.token),
-            logprob: a.logprob,
-          }));
-        });
-      }
-      const finishReason = state.stopped ? "stop" : result.finishReason === "eos" ? "eos" : "length";
-      return { text: state.text, tokens: state.tokens, finishReason };
-    }),
-  );
-  return { promptIds, samples };
+  };
+  const finish = (results: SampleResult[][]): TextGenerationResult => {
+    const samples = results.map((row, p) =>
+      row.map((result, s): TextSample => {
+        const state = states[p][s];
+        if (!state.stopped && state.emitted < state.text.length) {
+          options.onText?.(p, s, state.text.slice(state.emitted));
+        }
+        if (topK > 0) {
+          const ids = promptIds[p];
+          result.topLogprobs.forEach((alternatives: TokenAlternative[], t) => {
+            const previous = t === 0 ? ids[ids.length - 1] : result.tokens[t - 1];
+            state.tokens[t].topLogprobs = alternatives.map((a) => ({
+              id: a.token,
+              text: tokenTextAfter(tokenizer, previous, a.token),
+              logprob: a.logprob,
+            }));
+          });
+        }
+        const finishReason = state.stopped ? "stop" : result.finishReason === "eos" ? "eos" : "length";
+        return { text: state.text, tokens: state.tokens, finishReason };
+      }),
+    );
+    return { promptIds, samples };
+  };
+  return { model, promptIds, batchOptions, finish };
 }
 
 export interface TextScore {

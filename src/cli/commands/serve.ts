@@ -1,0 +1,78 @@
+// `adaptlm serve <model>`: an OpenAI-compatible HTTP server over the local engine.
+
+import { parseArgs } from "node:util";
+import { startOpenAIServer } from "../../serve/openai-server.js";
+import { CliUsageError, loadModelForCommand, modelArgument, numberOption } from "./pull.js";
+
+export const serveHelp = `adaptlm serve <model> [options]
+
+Serves a causal LM over an OpenAI-compatible API (as vLLM does): GET /v1/models,
+POST /v1/completions (echo + logprobs for scoring), POST /v1/chat/completions (plain
+"role: content" template; no chat templates yet), n, seed, stop, logprobs, SSE streaming.
+Requests run one at a time; the others wait in a bounded queue.
+
+Options:
+  --host HOST            interface to bind (default 127.0.0.1: this machine only)
+  --port N               port (default 8000; 0 = any free port)
+  --name NAME            model name clients send (default: <model> as given)
+  --api-key-env VAR      require "Authorization: Bearer $VAR" (the key is read from that variable)
+  --max-tokens N         largest max_tokens accepted (default 1024)
+  --max-n N              largest n accepted (default 16)
+  --max-queue N          requests running or waiting before 429 (default 16)
+  --max-body-bytes N     largest request body (default 1048576)
+  --tokenizer PATH       tokenizer for a llama2.c .bin
+  --revision REV         hub revision for a hub id
+`;
+
+export async function runServeCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: {
+      host: { type: "string" },
+      port: { type: "string" },
+      name: { type: "string" },
+      "api-key-env": { type: "string" },
+      "max-tokens": { type: "string" },
+      "max-n": { type: "string" },
+      "max-queue": { type: "string" },
+      "max-body-bytes": { type: "string" },
+      tokenizer: { type: "string" },
+      revision: { type: "string" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const model = modelArgument(positionals, "serve");
+  let apiKey: string | undefined;
+  if (values["api-key-env"]) {
+    apiKey = process.env[values["api-key-env"]];
+    if (!apiKey)
+      throw new CliUsageError(
+        `--api-key-env ${values["api-key-env"]}: that environment variable is empty or unset`,
+      );
+  }
+  const loaded = await loadModelForCommand(model, values);
+  const maxTokens = numberOption(values, "max-tokens", { integer: true, min: 1 });
+  const maxN = numberOption(values, "max-n", { integer: true, min: 1 });
+  const maxQueue = numberOption(values, "max-queue", { integer: true, min: 1 });
+  const maxBodyBytes = numberOption(values, "max-body-bytes", { integer: true, min: 1024 });
+  const running = await startOpenAIServer(loaded, {
+    modelName: values.name ?? model,
+    host: values.host ?? "127.0.0.1",
+    port: numberOption(values, "port", { integer: true, min: 0, max: 65535 }) ?? 8000,
+    ...(apiKey ? { apiKey } : {}),
+    ...(maxTokens !== undefined ? { maxTokens } : {}),
+    ...(maxN !== undefined ? { maxN } : {}),
+    ...(maxQueue !== undefined ? { maxQueue } : {}),
+    ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
+    onRequest: (e) => console.error(`${e.method} ${e.path} ${e.status} ${e.ms} ms`),
+  });
+  console.log(`serving ${values.name ?? model} at ${running.url}${apiKey ? " (API key required)" : ""}`);
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      void running.close().then(resolve);
+    };
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+}
