@@ -68,6 +68,13 @@ export function checkTrainingCase(c: GoldenCase, prepared: PreparedTrainingCase)
     beta2: optimizerSpec.betas[1],
     eps: optimizerSpec.eps,
   });
+  const before = new Map<string, { initial: Float32Array; grad: Float32Array }>();
+  for (const [name, param] of prepared.trainable) {
+    before.set(name, {
+      initial: Float32Array.from(param.data),
+      grad: param.grad ? Float32Array.from(param.grad.data) : new Float32Array(param.size),
+    });
+  }
   optimizer.step();
   for (const entry of specTrainable) {
     const param = prepared.trainable.get(entry.name);
@@ -77,7 +84,14 @@ export function checkTrainingCase(c: GoldenCase, prepared: PreparedTrainingCase)
         `step1.${entry.name}`,
         param.data,
         expectedTensor(c, `step1.${entry.name}`).data,
-        expectedTensor(c, `grad.${entry.name}`).data,
+        {
+          referenceGrad: expectedTensor(c, `grad.${entry.name}`).data,
+          ownGrad: before.get(entry.name)?.grad ?? new Float32Array(param.size),
+          initial: before.get(entry.name)?.initial ?? new Float32Array(param.size),
+          lr: optimizerSpec.lr,
+          eps: optimizerSpec.eps,
+          weightDecay: entry.weight_decay,
+        },
         tol,
       ),
     );
