@@ -265,3 +265,41 @@ describe("adaptlm pull", () => {
     assert.match(missing.stderr, /config\.json/);
   });
 });
+
+describe("adaptlm serve", () => {
+  test("starts on 127.0.0.1, answers /v1/models and a completion, stops on SIGTERM", async () => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(
+      process.execPath,
+      [cli, "serve", ...storiesArgs, "--port", "0", "--name", "stories"],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
+    try {
+      const url = await new Promise<string>((resolve, reject) => {
+        let out = "";
+        child.stdout.on("data", (chunk: Buffer) => {
+          out += chunk.toString();
+          const m = /serving stories at (http:\/\/127\.0\.0\.1:\d+\/v1)/.exec(out);
+          if (m) resolve(m[1]);
+        });
+        child.on("exit", (code) => reject(new Error(`serve exited with ${code}`)));
+      });
+      const models = (await (await fetch(`${url}/models`)).json()) as { data: { id: string }[] };
+      assert.equal(models.data[0].id, "stories");
+      const completion = (await (
+        await fetch(`${url}/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ model: "stories", prompt: "", max_tokens: 200, temperature: 0 }),
+        })
+      ).json()) as { choices: { text: string }[] };
+      assert.equal(completion.choices[0].text, readFileSync(stories260K.expected, "utf8"));
+    } finally {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
+  });
+});

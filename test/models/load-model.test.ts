@@ -6,8 +6,10 @@ import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { AdaptlmError } from "../../src/errors.js";
+import { parseHfConfig } from "../../src/io/hf-config.js";
 import { type TensorToWrite, writeSafetensors } from "../../src/io/safetensors.js";
 import { openCheckpoint } from "../../src/io/safetensors-index.js";
+import { BertForMaskedLM } from "../../src/models/bert.js";
 import { loadLocalModel, loadModel, parameterCount, requireTokenizer } from "../../src/models/load-model.js";
 import * as T from "../../src/tensor/index.js";
 import { makeTempDir } from "../io/temp-dir.js";
@@ -149,5 +151,85 @@ describe("loadModel", () => {
       loadModel("/nonexistent/folder/x"),
       (e: unknown) => e instanceof AdaptlmError && e.code === "MODEL_NOT_FOUND",
     );
+  });
+
+  test("RoBERTa (lm_head.*) and DistilBERT (q_lin, sa_layer_norm, ffn.lin1, vocab_*) checkpoints load by their own names", () => {
+    const layer = (rename: [RegExp, string][]) => (name: string) =>
+      rename.reduce((n, [pattern, to]) => n.replace(pattern, to), name);
+    const variants: { json: Record<string, unknown>; rename: (name: string) => string; extra: string }[] = [
+      {
+        json: {
+          model_type: "roberta",
+          architectures: ["RobertaForMaskedLM"],
+          hidden_size: 16,
+          num_hidden_layers: 2,
+          num_attention_heads: 2,
+          intermediate_size: 24,
+          vocab_size: 50,
+          max_position_embeddings: 40,
+          type_vocab_size: 1,
+          pad_token_id: 1,
+        },
+        rename: layer([
+          [/^cls\.predictions\.transform\.dense\./, "lm_head.dense."],
+          [/^cls\.predictions\.transform\.LayerNorm\./, "lm_head.layer_norm."],
+          [/^cls\.predictions\.bias$/, "lm_head.bias"],
+        ]),
+        extra: "lm_head.decoder.weight",
+      },
+      {
+        json: {
+          model_type: "distilbert",
+          architectures: ["DistilBertForMaskedLM"],
+          dim: 16,
+          n_layers: 2,
+          n_heads: 2,
+          hidden_dim: 24,
+          vocab_size: 50,
+          max_position_embeddings: 40,
+          activation: "gelu",
+        },
+        rename: layer([
+          [/\.encoder\.layer\.(\d+)\.attention\.self\.query\./, ".transformer.layer.$1.attention.q_lin."],
+          [/\.encoder\.layer\.(\d+)\.attention\.self\.key\./, ".transformer.layer.$1.attention.k_lin."],
+          [/\.encoder\.layer\.(\d+)\.attention\.self\.value\./, ".transformer.layer.$1.attention.v_lin."],
+          [/\.encoder\.layer\.(\d+)\.attention\.output\.dense\./, ".transformer.layer.$1.attention.out_lin."],
+          [/\.encoder\.layer\.(\d+)\.attention\.output\.LayerNorm\./, ".transformer.layer.$1.sa_layer_norm."],
+          [/\.encoder\.layer\.(\d+)\.intermediate\.dense\./, ".transformer.layer.$1.ffn.lin1."],
+          [/\.encoder\.layer\.(\d+)\.output\.dense\./, ".transformer.layer.$1.ffn.lin2."],
+          [/\.encoder\.layer\.(\d+)\.output\.LayerNorm\./, ".transformer.layer.$1.output_layer_norm."],
+          [/^cls\.predictions\.transform\.dense\./, "vocab_transform."],
+          [/^cls\.predictions\.transform\.LayerNorm\./, "vocab_layer_norm."],
+          [/^cls\.predictions\.bias$/, "vocab_projector.bias"],
+        ]),
+        extra: "vocab_projector.weight",
+      },
+    ];
+    for (const { json, rename, extra } of variants) {
+      const dir = join(makeTempDir(String(json.model_type)), "model");
+      mkdirSync(dir);
+      writeFileSync(join(dir, "config.json"), JSON.stringify(json));
+      const source = new BertForMaskedLM(parseHfConfig(json, "config.json"), { seed: 3 });
+      const tensors: Record<string, TensorToWrite> = {};
+      let embeddings: TensorToWrite | undefined;
+      for (const [name, p] of source.namedParameters()) {
+        const data = Float32Array.from(p.data.subarray(0, p.size));
+        if (name.endsWith("bias"))
+          for (let i = 0; i < data.length; i++) data[i] = 0.02 * Math.cos(i + name.length);
+        p.data.set(data);
+        tensors[rename(name)] = { shape: p.shape, data };
+        if (name.endsWith("word_embeddings.weight")) embeddings = tensors[rename(name)];
+      }
+      assert.ok(embeddings);
+      tensors[extra] = embeddings;
+      writeSafetensors(join(dir, "model.safetensors"), tensors);
+      const loaded = loadLocalModel(dir);
+      assert.equal(loaded.kind, "masked-lm", String(json.model_type));
+      assert.deepEqual(loaded.weights.unused, [extra]);
+      const ids = [0, 7, 12, 33, 4, 2];
+      const expected = logitsOf((i) => source.forward(i), ids);
+      const actual = logitsOf((i) => (loaded.model as BertForMaskedLM).forward(i), ids);
+      assert.deepEqual(actual, expected, String(json.model_type));
+    }
   });
 });
