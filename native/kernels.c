@@ -542,6 +542,36 @@ static void copy_body(void *ctx, long s, long e) {
   nd_walk(&j->it, s, e, copy_segment, j);
 }
 
+/* Transposes: dst[.., r, c] = src[.., r, c] with the source contiguous along r and the destination along c.
+   Copied in 16 x 16 tiles so that both sides touch whole cache lines. Tasks are (outer index, row tile). */
+static void transpose_body(void *ctx, long s, long e) {
+  copy_job *j = ctx;
+  const nd_iter *it = &j->it;
+  int nd = it->nd;
+  long R = it->shape[nd - 2], C = it->shape[nd - 1];
+  long S = it->st[0][nd - 1], D = it->st[1][nd - 2];
+  long tiles = (R + 15) / 16;
+  for (long task = s; task < e; task++) {
+    long outer = task / tiles, r0 = (task % tiles) * 16;
+    long so = 0, dof = 0, rest = outer;
+    for (int d = nd - 3; d >= 0; d--) {
+      long coord = rest % it->shape[d];
+      rest /= it->shape[d];
+      so += coord * it->st[0][d];
+      dof += coord * it->st[1][d];
+    }
+    long r1 = r0 + 16 < R ? r0 + 16 : R;
+    for (long c0 = 0; c0 < C; c0 += 16) {
+      long c1 = c0 + 16 < C ? c0 + 16 : C;
+      for (long r = r0; r < r1; r++) {
+        const uint32_t *sr = j->src + so + r;
+        uint32_t *dr = j->dst + dof + r * D;
+        for (long c = c0; c < c1; c++) dr[c] = sr[c * S];
+      }
+    }
+  }
+}
+
 void k_copy_strided(const uint32_t *src, const long *ss, uint32_t *dst, const long *ds, const long *shape, int nd,
                     int same_buffer) {
   copy_job j;
@@ -550,6 +580,13 @@ void k_copy_strided(const uint32_t *src, const long *ss, uint32_t *dst, const lo
   if (j.it.total <= 0) return;
   j.src = src;
   j.dst = dst;
+  int k = j.it.nd;
+  if (!same_buffer && k >= 2 && j.it.st[0][k - 2] == 1 && j.it.st[1][k - 1] == 1 && j.it.st[0][k - 1] != 1 &&
+      j.it.st[1][k - 2] != 1 && j.it.shape[k - 2] >= 16 && j.it.shape[k - 1] >= 16) {
+    long tasks = (j.it.total / (j.it.shape[k - 2] * j.it.shape[k - 1])) * ((j.it.shape[k - 2] + 15) / 16);
+    parallel_for(tasks, j.it.total < SERIAL_CHEAP * 4 ? tasks + 1 : 2, transpose_body, &j);
+    return;
+  }
   /* A copy within one buffer runs on one thread, in order. */
   parallel_for(j.it.total, same_buffer ? j.it.total + 1 : SERIAL_CHEAP * 4, copy_body, &j);
 }

@@ -539,6 +539,29 @@ test("copyStrided: permutes, slices, expands, int32, overlapping; fill", () => {
   const actual = new Float32Array(big.length);
   native.copyStrided(big, 0, [1, 300], actual, 0, [700, 1], [300, 700]);
   assert.deepEqual(actual, expected, "large transpose");
+  // batched transposes walked in source order (the generic strided path): [3, 40, 50] -> [3, 50, 40], and a full permute
+  const batched = randomF32(3 * 40 * 50, random);
+  for (const [dstStrides, label] of [
+    [[2000, 1, 40], "batched transpose"],
+    [[1, 3, 120], "permute (2, 1, 0)"],
+  ] as const) {
+    const e = new Float32Array(batched.length);
+    ref.copyStrided(batched, 0, [2000, 50, 1], e, 0, dstStrides, [3, 40, 50]);
+    const got = new Float32Array(batched.length);
+    native.copyStrided(batched, 0, [2000, 50, 1], got, 0, dstStrides, [3, 40, 50]);
+    assert.deepEqual(got, e, label);
+  }
+  // the same transposes walked in destination order (source contiguous along rows: the tiled path)
+  for (const [srcStrides, dstStrides, shape, label] of [
+    [[2000, 1, 50], [2000, 40, 1], [3, 50, 40], "tiled batched transpose"],
+    [[1, 37], [53, 1], [37, 53], "tiled 2-d transpose with partial tiles"],
+  ] as const) {
+    const e = new Float32Array(batched.length);
+    ref.copyStrided(batched, 0, srcStrides, e, 0, dstStrides, shape);
+    const got = new Float32Array(batched.length);
+    native.copyStrided(batched, 0, srcStrides, got, 0, dstStrides, shape);
+    assert.deepEqual(got, e, label);
+  }
   const ints = Int32Array.from({ length: 30 }, (_, i) => i * 7 - 50);
   const intOut = new Int32Array(30);
   native.copyStrided(ints, 0, [1, 6], intOut, 0, [5, 1], [6, 5]);
