@@ -313,6 +313,21 @@ describe("hub", () => {
         return true;
       },
     );
+    const wrongToken = "hf_wrongTokenValue987";
+    await assert.rejects(
+      snapshotDownload("org/gated", {
+        env: { HF_ENDPOINT: server.hubUrl, HF_HUB_CACHE: cacheDir, HF_TOKEN: wrongToken },
+      }),
+      (e: unknown) => {
+        assert.ok(e instanceof HubError && e.code === "HUB_UNAUTHORIZED");
+        assert.ok(
+          !e.message.includes(wrongToken) && !(e.stack ?? "").includes(wrongToken),
+          "the token is never in messages",
+        );
+        assert.match(e.message, /no access/);
+        return true;
+      },
+    );
     const before = server.log.length;
     const errors: string[] = [];
     const snapshot = await snapshotDownload("org/gated", {
