@@ -9,7 +9,7 @@
 import { AdaptlmError } from "../errors.js";
 import type { HubOptions } from "../io/hub.js";
 import { type LoadedModel, loadModel } from "../models/load-model.js";
-import { encodePrompt, generateText, scoreText } from "../models/text-generation.js";
+import { encodePrompt, generateTextAsync, scoreText } from "../models/text-generation.js";
 import {
   type CallOptions,
   type Choice,
@@ -102,7 +102,9 @@ export class LocalLanguageModel implements LanguageModel {
       }));
       return { choices, usage: { promptTokens: 0, completionTokens: 0 } };
     }
-    const result = generateText(loaded, [normalised.prompt], {
+    // Yields between decoding steps, so an abort (signal) ends the request at the next token.
+    const result = await generateTextAsync(loaded, [normalised.prompt], {
+      ...(options.signal ? { signal: options.signal } : {}),
       maxTokens: normalised.maxTokens,
       temperature: normalised.temperature,
       topP: normalised.topP,

@@ -31,6 +31,8 @@ export interface TextGenerationOptions {
   topLogprobs?: number;
   /** Streamed text of one sample: only text that no stop string can claim any more. */
   onText?: (prompt: number, sample: number, text: string) => void;
+  /** Aborting ends every sample at the next step; the call then throws TextGenerationError GENERATION_ABORTED. */
+  signal?: AbortSignal;
 }
 
 export interface GeneratedToken {
@@ -55,7 +57,7 @@ export interface TextGenerationResult {
   samples: TextSample[][];
 }
 
-/** Error for text generation misuse. Codes: MODEL_NOT_CAUSAL. */
+/** Errors of text generation. Codes: MODEL_NOT_CAUSAL, GENERATION_ABORTED. */
 export class TextGenerationError extends AdaptlmError {}
 
 export function causalModel(loaded: LoadedModel): CausalLanguageModel {
@@ -203,9 +205,12 @@ function planTextGeneration(
         state.emitted = safe;
       }
     },
-    shouldStop: (prompt, sample) => states[prompt][sample].stopped,
+    shouldStop: (prompt, sample) => states[prompt][sample].stopped || options.signal?.aborted === true,
   };
   const finish = (results: SampleResult[][]): TextGenerationResult => {
+    if (options.signal?.aborted) {
+      throw new TextGenerationError("GENERATION_ABORTED", "generation was aborted before it finished");
+    }
     const samples = results.map((row, p) =>
       row.map((result, s): TextSample => {
         const state = states[p][s];

@@ -181,6 +181,7 @@ export async function startOpenAIServer(
     if (stream) startEvents(res);
     const result = await generateTextAsync(loaded, [prompt], {
       ...fields,
+      signal: disconnected(res),
       topLogprobs: logprobs ?? 0,
       ...(stream
         ? { onText: (_p: number, sample: number, text: string) => res.write(chunk(sample, text, null)) }
@@ -305,6 +306,7 @@ export async function startOpenAIServer(
     const started = new Set<number>();
     const result = await generateTextAsync(loaded, [prompt], {
       ...fields,
+      signal: disconnected(res),
       topLogprobs: topK,
       ...(stream
         ? {
@@ -453,6 +455,15 @@ export async function startOpenAIServer(
         server.close(() => resolve());
       }),
   };
+}
+
+/** Aborted when the client goes away before the response is complete (generation then stops). */
+function disconnected(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.on("close", () => {
+    if (!res.writableFinished) controller.abort();
+  });
+  return controller.signal;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

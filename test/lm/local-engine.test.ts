@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { AdaptlmError } from "../../src/errors.js";
 import {
   type Choice,
   generateSamples,
@@ -125,6 +126,31 @@ describe("LocalLanguageModel", () => {
     const generatedSum = (generated.choices[0].logprobs ?? []).reduce((a, t) => a + t.logprob, 0);
     assert.ok(Math.abs(scored.logprob - generatedSum) < 1e-4, `${scored.logprob} vs ${generatedSum}`);
     assert.equal(scored.isGreedy, true);
+  });
+
+  test("an abort ends generation at the next token with a typed error", async () => {
+    const controller = new AbortController();
+    let steps = 0;
+    const pending = lm.generate(
+      { prompt: "Once upon a time", maxTokens: 200 },
+      { signal: controller.signal },
+    );
+    // Abort once the engine has yielded a few times (it yields to the event loop between tokens).
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        if (++steps === 5) resolve();
+        else setImmediate(tick);
+      };
+      setImmediate(tick);
+    });
+    controller.abort();
+    await assert.rejects(
+      pending,
+      (e: unknown) => e instanceof AdaptlmError && e.code === "GENERATION_ABORTED",
+    );
+    // The engine is free again afterwards.
+    const after = await lm.generate({ prompt: "Once upon a time", maxTokens: 3 });
+    assert.equal(after.usage.completionTokens, 3);
   });
 
   test("chat messages are refused with a capability error", async () => {
