@@ -505,9 +505,25 @@ MULTIVERSION
 static void gemm_unpacked(int m, int n, int k, float alpha, const float *a, long rsa, long csa, const float *b,
                           long rsb, long csb, float beta, float *c, long ldc) {
   if (csb == 1) {
-    /* C row i += (alpha A(i,p)) * B row p: contiguous axpys. */
+    /* C row i += (alpha A(i,p)) * B row p: contiguous axpys, four rows per pass over B. */
     scale_c(m, n, beta, c, ldc);
-    for (int i = 0; i < m; i++) {
+    int i0 = 0;
+    for (; i0 + 4 <= m; i0 += 4) {
+      float *c0 = c + i0 * ldc, *c1 = c0 + ldc, *c2 = c1 + ldc, *c3 = c2 + ldc;
+      for (int p = 0; p < k; p++) {
+        const float *ap = a + i0 * rsa + p * csa;
+        float s0 = alpha * ap[0], s1 = alpha * ap[rsa], s2 = alpha * ap[2 * rsa], s3 = alpha * ap[3 * rsa];
+        const float *brow = b + p * rsb;
+        for (int j = 0; j < n; j++) {
+          float bj = brow[j];
+          c0[j] += s0 * bj;
+          c1[j] += s1 * bj;
+          c2[j] += s2 * bj;
+          c3[j] += s3 * bj;
+        }
+      }
+    }
+    for (int i = i0; i < m; i++) {
       float *crow = c + i * ldc;
       for (int p = 0; p < k; p++) {
         float s = alpha * a[i * rsa + p * csa];
