@@ -1146,13 +1146,22 @@ static void attention_softmax_rows(float *p, long tq, long tk, const float *bias
       long last = i + offset; /* keys j <= last are visible */
       visible = last + 1 < 0 ? 0 : (last + 1 > tk ? tk : last + 1);
     }
+    if (visible == 0) {
+      /* no key visible: 0/0, NaN probabilities, as in the reference */
+      for (long c = 0; c < tk; c++) row[c] = NAN;
+      continue;
+    }
     if (bias)
       for (long c = 0; c < visible; c++) row[c] += bias[c];
-    for (long c = visible; c < tk; c++) row[c] = -INFINITY;
     float m = vmax(row, visible);
-    /* exp(-inf - m) is 0; a row with no visible key gets NaN, as in the reference. */
-    float inv = 1.0f / exp_shift_sum(row, m, row, tk);
-    for (long c = 0; c < tk; c++) row[c] *= inv;
+    float inv = 1.0f / exp_shift_sum(row, m, row, visible);
+    if (!(inv < INFINITY)) {
+      /* sum 0 (every visible score -inf) or NaN: the reference's 0/0 and x/NaN give a NaN row */
+      for (long c = 0; c < tk; c++) row[c] = NAN;
+      continue;
+    }
+    for (long c = 0; c < visible; c++) row[c] *= inv;
+    for (long c = visible; c < tk; c++) row[c] = 0.0f; /* masked keys */
   }
 }
 
@@ -1199,15 +1208,30 @@ void k_attention(const attention_args *a) {
 }
 
 MULTIVERSION
-static void attention_dscores(float *ds, const float *p, long tq, long tk) {
-  /* ds holds dP on entry; dS = P * (dP - rowsum(dP * P)) */
-  for (long i = 0; i < tq; i++) {
-    float *r = ds + i * tk;
-    const float *pr = p + i * tk;
-    float dot = vdot(r, pr, tk);
-    for (long c = 0; c < tk; c++) r[c] = pr[c] * (r[c] - dot);
+static void attention_dscores(float *ds, long ldds, const float *p, long ldp, long rows, long width) {
+  /* ds holds dP on entry; dS = P * (dP - rowsum(dP * P)) over the first `width` columns */
+  for (long i = 0; i < rows; i++) {
+    float *r = ds + i * ldds;
+    const float *pr = p + i * ldp;
+    float dot = vdot(r, pr, width);
+    for (long c = 0; c < width; c++) r[c] = pr[c] * (r[c] - dot);
   }
 }
+
+/* Keys past the last non-zero probability of rows [i0, i0 + rows) (causal masks, trailing padding)
+   contribute nothing to any gradient: the backward pass computes only the first `limit` columns. */
+static long attention_key_limit(const float *p, long tk, long i0, long rows) {
+  long limit = 0;
+  for (long i = i0; i < i0 + rows; i++) {
+    const float *row = p + i * tk;
+    long j = tk;
+    while (j > limit && row[j - 1] == 0.0f) j--; /* NaN != 0: kept */
+    if (j > limit) limit = j;
+  }
+  return limit;
+}
+
+#define ATTENTION_ROW_BLOCK 64
 
 /* One task per (batch, kv head): it owns dK and dV of that head and sums over its query-head group. */
 static void attention_backward_task(void *ctx, int thread, int task) {
@@ -1218,28 +1242,42 @@ static void attention_backward_task(void *ctx, int thread, int task) {
   const float *v = a->v + (b * a->kv_heads + g) * tk * d;
   float *dk = a->dk + (b * a->kv_heads + g) * tk * d;
   float *dv = a->dv + (b * a->kv_heads + g) * tk * d;
+  memset(dk, 0, (size_t)(tk * d) * sizeof(float));
+  memset(dv, 0, (size_t)(tk * d) * sizeof(float));
+  if (tq == 0) return;
+  long blocks = (tq + ATTENTION_ROW_BLOCK - 1) / ATTENTION_ROW_BLOCK;
   float *ds = thread_scratch(thread, 3, (size_t)(tq * tk + 1));
-  if (tq == 0) {
-    memset(dk, 0, (size_t)(tk * d) * sizeof(float));
-    memset(dv, 0, (size_t)(tk * d) * sizeof(float));
-    return;
-  }
   for (long r = 0; r < group; r++) {
     long h = g * group + r;
     const float *q = a->q + (b * a->heads + h) * tq * d;
     const float *p = a->probs + (b * a->heads + h) * tq * tk;
     const float *dout = a->dout + (b * a->heads + h) * tq * d;
     float *dq = a->dq + (b * a->heads + h) * tq * d;
-    float beta = r == 0 ? 0.0f : 1.0f;
-    /* dP = dOut V^T  [tq, tk] */
-    gemm_serial(thread, (int)tq, (int)tk, (int)d, 1.0f, dout, d, 1, v, 1, d, 0.0f, ds, tk);
-    attention_dscores(ds, p, tq, tk);
-    /* dQ = scale dS K  [tq, d] */
-    gemm_serial(thread, (int)tq, (int)d, (int)tk, a->scale, ds, tk, 1, k, d, 1, 0.0f, dq, d);
-    /* dK += scale dS^T Q  [tk, d] */
-    gemm_serial(thread, (int)tk, (int)d, (int)tq, a->scale, ds, 1, tk, q, d, 1, beta, dk, d);
-    /* dV += P^T dOut  [tk, d] */
-    gemm_serial(thread, (int)tk, (int)d, (int)tq, 1.0f, p, 1, tk, dout, d, 1, beta, dv, d);
+    /* Row blocks only pay off when some block can drop keys; otherwise one block of all rows. */
+    int trimmed = 0;
+    for (long blk = 0; blk < blocks && !trimmed; blk++) {
+      long i0 = blk * ATTENTION_ROW_BLOCK, rows = tq - i0 < ATTENTION_ROW_BLOCK ? tq - i0 : ATTENTION_ROW_BLOCK;
+      trimmed = attention_key_limit(p, tk, i0, rows) < tk;
+    }
+    long block = trimmed ? ATTENTION_ROW_BLOCK : tq;
+    for (long i0 = 0; i0 < tq; i0 += block) {
+      long rows = tq - i0 < block ? tq - i0 : block;
+      long limit = trimmed ? attention_key_limit(p, tk, i0, rows) : tk;
+      if (limit == 0) {
+        memset(dq + i0 * d, 0, (size_t)(rows * d) * sizeof(float));
+        continue;
+      }
+      const float *pb = p + i0 * tk;
+      /* dP = dOut V^T  [rows, limit] */
+      gemm_serial(thread, (int)rows, (int)limit, (int)d, 1.0f, dout + i0 * d, d, 1, v, 1, d, 0.0f, ds, limit);
+      attention_dscores(ds, limit, pb, tk, rows, limit);
+      /* dQ = scale dS K  [rows, d] */
+      gemm_serial(thread, (int)rows, (int)d, (int)limit, a->scale, ds, limit, 1, k, d, 1, 0.0f, dq + i0 * d, d);
+      /* dK += scale dS^T Q  [limit, d] */
+      gemm_serial(thread, (int)limit, (int)d, (int)rows, a->scale, ds, 1, limit, q + i0 * d, d, 1, 1.0f, dk, d);
+      /* dV += P^T dOut  [limit, d] */
+      gemm_serial(thread, (int)limit, (int)d, (int)rows, 1.0f, pb, 1, tk, dout + i0 * d, d, 1, 1.0f, dv, d);
+    }
   }
 }
 
