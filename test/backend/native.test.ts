@@ -969,6 +969,41 @@ test("attention forward and backward: GQA, causal offsets, key bias, decode step
   }
 });
 
+test("attention: a batch whose keys are all masked by -inf bias gives NaN rows, like the reference", () => {
+  const dims = {
+    batch: 2,
+    heads: 1,
+    kvHeads: 1,
+    tq: 3,
+    tk: 4,
+    headDim: 2,
+    scale: 1,
+    causal: false,
+    causalOffset: 0,
+  };
+  const q = randomF32(2 * 3 * 2, rng(5));
+  const k = randomF32(2 * 4 * 2, rng(6));
+  const v = randomF32(2 * 4 * 2, rng(7));
+  const keyBias = Float32Array.from([0, 0, 0, 0, -Infinity, -Infinity, -Infinity, -Infinity]);
+  const eOut = new Float64Array(q.length);
+  const eProbs = new Float64Array(2 * 3 * 4);
+  ref.attention({
+    ...dims,
+    q: f64(q),
+    k: f64(k),
+    v: f64(v),
+    keyBias: f64(keyBias),
+    out: eOut,
+    probs: eProbs,
+  });
+  const out = new Float32Array(q.length);
+  const probs = new Float32Array(eProbs.length);
+  native.attention({ ...dims, q, k, v, keyBias, out, probs });
+  assertClose(probs, eProbs, 1e-6, 1e-5, "probs");
+  assertClose(out, eOut, 1e-6, 1e-5, "out");
+  assert.ok(probs.subarray(12).every(Number.isNaN), "the masked batch's probabilities are NaN");
+});
+
 test("AdamW: three steps match PyTorch's formula (the reference)", () => {
   for (const n of [1, 37, 100003]) {
     const random = rng(n);
