@@ -197,7 +197,8 @@ export interface ModelDescription {
 }
 
 const BUFFER_NAMES = /(^|\.)(position_ids|attn\.bias|attn\.masked_bias|rotary_emb\.inv_freq)$/;
-const TIED_COPIES = /^(cls\.predictions\.decoder\.weight|lm_head\.decoder\.weight|vocab_projector\.weight|lm_head\.weight)$/;
+const TIED_COPIES =
+  /^(cls\.predictions\.decoder\.weight|lm_head\.decoder\.weight|vocab_projector\.weight|lm_head\.weight)$/;
 
 /** Describes a model without building it. */
 export async function describeModel(
