@@ -135,8 +135,11 @@ export interface Backend {
   /** True only for the reference backend: kernels also accept Float64Array. */
   readonly supportsFloat64: boolean;
 
-  /** A zero-filled array of n elements. Arrays from alloc must be given back with release. */
-  alloc<D extends DType>(dtype: D, n: number): TypedArrayOf<D>;
+  /**
+   * An array of n elements, zero-filled unless zeroed is false (then its contents are unspecified: the
+   * caller overwrites every element, which saves clearing recycled memory). Give it back with release.
+   */
+  alloc<D extends DType>(dtype: D, n: number, zeroed?: boolean): TypedArrayOf<D>;
   /** Returns an array to the backend's pool; the caller must not touch it afterwards. */
   release(array: AnyArray): void;
 

@@ -280,14 +280,14 @@ class ArrayPool {
 
   constructor(private readonly zero: (array: Float32Array | Int32Array) => void) {}
 
-  take<D extends DType>(dtype: D, n: number): TypedArrayOf<D> {
+  take<D extends DType>(dtype: D, n: number, zeroed: boolean): TypedArrayOf<D> {
     if (dtype === "float64") return new Float64Array(n) as TypedArrayOf<D>;
     const lists = dtype === "int32" ? this.int32 : this.float32;
     const list = lists.get(n);
     const reused = list?.pop();
     if (reused !== undefined) {
       this.bytes -= reused.byteLength;
-      this.zero(reused);
+      if (zeroed) this.zero(reused);
       return reused as TypedArrayOf<D>;
     }
     return (dtype === "int32" ? new Int32Array(n) : new Float32Array(n)) as TypedArrayOf<D>;
@@ -353,8 +353,8 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
       return addon.setIsa(isa) as NativeIsa;
     },
 
-    alloc<D extends DType>(dtype: D, n: number): TypedArrayOf<D> {
-      return pool.take(dtype, n);
+    alloc<D extends DType>(dtype: D, n: number, zeroed = true): TypedArrayOf<D> {
+      return pool.take(dtype, n, zeroed);
     },
     release(array: AnyArray): void {
       pool.give(array);

@@ -371,7 +371,7 @@ class WasmBackend implements Backend {
     list.push(address);
   }
 
-  alloc<D extends DType>(dtype: D, n: number): TypedArrayOf<D> {
+  alloc<D extends DType>(dtype: D, n: number, zeroed = true): TypedArrayOf<D> {
     if (dtype === "float64") {
       throw new AdaptlmError(
         "WASM_NO_FLOAT64",
@@ -385,7 +385,7 @@ class WasmBackend implements Backend {
     const array =
       dtype === "int32" ? new Int32Array(this.buffer, address, n) : new Float32Array(this.buffer, address, n);
     // fresh memory from the bump pointer has never been written; recycled blocks must be cleared
-    if (!fresh) array.fill(0);
+    if (!fresh && zeroed) array.fill(0);
     return array as TypedArrayOf<D>;
   }
 

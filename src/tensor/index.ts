@@ -30,6 +30,7 @@ export { Rng } from "./random.js";
 export { keep, scope, untracked } from "./scope.js";
 export {
   copyTo,
+  empty,
   full,
   type GradNode,
   liveStorageCount,

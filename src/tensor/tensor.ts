@@ -160,6 +160,26 @@ export function zeros(
   return new Tensor(new Storage(data, backend), shape, dtype);
 }
 
+/**
+ * A tensor whose elements are unspecified: only for outputs a kernel overwrites entirely (saves clearing
+ * recycled buffers on hot paths).
+ */
+export function empty(
+  shape: readonly number[],
+  dtype: DType = "float32",
+  backend: Backend = currentBackend(),
+): Tensor {
+  checkShape("empty", shape);
+  if (dtype === "float64" && !backend.supportsFloat64) {
+    throw new DTypeError(
+      "empty",
+      `backend ${backend.name} has no float64; use the reference backend for float64`,
+    );
+  }
+  const data = backend.alloc(dtype, sizeOf(shape), false);
+  return new Tensor(new Storage(data, backend), shape, dtype);
+}
+
 export function full(
   shape: readonly number[],
   value: number,

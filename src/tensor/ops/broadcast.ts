@@ -3,7 +3,7 @@
 
 import { ShapeError, shapeString } from "../errors.js";
 import { noGrad } from "../grad-mode.js";
-import { type Tensor, viewOf, zeros } from "../tensor.js";
+import { empty, type Tensor, viewOf } from "../tensor.js";
 
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
   const rank = Math.max(a.length, b.length);
@@ -62,7 +62,7 @@ export function sumToShape(grad: Tensor, shape: readonly number[]): Tensor {
       const inner = currentShape.slice(axis + 1).reduce((x, y) => x * y, 1);
       const nextShape = [...currentShape];
       nextShape[axis] = 1;
-      const next = zeros(nextShape, grad.dtype, grad.backend);
+      const next = empty(nextShape, grad.dtype, grad.backend);
       grad.backend.reduce("sum", current.floats, next.floats, outer, currentShape[axis], inner);
       if (current !== grad) current.dispose();
       current = next;

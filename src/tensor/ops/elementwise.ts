@@ -3,7 +3,7 @@
 import type { BinaryOp, FloatArray, UnaryOp } from "../../backend/backend.js";
 import { needsGrad, record } from "../autograd.js";
 import { DTypeError, NonFiniteError, ShapeError, shapeString } from "../errors.js";
-import { full, type Tensor, zeros } from "../tensor.js";
+import { empty, full, type Tensor, zeros } from "../tensor.js";
 import { broadcastShapes, broadcastStrides, sumToShape } from "./broadcast.js";
 
 export function requireFloat(op: string, ...tensors: Tensor[]): void {
@@ -36,11 +36,11 @@ export function requireSameFloatType(op: string, a: Tensor, b: Tensor): void {
 
 function unary(op: UnaryOp, x: Tensor, alpha = 0): Tensor {
   requireFloat(op, x);
-  const out = zeros(x.shape, x.dtype, x.backend);
+  const out = empty(x.shape, x.dtype, x.backend);
   x.backend.unary(op, x.floats, out.floats, x.size, alpha);
   if (needsGrad(x)) {
     record(out, op, [x], (g) => {
-      const dx = zeros(x.shape, x.dtype, x.backend);
+      const dx = empty(x.shape, x.dtype, x.backend);
       x.backend.unaryBackward(op, x.floats, out.floats, g.floats, dx.floats, x.size, alpha);
       return [dx];
     });
@@ -77,7 +77,7 @@ function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   requireSameBackend(op, a, b);
   requireSameFloatType(op, a, b);
   const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = zeros(shape, a.dtype, a.backend);
+  const out = empty(shape, a.dtype, a.backend);
   a.backend.binary(
     op,
     a.floats,
@@ -230,7 +230,7 @@ export const less = (a: Tensor, b: Tensor): Tensor => binaryForward("lt", a, b);
 
 function whereRaw(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   const shape = broadcastShapes("where", broadcastShapes("where", cond.shape, a.shape), b.shape);
-  const out = zeros(shape, a.dtype, a.backend);
+  const out = empty(shape, a.dtype, a.backend);
   a.backend.where(
     cond.data as FloatArray | Int32Array,
     broadcastStrides(cond.shape, shape),

@@ -2,7 +2,7 @@
 
 import { needsGrad, record } from "../autograd.js";
 import { DTypeError, IndexRangeError, ShapeError, shapeString } from "../errors.js";
-import { type Tensor, zeros } from "../tensor.js";
+import { empty, type Tensor, zeros } from "../tensor.js";
 import { requireFloat } from "./elementwise.js";
 
 /**
@@ -24,7 +24,7 @@ export function embedding(table: Tensor, ids: Tensor, paddingIdx = -1): Tensor {
       );
     }
   }
-  const out = zeros([...ids.shape, dim], table.dtype, table.backend);
+  const out = empty([...ids.shape, dim], table.dtype, table.backend);
   table.backend.gatherRows(table.floats, idData.subarray(0, ids.size), out.floats, dim);
   if (needsGrad(table)) {
     record(out, "embedding", [table], (g) => {

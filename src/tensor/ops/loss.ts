@@ -2,7 +2,7 @@
 
 import { needsGrad, record } from "../autograd.js";
 import { DTypeError, IndexRangeError, NonFiniteError, ShapeError, shapeString } from "../errors.js";
-import { type Tensor, zeros } from "../tensor.js";
+import { empty, type Tensor } from "../tensor.js";
 import { requireFloat } from "./elementwise.js";
 
 export const IGNORE_INDEX = -100;
@@ -41,8 +41,8 @@ export function crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex = IGNO
     count++;
   }
   const backend = logits.backend;
-  const losses = zeros([rows], logits.dtype, backend);
-  const lse = zeros([rows], logits.dtype, backend);
+  const losses = empty([rows], logits.dtype, backend);
+  const lse = empty([rows], logits.dtype, backend);
   backend.crossEntropy(
     logits.floats,
     t.subarray(0, rows),
@@ -62,14 +62,14 @@ export function crossEntropy(logits: Tensor, targets: Tensor, ignoreIndex = IGNO
       `loss is ${value} over logits ${shapeString(logits.shape)}: the logits contain NaN/Inf (diverged training? lower the learning rate or clip gradients)`,
     );
   }
-  const out = zeros([], logits.dtype, backend);
+  const out = empty([], logits.dtype, backend);
   out.data[0] = value;
   if (needsGrad(logits)) {
     record(out, "crossEntropy", [logits], (g) => {
       const scale = count === 0 ? 0 : g.data[0] / count;
-      const dLoss = zeros([rows], logits.dtype, backend);
+      const dLoss = empty([rows], logits.dtype, backend);
       backend.fill(dLoss.data, scale, 0, rows);
-      const dLogits = zeros(logits.shape, logits.dtype, backend);
+      const dLogits = empty(logits.shape, logits.dtype, backend);
       backend.crossEntropyBackward(
         logits.floats,
         t.subarray(0, rows),

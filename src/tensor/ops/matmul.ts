@@ -5,7 +5,7 @@ import type { FloatArray } from "../../backend/backend.js";
 import { needsGrad, record } from "../autograd.js";
 import { ShapeError, shapeString } from "../errors.js";
 import { noGrad } from "../grad-mode.js";
-import { type Tensor, viewOf, zeros } from "../tensor.js";
+import { empty, type Tensor, viewOf } from "../tensor.js";
 import { broadcastShapes, sumToShape } from "./broadcast.js";
 import { requireFloat, requireSameBackend, requireSameFloatType } from "./elementwise.js";
 import { sum } from "./reduce.js";
@@ -94,7 +94,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   };
   const ea = operand(a, transA);
   const eb = operand(b, transB);
-  const out = zeros([...batchShape, m, n], a.dtype, a.backend);
+  const out = empty([...batchShape, m, n], a.dtype, a.backend);
   gemmInto(out, batch, m, n, k, ea.op, eb.op, 0);
   if (needsGrad(a, b)) {
     record(out, "matmul", [a, b], (g) => {
@@ -105,7 +105,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
         // Gradient of op(A) is G op(B)^T; when A was used transposed, its own gradient is that transposed.
         const rows = transA ? k : m;
         const cols = transA ? m : k;
-        const full = zeros([...batchShape, rows, cols], a.dtype, a.backend);
+        const full = empty([...batchShape, rows, cols], a.dtype, a.backend);
         if (!transA) gemmInto(full, batch, m, k, n, gOp(false), { ...eb.op, trans: !transB }, 0);
         else gemmInto(full, batch, k, m, n, { ...eb.op, trans: transB }, gOp(true), 0);
         ga = sumToShape(full, a.shape);
@@ -114,7 +114,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
       if (b.requiresGrad) {
         const rows = transB ? n : k;
         const cols = transB ? k : n;
-        const full = zeros([...batchShape, rows, cols], b.dtype, b.backend);
+        const full = empty([...batchShape, rows, cols], b.dtype, b.backend);
         if (!transB) gemmInto(full, batch, k, n, m, { ...ea.op, trans: !transA }, gOp(false), 0);
         else gemmInto(full, batch, n, k, m, gOp(true), { ...ea.op, trans: transA }, 0);
         gb = sumToShape(full, b.shape);
@@ -160,7 +160,7 @@ export function linear(
   }
   const rows = x.size / inFeatures;
   const outShape = [...x.shape.slice(0, -1), outFeatures];
-  const out = zeros(outShape, x.dtype, x.backend);
+  const out = empty(outShape, x.dtype, x.backend);
   const backend = x.backend;
   if (bias) backend.copyStrided(bias.data, 0, [0, 1], out.data, 0, [outFeatures, 1], [rows, outFeatures]);
   const transW = weightLayout === "outIn";
@@ -189,7 +189,7 @@ export function linear(
       const grads: (Tensor | null)[] = [null, null, null];
       if (x.requiresGrad) {
         // dX [rows, in] = G [rows, out] @ W  (W as [out, in])
-        const dx = zeros(x.shape, x.dtype, backend);
+        const dx = empty(x.shape, x.dtype, backend);
         backend.gemm({
           batch: 1,
           m: rows,
@@ -213,7 +213,7 @@ export function linear(
       }
       if (weight.requiresGrad) {
         // dW [out, in] = G^T @ X, or [in, out] = X^T @ G for Conv1D.
-        const dw = zeros(weight.shape, weight.dtype, backend);
+        const dw = empty(weight.shape, weight.dtype, backend);
         if (transW) {
           backend.gemm({
             batch: 1,

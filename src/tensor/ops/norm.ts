@@ -2,7 +2,7 @@
 
 import { needsGrad, record } from "../autograd.js";
 import { ShapeError, shapeString } from "../errors.js";
-import { type Tensor, zeros } from "../tensor.js";
+import { empty, type Tensor } from "../tensor.js";
 import { requireFloat } from "./elementwise.js";
 
 function checkGain(op: string, x: Tensor, gain: Tensor | null, what: string): void {
@@ -22,9 +22,9 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   checkGain("layerNorm", x, bias, "bias");
   const cols = x.shape[x.rank - 1];
   const rows = x.size / cols;
-  const out = zeros(x.shape, x.dtype, x.backend);
-  const mean = zeros([rows], x.dtype, x.backend);
-  const rstd = zeros([rows], x.dtype, x.backend);
+  const out = empty(x.shape, x.dtype, x.backend);
+  const mean = empty([rows], x.dtype, x.backend);
+  const rstd = empty([rows], x.dtype, x.backend);
   x.backend.layerNorm(
     x.floats,
     weight?.floats ?? null,
@@ -39,9 +39,9 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   if (needsGrad(x, weight, bias)) {
     const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
     record(out, "layerNorm", inputs, (g) => {
-      const dx = zeros(x.shape, x.dtype, x.backend);
-      const dw = weight?.requiresGrad ? zeros(weight.shape, x.dtype, x.backend) : null;
-      const db = bias?.requiresGrad ? zeros(bias.shape, x.dtype, x.backend) : null;
+      const dx = empty(x.shape, x.dtype, x.backend);
+      const dw = weight?.requiresGrad ? empty(weight.shape, x.dtype, x.backend) : null;
+      const db = bias?.requiresGrad ? empty(bias.shape, x.dtype, x.backend) : null;
       x.backend.layerNormBackward(
         g.floats,
         x.floats,
@@ -70,14 +70,14 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps: number): Tensor {
   checkGain("rmsNorm", x, weight, "weight");
   const cols = x.shape[x.rank - 1];
   const rows = x.size / cols;
-  const out = zeros(x.shape, x.dtype, x.backend);
-  const rstd = zeros([rows], x.dtype, x.backend);
+  const out = empty(x.shape, x.dtype, x.backend);
+  const rstd = empty([rows], x.dtype, x.backend);
   x.backend.rmsNorm(x.floats, weight?.floats ?? null, out.floats, rstd.floats, rows, cols, eps);
   if (needsGrad(x, weight)) {
     const inputs = weight ? [x, weight] : [x];
     record(out, "rmsNorm", inputs, (g) => {
-      const dx = zeros(x.shape, x.dtype, x.backend);
-      const dw = weight?.requiresGrad ? zeros(weight.shape, x.dtype, x.backend) : null;
+      const dx = empty(x.shape, x.dtype, x.backend);
+      const dw = weight?.requiresGrad ? empty(weight.shape, x.dtype, x.backend) : null;
       x.backend.rmsNormBackward(
         g.floats,
         x.floats,

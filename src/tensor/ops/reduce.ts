@@ -3,7 +3,7 @@
 import { needsGrad, record } from "../autograd.js";
 import { IndexRangeError, ShapeError, shapeString } from "../errors.js";
 import { noGrad } from "../grad-mode.js";
-import { type Tensor, viewOf, zeros } from "../tensor.js";
+import { empty, type Tensor, viewOf, zeros } from "../tensor.js";
 import { broadcastStrides } from "./broadcast.js";
 import { mulScalar, requireFloat } from "./elementwise.js";
 
@@ -28,7 +28,7 @@ function product(values: readonly number[]): number {
 
 /** Broadcasts g (shape with reduced axes kept as 1) back to shape by copying. */
 export function expandTo(g: Tensor, shape: readonly number[]): Tensor {
-  const out = zeros(shape, g.dtype, g.backend);
+  const out = empty(shape, g.dtype, g.backend);
   g.backend.copyStrided(
     g.data,
     0,
@@ -53,7 +53,7 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepDims = fal
       const axis = reduced[k];
       const nextShape = [...currentShape];
       nextShape[axis] = 1;
-      const next = zeros(nextShape, x.dtype, x.backend);
+      const next = empty(nextShape, x.dtype, x.backend);
       x.backend.reduce(
         "sum",
         current.floats,
@@ -98,10 +98,10 @@ export function max(x: Tensor, axis: number, keepDims = false): Tensor {
   const size = x.shape[a];
   const inner = product(x.shape.slice(a + 1));
   const keptShape = x.shape.map((d, i) => (i === a ? 1 : d));
-  const out = zeros(keepDims ? keptShape : x.shape.filter((_, i) => i !== a), x.dtype, x.backend);
+  const out = empty(keepDims ? keptShape : x.shape.filter((_, i) => i !== a), x.dtype, x.backend);
   x.backend.reduce("max", x.floats, out.floats, outer, size, inner);
   if (needsGrad(x)) {
-    const indices = zeros([outer * inner], "int32", x.backend);
+    const indices = empty([outer * inner], "int32", x.backend);
     x.backend.argmax(x.floats, indices.ints, outer, size, inner);
     record(out, "max", [x], (g) => {
       const dx = zeros(x.shape, x.dtype, x.backend);
@@ -124,7 +124,7 @@ export function argmax(x: Tensor, axis: number, keepDims = false): Tensor {
   const outer = product(x.shape.slice(0, a));
   const inner = product(x.shape.slice(a + 1));
   const shape = keepDims ? x.shape.map((d, i) => (i === a ? 1 : d)) : x.shape.filter((_, i) => i !== a);
-  const out = zeros(shape, "int32", x.backend);
+  const out = empty(shape, "int32", x.backend);
   x.backend.argmax(x.floats, out.ints, outer, x.shape[a], inner);
   return out;
 }

@@ -2,7 +2,7 @@
 
 import { needsGrad, record } from "../autograd.js";
 import { DTypeError, ShapeError, shapeString } from "../errors.js";
-import { type Tensor, zeros } from "../tensor.js";
+import { empty, type Tensor } from "../tensor.js";
 import { requireFloat } from "./elementwise.js";
 
 /** inv_freq[i] = 1 / theta^(2i / headDim), i < headDim / 2, computed in float32 as transformers does. */
@@ -33,11 +33,11 @@ export function rope(x: Tensor, positions: Tensor, invFreq: Float64Array): Tenso
       `positions ${shapeString(positions.shape)} must be [batch, seq] = [${batch}, ${seq}]`,
     );
   }
-  const out = zeros(x.shape, x.dtype, x.backend);
+  const out = empty(x.shape, x.dtype, x.backend);
   x.backend.rope(x.floats, out.floats, positions.ints, invFreq, batch, heads, seq, headDim, false);
   if (needsGrad(x)) {
     record(out, "rope", [x], (g) => {
-      const dx = zeros(x.shape, x.dtype, x.backend);
+      const dx = empty(x.shape, x.dtype, x.backend);
       x.backend.rope(g.floats, dx.floats, positions.ints, invFreq, batch, heads, seq, headDim, true);
       return [dx];
     });

@@ -3,7 +3,7 @@
 
 import { needsGrad, record } from "../autograd.js";
 import { IndexRangeError, ShapeError, shapeString } from "../errors.js";
-import { type Tensor, viewOf, zeros } from "../tensor.js";
+import { empty, type Tensor, viewOf, zeros } from "../tensor.js";
 import { broadcastShapes, broadcastStrides, contiguousStrides, sumToShape } from "./broadcast.js";
 import { requireSameBackend } from "./elementwise.js";
 import { normalizeAxis } from "./reduce.js";
@@ -67,7 +67,7 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
   }
   const shape = perm.map((p) => x.shape[p]);
   const strides = contiguousStrides(x.shape);
-  const out = zeros(shape, x.dtype, x.backend);
+  const out = empty(shape, x.dtype, x.backend);
   x.backend.copyStrided(
     x.data,
     0,
@@ -117,7 +117,7 @@ export function slice(
   const shape = [...x.shape];
   shape[a] = e - s;
   const strides = contiguousStrides(x.shape);
-  const out = zeros(shape, x.dtype, x.backend);
+  const out = empty(shape, x.dtype, x.backend);
   x.backend.copyStrided(x.data, s * strides[a], strides, out.data, 0, contiguousStrides(shape), shape);
   if (needsGrad(x)) {
     record(out, "slice", [x], (g) => {
@@ -149,7 +149,7 @@ export function concat(xs: readonly Tensor[], axis: number): Tensor {
   }
   const shape = [...first.shape];
   shape[a] = xs.reduce((total, t) => total + t.shape[a], 0);
-  const out = zeros(shape, first.dtype, first.backend);
+  const out = empty(shape, first.dtype, first.backend);
   const outStrides = contiguousStrides(shape);
   const offsets: number[] = [];
   let offset = 0;
@@ -190,7 +190,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
   if (target.length !== shape.length || target.some((d, i) => d !== shape[i])) {
     throw new ShapeError("expand", `cannot expand ${shapeString(x.shape)} to ${shapeString(shape)}`);
   }
-  const out = zeros(shape, x.dtype, x.backend);
+  const out = empty(shape, x.dtype, x.backend);
   x.backend.copyStrided(
     x.data,
     0,

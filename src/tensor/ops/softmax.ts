@@ -1,7 +1,7 @@
 // Softmax and log-softmax along an axis (the last by default, as attention and classifiers use).
 
 import { needsGrad, record } from "../autograd.js";
-import { type Tensor, zeros } from "../tensor.js";
+import { empty, type Tensor } from "../tensor.js";
 import { requireFloat } from "./elementwise.js";
 import { normalizeAxis } from "./reduce.js";
 import { transpose } from "./shape.js";
@@ -23,11 +23,11 @@ function rowwise(kernel: RowKernel, x: Tensor, axis: number): Tensor {
     const cols = input.shape[input.rank - 1];
     const rows = cols === 0 ? 0 : input.size / cols;
     const backend = input.backend;
-    const out = zeros(input.shape, input.dtype, backend);
+    const out = empty(input.shape, input.dtype, backend);
     backend[kernel](input.floats, out.floats, rows, cols);
     if (needsGrad(input)) {
       record(out, kernel, [input], (g) => {
-        const dx = zeros(input.shape, input.dtype, backend);
+        const dx = empty(input.shape, input.dtype, backend);
         const backwardKernel = kernel === "softmax" ? backend.softmaxBackward : backend.logSoftmaxBackward;
         backwardKernel.call(backend, out.floats, g.floats, dx.floats, rows, cols);
         return [dx];
