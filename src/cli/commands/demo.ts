@@ -10,7 +10,8 @@ export const demoHelp = `adaptlm demo [--steps N] [--seed N] [--json]
 
 Trains a one-layer transformer encoder from scratch, on adaptlm's own engine, on a bundled toy task
 (which of 3 symbols occurs most often in a sequence of 16), then prints the loss curve and the
-accuracy on 1,000 held-out sequences. Offline; about a minute on 2 cores with the native backend.
+accuracy on 1,000 held-out sequences. Offline; a few seconds on the native backend, a minute or so
+on the reference backend.
 
 Options:
   --steps N   training steps (default ${defaultEngineDemoOptions.steps})
