@@ -1,19 +1,15 @@
-// Seeded randomness for demonstration selection, label perturbation and candidate sampling: the same seed
-// gives the same choices on every platform (mulberry32, a small 32-bit generator; enough for sampling, not
-// for cryptography).
+// Seeded randomness for demonstration selection, label perturbation and candidate sampling: the engine's
+// one generator (src/tensor/random.ts, mulberry32), seen here as a plain function so strategies stay
+// independent of tensors. The same seed gives the same choices on every platform.
+
+import { Rng as EngineRng } from "../tensor/random.js";
 
 export type Rng = () => number;
 
 /** A generator of uniform numbers in [0, 1) from an integer seed. */
 export function createRng(seed: number): Rng {
-  let state = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const generator = new EngineRng(seed);
+  return () => generator.next();
 }
 
 /** An integer in [0, n). */
