@@ -21,6 +21,7 @@ import type {
   TypedArrayOf,
   UnaryOp,
 } from "./backend.js";
+import { BINARY_CODES, UNARY_CODES } from "./op-codes.js";
 
 /** The addon's exports (native/binding.c); arguments are positional to keep calls allocation-free. */
 interface NativeAddon {
@@ -208,39 +209,6 @@ export interface NativeBackend extends Backend {
   /** Uses `isa`, or the best supported one below it; returns the one in effect. */
   setIsa(isa: NativeIsa): NativeIsa;
 }
-
-const UNARY_CODES: Record<UnaryOp, number> = {
-  neg: 0,
-  exp: 1,
-  log: 2,
-  sqrt: 3,
-  rsqrt: 4,
-  tanh: 5,
-  sigmoid: 6,
-  relu: 7,
-  gelu: 8,
-  geluTanh: 9,
-  silu: 10,
-  abs: 11,
-  square: 12,
-  scale: 13,
-  shift: 14,
-  pow: 15,
-  rdiv: 16,
-};
-
-const BINARY_CODES: Record<BinaryOp, number> = {
-  add: 0,
-  sub: 1,
-  mul: 2,
-  div: 3,
-  pow: 4,
-  max: 5,
-  min: 6,
-  eq: 7,
-  gt: 8,
-  lt: 9,
-};
 
 const MAX_RANK = 16;
 /** Most bytes the alloc pool keeps for reuse; beyond it released arrays are left to the garbage collector. */

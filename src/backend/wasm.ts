@@ -30,6 +30,7 @@ import type {
   TypedArrayOf,
   UnaryOp,
 } from "./backend.js";
+import { BINARY_CODES, UNARY_CODES } from "./op-codes.js";
 import {
   BASE,
   CONTROL_INTS,
@@ -85,25 +86,6 @@ export interface GemmTuning {
   noSmallM?: boolean;
 }
 
-const UNARY_CODES: Record<UnaryOp, number> = {
-  neg: 0,
-  exp: 1,
-  log: 2,
-  sqrt: 3,
-  rsqrt: 4,
-  tanh: 5,
-  sigmoid: 6,
-  relu: 7,
-  gelu: 8,
-  geluTanh: 9,
-  silu: 10,
-  abs: 11,
-  square: 12,
-  scale: 13,
-  shift: 14,
-  pow: 15,
-  rdiv: 16,
-};
 /** Relative cost of one element of each unary op (for the threading decision). */
 const UNARY_COST: Record<UnaryOp, number> = {
   neg: 1,
@@ -123,18 +105,6 @@ const UNARY_COST: Record<UnaryOp, number> = {
   shift: 1,
   pow: 30,
   rdiv: 2,
-};
-const BINARY_CODES: Record<BinaryOp, number> = {
-  add: 0,
-  sub: 1,
-  mul: 2,
-  div: 3,
-  pow: 4,
-  max: 5,
-  min: 6,
-  eq: 7,
-  gt: 8,
-  lt: 9,
 };
 
 /** Finds wasm/adaptlm_kernels.wasm above this module (dist/src/backend/ after tsc, src/backend/ from source). */
