@@ -10,6 +10,7 @@ import { demoHelp, runDemoCommand } from "./commands/demo.js";
 import { fillMaskHelp, runFillMaskCommand } from "./commands/fill-mask.js";
 import { generateHelp, runGenerateCommand } from "./commands/generate.js";
 import { infoHelp, runInfoCommand } from "./commands/info.js";
+import { promptHelp, runPromptCommand } from "./commands/prompt.js";
 import { pullHelp, runPullCommand } from "./commands/pull.js";
 import { runScoreCommand, scoreHelp } from "./commands/score.js";
 import { runServeCommand, serveHelp } from "./commands/serve.js";
@@ -60,6 +61,11 @@ const commands: Record<string, Command> = {
     summary: "top-k fillers for [MASK] with a masked LM",
     help: fillMaskHelp,
     run: runFillMaskCommand,
+  },
+  prompt: {
+    summary: "evaluate a prompting strategy on a task file; results to a resumable run folder",
+    help: promptHelp,
+    run: runPromptCommand,
   },
   pull: {
     summary: "download a model from the Hugging Face hub into its cache",
