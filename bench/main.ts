@@ -8,6 +8,7 @@
 // Numbers on shared machines are noisy: suites report the best of several runs after a warm-up.
 
 import { gemmSuite } from "./suites/gemm.js";
+import { generationSuite } from "./suites/generation.js";
 import { trainingSuite } from "./suites/training.js";
 
 export interface BenchRow {
@@ -38,7 +39,7 @@ export interface BenchSuite {
   run(context: BenchContext): Promise<void>;
 }
 
-const suites: BenchSuite[] = [gemmSuite, trainingSuite];
+const suites: BenchSuite[] = [gemmSuite, trainingSuite, generationSuite];
 
 function format(value: number | null, digits: number): string {
   if (value === null || !Number.isFinite(value)) return "-";
