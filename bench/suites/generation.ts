@@ -22,7 +22,7 @@ const PYTHON = "/usr/bin/python3";
 const SCRIPT = fileURLToPath(new URL("../../../bench/python/generation_ref.py", import.meta.url));
 const PROMPT = 128;
 
-const configs: Record<string, Record<string, unknown>> = {
+export const generationConfigs: Record<string, Record<string, unknown>> = {
   "gpt2-124M": {
     model_type: "gpt2",
     n_embd: 768,
@@ -58,7 +58,7 @@ function lastToken(logits: T.Tensor): number {
   return best;
 }
 
-function timeOurs(
+export function timeOurs(
   model: GPT2LMHeadModel | LlamaForCausalLM,
   layers: number,
   vocab: number,
@@ -119,6 +119,24 @@ function timeTorch(threads: number, weights: string, config: string, decode: num
   };
 }
 
+interface PeakMemory {
+  maxRssMb: number;
+  baselineRssMb: number;
+  weightsMb: number;
+  kvCacheMb: number;
+}
+
+/** Runs bench/peak-memory.js in a fresh process, so its peak RSS counts only this model's run. */
+function peakMemory(name: string, decode: number): PeakMemory | null {
+  const script = fileURLToPath(new URL("../peak-memory.js", import.meta.url));
+  const result = spawnSync(process.execPath, [script, name, String(PROMPT), String(decode)], {
+    encoding: "utf8",
+    timeout: 600_000,
+  });
+  const line = result.stdout?.trim().split("\n").pop();
+  return result.status === 0 && line ? (JSON.parse(line) as PeakMemory) : null;
+}
+
 async function run(context: BenchContext): Promise<void> {
   const backend = availableBackends()[0];
   setCurrentBackend(backend);
@@ -126,7 +144,7 @@ async function run(context: BenchContext): Promise<void> {
   context.note(
     `backend ${backend.name}, ${backend.threads} thread(s) for both; batch 1, prompt ${PROMPT} tokens, ${decode} decoded tokens; PyTorch with OPENBLAS_CORETYPE unset`,
   );
-  for (const [name, raw] of Object.entries(configs)) {
+  for (const [name, raw] of Object.entries(generationConfigs)) {
     const config = parseHfConfig(raw, name);
     const model =
       config.family === "gpt2"
@@ -151,12 +169,18 @@ async function run(context: BenchContext): Promise<void> {
         ref_ms: ref?.prefillMs ?? null,
         detail: { tokens_per_s: (PROMPT * 1000) / ours.prefillMs, weights_mb: weightsMb },
       });
+      const peak = peakMemory(name, decode);
       context.row({
         name: `${name} decode, per token`,
         ours_ms: ours.decodeMsPerToken,
         ref_ms: ref?.decodeMsPerToken ?? null,
         detail: { tokens_per_s: 1000 / ours.decodeMsPerToken, weights_mb: weightsMb },
       });
+      if (peak) {
+        context.note(
+          `${name}: peak RSS of a fresh process doing the same prefill + decode: ${peak.maxRssMb.toFixed(0)} MB = ${(peak.maxRssMb / (peak.weightsMb + peak.kvCacheMb)).toFixed(2)}x (float32 weights ${peak.weightsMb.toFixed(0)} MB + KV cache ${peak.kvCacheMb.toFixed(1)} MB); Node's own baseline RSS is ${peak.baselineRssMb.toFixed(0)} MB of it`,
+        );
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
       for (const p of model.parameters()) p.dispose();

@@ -1,0 +1,33 @@
+// Child process of the generation bench: builds one model, runs prefill + decode with a KV cache, and
+// prints its peak resident set next to what the model must hold (float32 weights + KV cache), as JSON.
+//   node dist/bench/peak-memory.js <gpt2-124M|llama-100M> <prompt tokens> <decode tokens>
+
+import { parseHfConfig } from "../src/io/hf-config.js";
+import { GPT2LMHeadModel } from "../src/models/gpt2.js";
+import { LlamaForCausalLM } from "../src/models/llama.js";
+import { generationConfigs, timeOurs } from "./suites/generation.js";
+
+const [name, promptArg, decodeArg] = process.argv.slice(2);
+const raw = generationConfigs[name];
+if (!raw) {
+  console.error(`unknown model ${name}; one of ${Object.keys(generationConfigs).join(", ")}`);
+  process.exit(2);
+}
+const baselineRssMb = process.resourceUsage().maxRSS / 1024;
+const config = parseHfConfig(raw, name);
+const model =
+  config.family === "gpt2"
+    ? new GPT2LMHeadModel(config, { seed: 1 })
+    : new LlamaForCausalLM(config, { seed: 1 });
+const decode = Number(decodeArg);
+timeOurs(model, config.numLayers, config.vocabSize, decode);
+const positions = Number(promptArg) + decode;
+const kvCacheMb = (config.numLayers * 2 * positions * config.numKvHeads * config.headDim * 4) / 1048576;
+console.log(
+  JSON.stringify({
+    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    baselineRssMb,
+    weightsMb: (model.parameterCount() * 4) / 1048576,
+    kvCacheMb,
+  }),
+);
