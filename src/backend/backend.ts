@@ -141,7 +141,11 @@ export interface Backend {
    */
   alloc<D extends DType>(dtype: D, n: number, zeroed?: boolean): TypedArrayOf<D>;
   /** Returns an array to the backend's pool; the caller must not touch it afterwards. */
-  release(array: AnyArray): void;
+  /**
+   * Hands an array back. reuse false says its size will not be asked for again (a growing KV cache), so a
+   * pooling backend should not keep it for reuse.
+   */
+  release(array: AnyArray, reuse?: boolean): void;
 
   gemm(args: GemmArgs): void;
 

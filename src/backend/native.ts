@@ -324,8 +324,8 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
     alloc<D extends DType>(dtype: D, n: number, zeroed = true): TypedArrayOf<D> {
       return pool.take(dtype, n, zeroed);
     },
-    release(array: AnyArray): void {
-      pool.give(array);
+    release(array: AnyArray, reuse = true): void {
+      if (reuse) pool.give(array);
     },
 
     gemm(g: GemmArgs): void {

@@ -29,8 +29,8 @@ export class RowKVCache implements DecodingCache {
     const oldValue = this.values[layer];
     const nextKey = T.keep(oldKey ? T.concat([oldKey, key], 2) : T.concat([key], 2));
     const nextValue = T.keep(oldValue ? T.concat([oldValue, value], 2) : T.concat([value], 2));
-    oldKey?.dispose();
-    oldValue?.dispose();
+    oldKey?.dispose(false);
+    oldValue?.dispose(false);
     this.keys[layer] = nextKey;
     this.values[layer] = nextValue;
     return [nextKey, nextValue];
@@ -45,7 +45,7 @@ export class RowKVCache implements DecodingCache {
   }
 
   dispose(): void {
-    for (const t of [...this.keys, ...this.values]) t?.dispose();
+    for (const t of [...this.keys, ...this.values]) t?.dispose(false);
     this.keys.fill(null);
     this.values.fill(null);
   }

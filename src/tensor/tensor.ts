@@ -24,10 +24,11 @@ export class Storage {
     liveStorages++;
   }
 
-  release(): void {
+  /** reuse false: the buffer's size will not recur, so the backend should not pool it. */
+  release(reuse = true): void {
     if (--this.refs === 0) {
       liveStorages--;
-      this.backend.release(this.data);
+      this.backend.release(this.data, reuse);
     }
   }
 }
@@ -116,9 +117,10 @@ export class Tensor {
     return Array.from(this.data.subarray(0, this.size));
   }
 
-  dispose(): void {
+  /** Frees the buffer (when no other tensor views it). reuse false: see Storage.release. */
+  dispose(reuse = true): void {
     if (!this.storageRef) return;
-    this.storageRef.release();
+    this.storageRef.release(reuse);
     this.storageRef = null;
     this.node = null;
   }

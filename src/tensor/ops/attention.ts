@@ -135,15 +135,15 @@ export class KVCache {
     const oldV = this.values[layer];
     const nextK = keep(oldK ? concat([oldK, k], 2) : concat([k], 2));
     const nextV = keep(oldV ? concat([oldV, v], 2) : concat([v], 2));
-    oldK?.dispose();
-    oldV?.dispose();
+    oldK?.dispose(false);
+    oldV?.dispose(false);
     this.keys[layer] = nextK;
     this.values[layer] = nextV;
     return [nextK, nextV];
   }
 
   dispose(): void {
-    for (const t of [...this.keys, ...this.values]) t?.dispose();
+    for (const t of [...this.keys, ...this.values]) t?.dispose(false);
     this.keys.fill(null);
     this.values.fill(null);
   }
