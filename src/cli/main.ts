@@ -14,6 +14,7 @@ import { promptHelp, runPromptCommand } from "./commands/prompt.js";
 import { pullHelp, runPullCommand } from "./commands/pull.js";
 import { runScoreCommand, scoreHelp } from "./commands/score.js";
 import { runServeCommand, serveHelp } from "./commands/serve.js";
+import { runTrainCommand, trainHelp } from "./commands/train.js";
 
 interface Command {
   summary: string;
@@ -76,6 +77,11 @@ const commands: Record<string, Command> = {
     summary: "OpenAI-compatible HTTP server over the local engine",
     help: serveHelp,
     run: runServeCommand,
+  },
+  train: {
+    summary: "fine-tune a sequence classifier (full or a PEFT method); saves the adapter",
+    help: trainHelp,
+    run: runTrainCommand,
   },
 };
 

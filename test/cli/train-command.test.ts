@@ -1,0 +1,137 @@
+// End to end: `adaptlm train` run as a user runs it (spawning the compiled CLI) on a tiny random BERT folder
+// and a synthetic two-class JSONL set separable by a keyword, with LoRA.
+
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { loadAdapter, readAdapterConfig } from "../../src/peft/adapter-store.js";
+import { makeTempDir } from "../io/temp-dir.js";
+import { writeTinyBertFolder } from "../models/model-fixtures.js";
+
+const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function adaptlm(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, ...args], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+const fillers = [
+  "the movie was",
+  "this book is",
+  "our dinner felt",
+  "that song sounds",
+  "the trip was",
+  "my day is",
+];
+
+function writeSet(path: string, n: number, offset: number): void {
+  const lines: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const positive = i % 2 === 0;
+    const text = `${fillers[(i + offset) % fillers.length]} ${positive ? "great" : "awful"} today`;
+    lines.push(JSON.stringify({ sentence: text, sentiment: positive ? "pos" : "neg" }));
+  }
+  writeFileSync(path, `${lines.join("\n")}\n`);
+}
+
+describe("adaptlm train", () => {
+  test("LoRA on a tiny BERT: exit 0, trainable parameters printed, PEFT folder loads, loss goes down", async () => {
+    const model = writeTinyBertFolder({ mlmHead: false });
+    const dir = makeTempDir("train-cli");
+    const train = join(dir, "train.jsonl");
+    const evalFile = join(dir, "eval.jsonl");
+    writeSet(train, 48, 0);
+    writeSet(evalFile, 12, 3);
+    const out = join(dir, "out");
+    const args = [
+      "train",
+      model,
+      "--train",
+      train,
+      "--eval",
+      evalFile,
+      "--text-field",
+      "sentence",
+      "--label-field",
+      "sentiment",
+      "--method",
+      "lora",
+      "--r",
+      "8",
+      "--lr",
+      "3e-2",
+      "--batch-size",
+      "8",
+      "--max-steps",
+      "30",
+      "--eval-every",
+      "10",
+      "--out",
+      out,
+    ];
+    const run = await adaptlm(args);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /trainable parameters: \d+ \(\d+\.\d+% of \d+ base\)/);
+    assert.match(run.stdout, /eval step 10: loss \d\.\d+ accuracy \d\.\d+ macro-F1 \d\.\d+/);
+    const adapterDir = join(out, "adapter");
+    assert.ok(run.stdout.includes(`adapter saved to ${adapterDir}`), run.stdout);
+    assert.ok(existsSync(join(adapterDir, "adapter_config.json")));
+    assert.ok(existsSync(join(adapterDir, "adapter_model.safetensors")));
+    assert.equal(readAdapterConfig(adapterDir).r, 8);
+    const adapter = loadAdapter(adapterDir);
+    assert.equal(adapter.peftType, "LORA");
+
+    // Loss went down: the printed first/last training step losses, and the eval log (steps 10, 20, 30).
+    const m = /training loss: first step (\d+\.\d+), last step (\d+\.\d+)/.exec(run.stdout);
+    assert.ok(m, run.stdout);
+    assert.ok(Number(m[2]) < Number(m[1]) - 0.05, `training loss ${m[1]} -> ${m[2]}`);
+    const log = readFileSync(join(out, "eval_log.jsonl"), "utf8")
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { step: number; metrics: Record<string, number> });
+    assert.deepEqual(
+      log.map((r) => r.step),
+      [10, 20, 30],
+    );
+    assert.ok(log[2].metrics.loss < log[0].metrics.loss - 0.05, JSON.stringify(log));
+    // The keyword separates the classes: the held-out set is learned.
+    assert.ok(log[2].metrics.accuracy >= 0.9, JSON.stringify(log));
+
+    // An existing checkpoint without --resume is a clear error; with --resume it continues (already done).
+    const again = await adaptlm(args);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already holds a training checkpoint: pass --resume/);
+  });
+
+  test("bad options are usage errors", async () => {
+    const model = writeTinyBertFolder({ mlmHead: false });
+    const bad = await adaptlm(["train", model, "--train", "nope.jsonl", "--method", "magic", "--out", "x"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /--method must be one of full, bitfit/);
+    const missing = await adaptlm([
+      "train",
+      model,
+      "--train",
+      "/nonexistent.jsonl",
+      "--method",
+      "lora",
+      "--out",
+      "x",
+    ]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /training file \/nonexistent\.jsonl does not exist/);
+  });
+});
