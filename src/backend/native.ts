@@ -13,7 +13,6 @@ import type {
   AttentionArgs,
   AttentionBackwardArgs,
   Backend,
-  BinaryOp,
   DType,
   FloatArray,
   GemmArgs,
