@@ -13,11 +13,11 @@
 import type { ModelConfig } from "../io/hf-config.js";
 import { BertModel } from "../models/bert.js";
 import type { ModelInputs } from "../models/model-inputs.js";
-import { type Embedding, Linear } from "../nn/layers.js";
+import type { Embedding, Linear } from "../nn/layers.js";
 import type { Tensor } from "../tensor/index.js";
 import * as T from "../tensor/index.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
-import { initializerRange } from "./sequence-classification.js";
+import { headLinear } from "./sequence-classification.js";
 import {
   type ForwardOptions,
   requireTarget,
@@ -43,10 +43,7 @@ export class BertForQuestionAnswering extends TaskModel {
     const seed = options.seed ?? 0;
     this.backbonePrefix = config.baseModelPrefix;
     this.bert = this.registerModule(config.baseModelPrefix, new BertModel(config, { seed, pooler: false }));
-    this.qaOutputs = this.registerModule(
-      "qa_outputs",
-      new Linear(config.hiddenSize, 2, { rng: new T.Rng(seed + 100), std: initializerRange(config) }),
-    );
+    this.qaOutputs = this.registerModule("qa_outputs", headLinear(config, 2, seed));
   }
 
   wordEmbeddings(): Embedding {

@@ -62,6 +62,20 @@ function checkLabels(numLabels: number): void {
     throw new TaskModelError("BAD_NUM_LABELS", `numLabels must be a positive integer, got ${numLabels}`);
 }
 
+/**
+ * A head's output layer, Linear(hidden -> outputs) initialised as transformers does (normal with std
+ * initializer_range), seeded at seed + 100 so the backbone's seeds stay untouched.
+ */
+export function headLinear(config: ModelConfig, outputs: number, seed: number, bias = true): Linear {
+  checkLabels(outputs);
+  return new Linear(
+    config.hiddenSize,
+    outputs,
+    { rng: new T.Rng(seed + 100), std: initializerRange(config) },
+    { bias },
+  );
+}
+
 export class BertForSequenceClassification extends TaskModel {
   readonly taskType: TaskType = "SEQ_CLS";
   readonly headModules = ["classifier"] as const;
@@ -76,19 +90,12 @@ export class BertForSequenceClassification extends TaskModel {
     options: HeadOptions,
   ) {
     super();
-    checkLabels(options.numLabels);
     const seed = options.seed ?? 0;
     this.numLabels = options.numLabels;
     this.backbonePrefix = config.baseModelPrefix;
     this.bert = this.registerModule(config.baseModelPrefix, new BertModel(config, { seed, pooler: true }));
     this.dropout = new Dropout(classifierDropout(config, options.dropout), new T.Rng(seed + 101));
-    this.classifier = this.registerModule(
-      "classifier",
-      new Linear(config.hiddenSize, options.numLabels, {
-        rng: new T.Rng(seed + 100),
-        std: initializerRange(config),
-      }),
-    );
+    this.classifier = this.registerModule("classifier", headLinear(config, options.numLabels, seed));
   }
 
   wordEmbeddings(): Embedding {
@@ -167,21 +174,12 @@ export class DecoderForSequenceClassification extends TaskModel {
     options: { seed?: number } = {},
   ) {
     super();
-    checkLabels(numLabels);
     this.config = lm.config;
     this.backbonePrefix = lm.config.baseModelPrefix;
     // Only the backbone is registered (the LM head is not part of this model, as in transformers).
     const backbone = lm.getModule(this.backbonePrefix) as Module;
     this.setModule(this.backbonePrefix, backbone);
-    this.score = this.registerModule(
-      "score",
-      new Linear(
-        lm.config.hiddenSize,
-        numLabels,
-        { rng: new T.Rng((options.seed ?? 0) + 100), std: initializerRange(lm.config) },
-        { bias: false },
-      ),
-    );
+    this.score = this.registerModule("score", headLinear(lm.config, numLabels, options.seed ?? 0, false));
   }
 
   wordEmbeddings(): Embedding {

@@ -5,15 +5,14 @@
 import type { ModelConfig } from "../io/hf-config.js";
 import { BertModel } from "../models/bert.js";
 import type { ModelInputs } from "../models/model-inputs.js";
-import { Dropout, type Embedding, Linear } from "../nn/layers.js";
+import { Dropout, type Embedding, type Linear } from "../nn/layers.js";
 import type { Tensor } from "../tensor/index.js";
 import * as T from "../tensor/index.js";
-import { classifierDropout, type HeadOptions, initializerRange } from "./sequence-classification.js";
+import { classifierDropout, type HeadOptions, headLinear } from "./sequence-classification.js";
 import {
   type ForwardOptions,
   requireTarget,
   TaskModel,
-  TaskModelError,
   type TaskOutputs,
   type TaskTargets,
   type TaskType,
@@ -33,23 +32,12 @@ export class BertForTokenClassification extends TaskModel {
     options: HeadOptions,
   ) {
     super();
-    if (!Number.isInteger(options.numLabels) || options.numLabels < 1)
-      throw new TaskModelError(
-        "BAD_NUM_LABELS",
-        `numLabels must be a positive integer, got ${options.numLabels}`,
-      );
     const seed = options.seed ?? 0;
     this.numLabels = options.numLabels;
     this.backbonePrefix = config.baseModelPrefix;
     this.bert = this.registerModule(config.baseModelPrefix, new BertModel(config, { seed, pooler: false }));
     this.dropout = new Dropout(classifierDropout(config, options.dropout), new T.Rng(seed + 101));
-    this.classifier = this.registerModule(
-      "classifier",
-      new Linear(config.hiddenSize, options.numLabels, {
-        rng: new T.Rng(seed + 100),
-        std: initializerRange(config),
-      }),
-    );
+    this.classifier = this.registerModule("classifier", headLinear(config, options.numLabels, seed));
   }
 
   wordEmbeddings(): Embedding {
