@@ -3,6 +3,7 @@
 
 import { parseArgs } from "node:util";
 import { checkpointParameterCount, resolveBaseModelDir, summarizeAdapter } from "../../peft/adapter-store.js";
+import type { CliCommand } from "../command.js";
 
 export const adaptersHelp = `adaptlm adapters <adapter folder...> [--base DIR] [--json]
 
@@ -71,3 +72,9 @@ export function runAdaptersCommand(argv: string[]): void {
     );
   }
 }
+
+export const command: CliCommand = {
+  summary: "list adapter folders: method, trainable parameters, % of base, bytes on disk",
+  help: adaptersHelp,
+  run: runAdaptersCommand,
+};

@@ -1,6 +1,7 @@
 // `adaptlm backends`: which kernel backends load on this machine, and which one is used by default.
 
 import { availableBackends, currentBackend } from "../../backend/registry.js";
+import type { CliCommand } from "../command.js";
 
 export const backendsHelp = `adaptlm backends
 
@@ -17,3 +18,9 @@ export function runBackendsCommand(): void {
     );
   }
 }
+
+export const command: CliCommand = {
+  summary: "list the kernel backends available here",
+  help: backendsHelp,
+  run: runBackendsCommand,
+};

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import type { Backend } from "../../backend/backend.js";
 import { availableBackends, backendByName } from "../../backend/registry.js";
 import { runConformance } from "../../eval/conformance/runner.js";
+import type { CliCommand } from "../command.js";
 
 export const conformanceHelp = `adaptlm conformance <golden folder> [--backend NAME] [--verbose]
 
@@ -46,3 +47,9 @@ export function runConformanceCommand(argv: string[]): void {
   console.log(`${passed} passed, ${failed} failed`);
   if (failed > 0) process.exitCode = 1;
 }
+
+export const command: CliCommand = {
+  summary: "check every golden case on every backend against PyTorch",
+  help: conformanceHelp,
+  run: runConformanceCommand,
+};

@@ -4,6 +4,7 @@
 import { parseArgs } from "node:util";
 import { defaultEngineDemoOptions, runEngineDemo } from "../../eval/engine-demo.js";
 import { asciiChart } from "../chart.js";
+import type { CliCommand } from "../command.js";
 import { ProgressBar } from "../progress.js";
 
 export const demoHelp = `adaptlm demo [--steps N] [--seed N] [--json]
@@ -52,3 +53,9 @@ export function runDemoCommand(argv: string[]): void {
   );
   console.log(`time ${result.seconds.toFixed(1)} s`);
 }
+
+export const command: CliCommand = {
+  summary: "train a tiny transformer on a bundled toy task (engine demo)",
+  help: demoHelp,
+  run: runDemoCommand,
+};

@@ -2,6 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { fillMask } from "../../models/fill-mask.js";
+import type { CliCommand } from "../command.js";
 import { CliUsageError, loadModelForCommand, numberOption } from "./pull.js";
 
 export const fillMaskHelp = `adaptlm fill-mask <model> "text with [MASK]" [--top-k K] [--json]
@@ -52,3 +53,9 @@ export async function runFillMaskCommand(argv: string[]): Promise<void> {
     });
   });
 }
+
+export const command: CliCommand = {
+  summary: "top-k fillers for [MASK] with a masked LM",
+  help: fillMaskHelp,
+  run: runFillMaskCommand,
+};

@@ -2,6 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { generateText } from "../../models/text-generation.js";
+import type { CliCommand } from "../command.js";
 import { CliUsageError, loadModelForCommand, modelArgument, numberOption } from "./pull.js";
 
 export const generateHelp = `adaptlm generate <model> --prompt TEXT [options]
@@ -98,3 +99,9 @@ export async function runGenerateCommand(argv: string[]): Promise<void> {
     console.log(sample.text);
   });
 }
+
+export const command: CliCommand = {
+  summary: "continue a prompt with a causal LM (streamed; --json for tokens and logprobs)",
+  help: generateHelp,
+  run: runGenerateCommand,
+};

@@ -2,6 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { describeModel } from "../../models/load-model.js";
+import type { CliCommand } from "../command.js";
 import { downloadProgressRenderer, modelArgument } from "./pull.js";
 
 export const infoHelp = `adaptlm info <model> [--tokenizer PATH] [--revision REV] [--json]
@@ -102,3 +103,9 @@ export async function runInfoCommand(argv: string[]): Promise<void> {
   ];
   for (const [key, value] of rows) console.log(`${key.padEnd(13)} ${value}`);
 }
+
+export const command: CliCommand = {
+  summary: "show a model's architecture, size, dtype, tokenizer and memory needs",
+  help: infoHelp,
+  run: runInfoCommand,
+};

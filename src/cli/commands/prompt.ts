@@ -20,6 +20,7 @@ import { buildLanguageModelStack } from "../../lm/stack.js";
 import type { AnswerType } from "../../prompting/answer-extraction.js";
 import type { ClassificationMethod } from "../../prompting/classification.js";
 import type { LabelPerturbation } from "../../prompting/demonstrations.js";
+import type { CliCommand } from "../command.js";
 import { ProgressBar } from "../progress.js";
 import { CliUsageError, modelArgument, numberOption } from "./pull.js";
 
@@ -173,3 +174,9 @@ export async function runPromptCommand(argv: string[]): Promise<void> {
     stack.close();
   }
 }
+
+export const command: CliCommand = {
+  summary: "evaluate a prompting strategy on a task file; results to a resumable run folder",
+  help: promptHelp,
+  run: runPromptCommand,
+};

@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { AdaptlmError } from "../../errors.js";
 import { type DownloadProgress, snapshotDownload } from "../../io/hub.js";
 import { type LoadedModel, type LoadModelOptions, loadModel } from "../../models/load-model.js";
+import type { CliCommand } from "../command.js";
 
 export const pullHelp = `adaptlm pull <org/name> [--revision REV]
 
@@ -115,3 +116,9 @@ export async function runPullCommand(argv: string[]): Promise<void> {
   });
   console.log(folder);
 }
+
+export const command: CliCommand = {
+  summary: "download a model from the Hugging Face hub into its cache",
+  help: pullHelp,
+  run: runPullCommand,
+};

@@ -2,6 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { scoreText } from "../../models/text-generation.js";
+import type { CliCommand } from "../command.js";
 import { CliUsageError, loadModelForCommand, modelArgument } from "./pull.js";
 
 export const scoreHelp = `adaptlm score <model> --prompt TEXT --continuation TEXT [--continuation TEXT ...] [--json]
@@ -57,3 +58,9 @@ export async function runScoreCommand(argv: string[]): Promise<void> {
     );
   });
 }
+
+export const command: CliCommand = {
+  summary: "log-likelihood of continuations after a prompt",
+  help: scoreHelp,
+  run: runScoreCommand,
+};

@@ -2,6 +2,7 @@
 
 import { parseArgs } from "node:util";
 import { startOpenAIServer } from "../../serve/openai-server.js";
+import type { CliCommand } from "../command.js";
 import { CliUsageError, loadModelForCommand, modelArgument, numberOption } from "./pull.js";
 
 export const serveHelp = `adaptlm serve <model> [options]
@@ -76,3 +77,9 @@ export async function runServeCommand(argv: string[]): Promise<void> {
     process.once("SIGTERM", stop);
   });
 }
+
+export const command: CliCommand = {
+  summary: "OpenAI-compatible HTTP server over the local engine",
+  help: serveHelp,
+  run: runServeCommand,
+};

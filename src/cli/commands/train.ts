@@ -4,6 +4,7 @@
 
 import { parseArgs } from "node:util";
 import { runTraining, TRAIN_METHODS, type TrainMethod, type TrainRunOptions } from "../../train/train-run.js";
+import type { CliCommand } from "../command.js";
 import { ProgressBar } from "../progress.js";
 import { CliUsageError, modelArgument, numberOption } from "./pull.js";
 
@@ -159,3 +160,9 @@ export async function runTrainCommand(argv: string[]): Promise<void> {
 function fmt(value: number | undefined): string {
   return value === undefined ? "n/a" : value.toFixed(4);
 }
+
+export const command: CliCommand = {
+  summary: "fine-tune a sequence classifier (full or a PEFT method); saves the adapter",
+  help: trainHelp,
+  run: runTrainCommand,
+};
