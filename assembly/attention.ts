@@ -97,6 +97,8 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
   const keyBias = pp(params, 12);
   const out = pp(params, 13);
   const probs = pp(params, 14);
+  // positions allocated per key/value head (>= tk): a preallocated KV cache is read in place
+  const kvStride = pi(params, 15);
   const group = heads / kvHeads;
   const rowBytes = <usize>d << 2;
   for (let item = begin; item < end; item++) {
@@ -106,8 +108,8 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
     const h = bh - b * heads;
     const kvh = h / group;
     const qi = q + <usize>item * rowBytes;
-    const kBase = k + <usize>((b * kvHeads + kvh) * tk) * rowBytes;
-    const vBase = v + <usize>((b * kvHeads + kvh) * tk) * rowBytes;
+    const kBase = k + <usize>((b * kvHeads + kvh) * kvStride) * rowBytes;
+    const vBase = v + <usize>((b * kvHeads + kvh) * kvStride) * rowBytes;
     const pr = probs + (<usize>item * <usize>tk << 2);
     const oi = out + <usize>item * rowBytes;
     // keys j < visible are seen

@@ -661,10 +661,11 @@ static int check_heads(call *c, long heads, long kv) {
   return 1;
 }
 
-/* attention(batch, heads, kvHeads, tq, tk, headDim, scale, causal, causalOffset, q, k, v, keyBias, out, probs) */
+/* attention(batch, heads, kvHeads, tq, tk, headDim, scale, causal, causalOffset, q, k, v, keyBias, out, probs,
+   kvStride) */
 static napi_value js_attention(napi_env env, napi_callback_info info) {
   call c;
-  if (!begin(env, info, &c, 15)) return NULL;
+  if (!begin(env, info, &c, 16)) return NULL;
   attention_args a;
   memset(&a, 0, sizeof a);
   size_t lq, lk, lv, lb, lo, lp;
@@ -683,10 +684,12 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   a.key_bias = f32_or_null(&c, 12, &lb);
   a.out = f32(&c, 13, &lo);
   a.probs = f32(&c, 14, &lp);
+  a.kv_stride = integer(&c, 15);
   if (c.failed || !check_heads(&c, a.heads, a.kv_heads)) return NULL;
+  if (a.kv_stride < a.tk) fail(&c, "adaptlm native: attention kvStride must be at least tk", 1);
   need(&c, lq, (double)a.batch * a.heads * a.tq * a.d, "attention q");
-  need(&c, lk, (double)a.batch * a.kv_heads * a.tk * a.d, "attention k");
-  need(&c, lv, (double)a.batch * a.kv_heads * a.tk * a.d, "attention v");
+  need(&c, lk, (double)a.batch * a.kv_heads * a.kv_stride * a.d, "attention k");
+  need(&c, lv, (double)a.batch * a.kv_heads * a.kv_stride * a.d, "attention v");
   if (a.key_bias) need(&c, lb, (double)a.batch * a.tk, "attention keyBias");
   need(&c, lo, (double)a.batch * a.heads * a.tq * a.d, "attention out");
   need(&c, lp, (double)a.batch * a.heads * a.tq * a.tk, "attention probs");
@@ -717,6 +720,7 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   a.dq = f32(&c, 12, &ldq);
   a.dk = f32(&c, 13, &ldk);
   a.dv = f32(&c, 14, &ldv);
+  a.kv_stride = a.tk;
   if (c.failed || !check_heads(&c, a.heads, a.kv_heads)) return NULL;
   double nq = (double)a.batch * a.heads * a.tq * a.d, nk = (double)a.batch * a.kv_heads * a.tk * a.d;
   need(&c, lq, nq, "attentionBackward q");

@@ -1170,8 +1170,8 @@ static void attention_task(void *ctx, int thread, int task) {
   long b = task / a->heads, h = task % a->heads;
   long group = a->heads / a->kv_heads, g = h / group, d = a->d;
   const float *q = a->q + (b * a->heads + h) * a->tq * d;
-  const float *k = a->k + (b * a->kv_heads + g) * a->tk * d;
-  const float *v = a->v + (b * a->kv_heads + g) * a->tk * d;
+  const float *k = a->k + (b * a->kv_heads + g) * a->kv_stride * d;
+  const float *v = a->v + (b * a->kv_heads + g) * a->kv_stride * d;
   float *p = a->probs + (b * a->heads + h) * a->tq * a->tk;
   float *o = a->out + (b * a->heads + h) * a->tq * d;
   long tq = a->tq, tk = a->tk;

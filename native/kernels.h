@@ -49,6 +49,8 @@ void k_rope(const float *x, float *out, const int32_t *positions, const double *
 
 typedef struct {
   long batch, heads, kv_heads, tq, tk, d;
+  /* positions allocated per key/value head (>= tk): a preallocated KV cache is read in place */
+  long kv_stride;
   float scale;
   int causal;
   long causal_offset;

@@ -93,6 +93,11 @@ export interface AttentionArgs {
   keyBias: FloatArray | null; // [batch, tk]
   out: FloatArray; // [batch, heads, tq, headDim]
   probs: FloatArray; // [batch, heads, tq, tk]
+  /**
+   * Positions allocated per key/value head (default tk): k and v are then [batch, kvHeads, kvStride, headDim]
+   * and only the first tk positions are read, so a preallocated KV cache is attended in place.
+   */
+  kvStride?: number;
 }
 
 /** Gradients of attention given the saved probabilities. dq, dk, dv are overwritten. */

@@ -160,6 +160,7 @@ interface NativeAddon {
     keyBias: FloatArray | null,
     out: FloatArray,
     probs: FloatArray,
+    kvStride: number,
   ): void;
   attentionBackward(
     batch: number,
@@ -435,6 +436,7 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
         a.keyBias,
         a.out,
         a.probs,
+        a.kvStride ?? a.tk,
       );
     },
     attentionBackward(a: AttentionBackwardArgs): void {

@@ -216,7 +216,7 @@ function attention(a: AttentionArgs): void {
     for (let h = 0; h < heads; h++) {
       const kvh = Math.floor(h / group);
       const qBase = (b * heads + h) * tq * d;
-      const kBase = (b * kvHeads + kvh) * tk * d;
+      const kBase = (b * kvHeads + kvh) * (a.kvStride ?? tk) * d;
       for (let i = 0; i < tq; i++) {
         let max = -Infinity;
         for (let j = 0; j < tk; j++) {

@@ -1229,6 +1229,7 @@ class WasmBackend implements Backend {
         a.keyBias ? this.f32(a.keyBias, false) : 0,
         this.f32(a.out, true),
         this.f32(a.probs, true),
+        a.kvStride ?? tk,
       ]);
       this.call(K.attentionKernel, batch * heads * tq, tk * (headDim * 4 + 10));
     } finally {

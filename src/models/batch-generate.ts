@@ -16,7 +16,6 @@ import type { Tensor } from "../tensor/index.js";
 import * as T from "../tensor/index.js";
 import { type CausalLM, chooseToken, type GenerateOptions, type GenerateResult } from "./generate.js";
 import type { ModelInputs } from "./model-inputs.js";
-import { RowKVCache } from "./row-cache.js";
 
 export interface TokenAlternative {
   token: number;
@@ -174,7 +173,7 @@ export function* generateBatchSteps(
   }
   if (options.maxNewTokens <= 0) return results;
   const padded = prompts.some((p) => p.length !== longest);
-  const cache = useCache ? new RowKVCache(model.config.numLayers) : null;
+  const cache = useCache ? new T.KVCache(model.config.numLayers, longest + options.maxNewTokens) : null;
   try {
     // Prefill: one row per prompt; then every prompt's rows are repeated for its samples.
     let active: Row[] = rows;
@@ -249,7 +248,7 @@ function batchInputs(
   ids: readonly (readonly number[])[],
   masks: readonly (readonly number[])[],
   padded: boolean,
-  cache: RowKVCache | null,
+  cache: T.KVCache | null,
 ): ModelInputs {
   const batch = ids.length;
   const seq = ids[0].length;
@@ -276,7 +275,7 @@ function decodeInputs(
   active: readonly Row[],
   promptMasks: readonly (readonly number[])[],
   padded: boolean,
-  cache: RowKVCache,
+  cache: T.KVCache,
 ): ModelInputs {
   const batch = active.length;
   const lastTokens = active.map((row) => row.result.tokens[row.result.tokens.length - 1]);

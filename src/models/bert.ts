@@ -93,13 +93,13 @@ export class BertSelfAttention extends Module {
     const headDim = this.config.headDim;
     const split = (x: Tensor) => T.permute(T.reshape(x, [batch, seq, heads, headDim]), [0, 2, 1, 3]); // [batch, heads, seq, headDim]
     const q = split(this.forwardChild("query", hidden));
-    const [k, v] = keysAndValues(
+    const kv = keysAndValues(
       inputs,
       layer,
       split(this.forwardChild("key", hidden)),
       split(this.forwardChild("value", hidden)),
     );
-    const context = T.attention(q, k, v, { keyBias: bias });
+    const context = T.attention(q, kv.key, kv.value, { keyBias: bias, keyLength: kv.length });
     return T.reshape(T.permute(context, [0, 2, 1, 3]), [batch, seq, heads * headDim]);
   }
 }

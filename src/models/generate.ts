@@ -105,7 +105,9 @@ export function generate(
   }
   const rng = new T.Rng(options.seed ?? 0);
   const useCache = options.useCache ?? true;
-  const cache = useCache ? new T.KVCache(model.config.numLayers) : null;
+  const cache = useCache
+    ? new T.KVCache(model.config.numLayers, promptIds.length + options.maxNewTokens)
+    : null;
   const sequence = [...promptIds];
   const result: GenerateResult = { tokens: [], logprobs: [], stepLogits: [], finishReason: "length" };
   try {

@@ -55,10 +55,15 @@ export class GPT2Block extends Module {
     ]);
     const qkvHeads = T.permute(qkv, [2, 0, 3, 1, 4]); // [3, batch, heads, seq, headDim]
     const part = (i: number) => T.reshape(T.slice(qkvHeads, 0, i, i + 1), [batch, heads, seq, headDim]);
-    const [k, v] = keysAndValues(inputs, this.index, part(1), part(2));
+    const kv = keysAndValues(inputs, this.index, part(1), part(2));
     let scale = 1 / Math.sqrt(headDim);
     if (this.config.scaleAttnByInverseLayerIdx) scale /= this.index + 1;
-    const context = T.attention(part(0), k, v, { causal: true, keyBias: bias, scale });
+    const context = T.attention(part(0), kv.key, kv.value, {
+      causal: true,
+      keyBias: bias,
+      scale,
+      keyLength: kv.length,
+    });
     const merged = T.reshape(T.permute(context, [0, 2, 1, 3]), [batch, seq, d]);
     const attended = T.add(hidden, attn.forwardChild("c_proj", merged));
     const mlp = this.getModule("mlp") as Module;

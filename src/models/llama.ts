@@ -83,13 +83,13 @@ export class LlamaDecoderLayer extends Module {
     // RoPE is applied to the new keys before they join the cache, so cached and prefix keys are never re-rotated.
     const q = T.rope(heads(attn.forwardChild("q_proj", normed), numHeads), positions, this.invFreq);
     const kNew = T.rope(heads(attn.forwardChild("k_proj", normed), numKvHeads), positions, this.invFreq);
-    const [k, v] = keysAndValues(
+    const kv = keysAndValues(
       inputs,
       this.index,
       kNew,
       heads(attn.forwardChild("v_proj", normed), numKvHeads),
     );
-    const context = T.attention(q, k, v, { causal: true, keyBias: bias });
+    const context = T.attention(q, kv.key, kv.value, { causal: true, keyBias: bias, keyLength: kv.length });
     const merged = T.reshape(T.permute(context, [0, 2, 1, 3]), [batch, seq, numHeads * headDim]);
     const attended = T.add(hidden, attn.forwardChild("o_proj", merged));
     const mlp = this.getModule("mlp") as Module;

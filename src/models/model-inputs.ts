@@ -10,15 +10,15 @@ export interface LayerPast {
   value: Tensor;
 }
 
-/**
- * What incremental decoding needs of a key/value cache: T.KVCache, or the row-selectable cache of batched
- * generation (src/models/row-cache.ts).
- */
+/** What incremental decoding needs of a key/value cache (T.KVCache). */
 export interface DecodingCache {
   /** Number of positions cached. */
   readonly length: number;
-  /** Appends [batch, kvHeads, t, headDim] keys and values of one layer; returns the layer's full keys and values. */
-  append(layer: number, key: Tensor, value: Tensor): [Tensor, Tensor];
+  /**
+   * Appends [batch, kvHeads, t, headDim] keys and values of one layer; returns the layer's key/value buffers
+   * and how many of their positions are used (attention's keyLength).
+   */
+  append(layer: number, key: Tensor, value: Tensor): T.CachedKeys;
 }
 
 export interface ModelInputs {
@@ -81,15 +81,14 @@ export function keyBias(inputs: ModelInputs, dtype: "float32" | "float64" = "flo
   return any ? T.paddingBias(mask, dtype) : null;
 }
 
-/** Keys/values of layer `layer` after adding the new ones: through the cache, after the prefix, or as is. */
-export function keysAndValues(
-  inputs: ModelInputs,
-  layer: number,
-  key: Tensor,
-  value: Tensor,
-): [Tensor, Tensor] {
+/**
+ * Keys/values of layer `layer` after adding the new ones: through the cache, after the prefix, or as is.
+ * Pass `length` to attention as keyLength (a cache's buffers are longer than what is used).
+ */
+export function keysAndValues(inputs: ModelInputs, layer: number, key: Tensor, value: Tensor): T.CachedKeys {
   if (inputs.cache) return inputs.cache.append(layer, key, value);
   const past = inputs.past?.[layer];
-  if (!past) return [key, value];
-  return [T.withPrefix(past.key, key), T.withPrefix(past.value, value)];
+  if (!past) return { key, value, length: key.shape[2] };
+  const prefixed = T.withPrefix(past.key, key);
+  return { key: prefixed, value: T.withPrefix(past.value, value), length: prefixed.shape[2] };
 }

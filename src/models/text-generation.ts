@@ -33,6 +33,11 @@ export interface TextGenerationOptions {
   onText?: (prompt: number, sample: number, text: string) => void;
   /** Aborting ends every sample at the next step; the call then throws TextGenerationError GENERATION_ABORTED. */
   signal?: AbortSignal;
+  /**
+   * Let the tokenizer add its special tokens (BOS, ...) to the prompts. Default true; false for text rendered
+   * by a chat template, which writes them itself (as transformers' apply_chat_template encodes).
+   */
+  addSpecialTokens?: boolean;
 }
 
 export interface GeneratedToken {
@@ -76,9 +81,13 @@ export function causalModel(loaded: LoadedModel): CausalLanguageModel {
  * that is empty (GPT-2 adds no BOS, an empty prompt), the model's BOS, else its EOS (as GPT-2's
  * <|endoftext|> starts documents and lm-evaluation-harness uses it as the empty context).
  */
-export function encodePrompt(loaded: LoadedModel, prompt: string): number[] {
+export function encodePrompt(
+  loaded: LoadedModel,
+  prompt: string,
+  options: { addSpecialTokens?: boolean } = {},
+): number[] {
   const tokenizer = requireTokenizer(loaded);
-  const ids = tokenizer.encode(prompt).ids;
+  const ids = tokenizer.encode(prompt, { addSpecialTokens: options.addSpecialTokens ?? true }).ids;
   if (ids.length > 0) return ids;
   const start = loaded.config.bosTokenId ?? tokenizer.bosTokenId ?? eosTokenIds(loaded)[0];
   if (start === undefined) {
@@ -146,7 +155,8 @@ function planTextGeneration(
 ): TextGenerationPlan {
   const model = causalModel(loaded);
   const tokenizer = requireTokenizer(loaded);
-  const promptIds = prompts.map((prompt) => encodePrompt(loaded, prompt));
+  const encodeOptions = { addSpecialTokens: options.addSpecialTokens ?? true };
+  const promptIds = prompts.map((prompt) => encodePrompt(loaded, prompt, encodeOptions));
   const n = options.n ?? 1;
   const stops = (options.stop ?? []).filter((s) => s.length > 0);
   const room = model.config.maxPositions - Math.max(...promptIds.map((p) => p.length));

@@ -3,11 +3,12 @@
 export { backward, needsGrad, record } from "./autograd.js";
 export * from "./errors.js";
 export { isGradEnabled, noGrad } from "./grad-mode.js";
-export { type AttentionOptions, attention, KVCache, withPrefix } from "./ops/attention.js";
+export { type AttentionOptions, attention, withPrefix } from "./ops/attention.js";
 export { broadcastShapes, sumToShape } from "./ops/broadcast.js";
 export { dropout } from "./ops/dropout.js";
 export * from "./ops/elementwise.js";
 export { embedding } from "./ops/embedding.js";
+export { type CachedKeys, KVBuffer, KVCache } from "./ops/kv-cache.js";
 export { crossEntropy, IGNORE_INDEX } from "./ops/loss.js";
 export { causalBias, MASKED_BIAS, paddingBias } from "./ops/masks.js";
 export { flattenRows, linear, type MatmulOptions, matmul } from "./ops/matmul.js";

@@ -4,7 +4,6 @@
 
 import { needsGrad, record } from "../autograd.js";
 import { DTypeError, ShapeError, shapeString } from "../errors.js";
-import { keep } from "../scope.js";
 import type { Tensor } from "../tensor.js";
 import { zeros } from "../tensor.js";
 import { requireFloat, requireSameBackend } from "./elementwise.js";
@@ -17,6 +16,11 @@ export interface AttentionOptions {
   keyBias?: Tensor | null;
   /** Defaults to 1 / sqrt(headDim). */
   scale?: number;
+  /**
+   * Inference only: attend over the first keyLength positions of k and v (a KV cache's buffers, whose third
+   * axis is the allocated capacity). Defaults to all of them.
+   */
+  keyLength?: number;
 }
 
 /**
@@ -33,7 +37,17 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     );
   }
   const [batch, heads, tq, headDim] = q.shape;
-  const [kb, kvHeads, tk, kd] = k.shape;
+  const [kb, kvHeads, kvStride, kd] = k.shape;
+  const tk = options.keyLength ?? kvStride;
+  if (!Number.isInteger(tk) || tk < 0 || tk > kvStride) {
+    throw new ShapeError("attention", `keyLength ${tk} must be an integer in [0, ${kvStride}]`);
+  }
+  if (tk !== kvStride && needsGrad(q, k, v)) {
+    throw new ShapeError(
+      "attention",
+      "keyLength (attending a KV cache in place) is for inference only, under noGrad",
+    );
+  }
   if (kb !== batch || kd !== headDim || v.shape.some((d, i) => d !== k.shape[i]) || heads % kvHeads !== 0) {
     throw new ShapeError(
       "attention",
@@ -72,6 +86,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     keyBias: keyBias ? keyBias.floats : null,
     out: out.floats,
     probs: probs.floats,
+    kvStride,
   });
   if (needsGrad(q, k, v)) {
     record(out, "attention", [q, k, v], (g) => {
@@ -109,42 +124,4 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
  */
 export function withPrefix(prefix: Tensor, kv: Tensor): Tensor {
   return concat([prefix, kv], 2);
-}
-
-/**
- * Keys and values of the tokens seen so far, per layer, for incremental decoding: append the new tokens'
- * k/v and attend over everything cached. Owned tensors are kept outside memory scopes.
- */
-export class KVCache {
-  private readonly keys: (Tensor | null)[];
-  private readonly values: (Tensor | null)[];
-
-  constructor(readonly layers: number) {
-    this.keys = new Array(layers).fill(null);
-    this.values = new Array(layers).fill(null);
-  }
-
-  /** Number of positions cached (0 before the first append). */
-  get length(): number {
-    return this.keys[0]?.shape[2] ?? 0;
-  }
-
-  /** Appends [batch, kvHeads, t, headDim] k and v for layer and returns the full cached k and v. */
-  append(layer: number, k: Tensor, v: Tensor): [Tensor, Tensor] {
-    const oldK = this.keys[layer];
-    const oldV = this.values[layer];
-    const nextK = keep(oldK ? concat([oldK, k], 2) : concat([k], 2));
-    const nextV = keep(oldV ? concat([oldV, v], 2) : concat([v], 2));
-    oldK?.dispose(false);
-    oldV?.dispose(false);
-    this.keys[layer] = nextK;
-    this.values[layer] = nextV;
-    return [nextK, nextV];
-  }
-
-  dispose(): void {
-    for (const t of [...this.keys, ...this.values]) t?.dispose(false);
-    this.keys.fill(null);
-    this.values.fill(null);
-  }
 }

@@ -1,0 +1,172 @@
+// Key/value caches for incremental decoding. Each layer's keys and values live in one preallocated buffer
+// [batch, kvHeads, capacity, headDim]; new positions are written in place and attention reads the first
+// `length` positions through its kvStride, so a decoding step copies only the new token's keys instead of the
+// whole cache (concatenating per step is quadratic in time and holds two copies at once). Capacity grows
+// geometrically when a caller did not say how long the sequence will get.
+
+import { ShapeError, shapeString } from "../errors.js";
+import { untracked } from "../scope.js";
+import { empty, type Tensor } from "../tensor.js";
+
+/** A layer's cached keys and values: buffers [batch, kvHeads, capacity, headDim], the first `length` used. */
+export interface CachedKeys {
+  key: Tensor;
+  value: Tensor;
+  length: number;
+}
+
+/** One layer's growable key and value buffers. */
+export class KVBuffer {
+  private key: Tensor | null = null;
+  private value: Tensor | null = null;
+  length = 0;
+
+  get rows(): number {
+    return this.key?.shape[0] ?? 0;
+  }
+
+  get capacity(): number {
+    return this.key?.shape[2] ?? 0;
+  }
+
+  /**
+   * Writes new keys and values [batch, kvHeads, t, headDim] after the cached ones. `capacityHint` is the
+   * total length the caller expects (prompt + new tokens), used for the first allocation.
+   */
+  append(k: Tensor, v: Tensor, capacityHint = 0): CachedKeys {
+    const [batch, kvHeads, t, headDim] = k.shape;
+    if (k.rank !== 4 || v.shape.some((d, i) => d !== k.shape[i])) {
+      throw new ShapeError(
+        "kv cache",
+        `keys ${shapeString(k.shape)} and values ${shapeString(v.shape)} must be one [batch, kvHeads, t, headDim] shape`,
+      );
+    }
+    if (this.key) {
+      const [b, h, , d] = this.key.shape;
+      if (b !== batch || h !== kvHeads || d !== headDim) {
+        throw new ShapeError(
+          "kv cache",
+          `new keys ${shapeString(k.shape)} do not fit the cache [${b}, ${h}, ${this.length}, ${d}]`,
+        );
+      }
+    }
+    const needed = this.length + t;
+    if (needed > this.capacity) this.grow(k, Math.max(needed, capacityHint, 2 * this.capacity));
+    const key = this.key as Tensor;
+    const value = this.value as Tensor;
+    writePositions(key, k, this.length);
+    writePositions(value, v, this.length);
+    this.length = needed;
+    return { key, value, length: needed };
+  }
+
+  /** Keeps batch rows `indices` in that order (an index may repeat). */
+  selectRows(indices: readonly number[]): void {
+    this.key = gatherRows(this.key, indices);
+    this.value = gatherRows(this.value, indices);
+  }
+
+  dispose(): void {
+    this.key?.dispose(false);
+    this.value?.dispose(false);
+    this.key = null;
+    this.value = null;
+    this.length = 0;
+  }
+
+  private grow(like: Tensor, capacity: number): void {
+    const [batch, kvHeads, , headDim] = like.shape;
+    const allocate = () =>
+      untracked(() => empty([batch, kvHeads, capacity, headDim], like.dtype, like.backend));
+    const key = allocate();
+    const value = allocate();
+    if (this.key && this.value) {
+      copyPositions(this.key, key, this.length);
+      copyPositions(this.value, value, this.length);
+      this.key.dispose(false);
+      this.value.dispose(false);
+    }
+    this.key = key;
+    this.value = value;
+  }
+}
+
+/** target[:, :, at:at+t, :] = source [batch, kvHeads, t, headDim]. */
+function writePositions(target: Tensor, source: Tensor, at: number): void {
+  const [batch, kvHeads, t, headDim] = source.shape;
+  const capacity = target.shape[2];
+  const from = source.data;
+  const to = target.data;
+  const block = t * headDim;
+  for (let bh = 0; bh < batch * kvHeads; bh++) {
+    to.set(from.subarray(bh * block, (bh + 1) * block), (bh * capacity + at) * headDim);
+  }
+}
+
+/** The first `length` positions of each [batch, kvHeads] block of source, into target (larger capacity). */
+function copyPositions(source: Tensor, target: Tensor, length: number): void {
+  const [batch, kvHeads, sourceCapacity, headDim] = source.shape;
+  const targetCapacity = target.shape[2];
+  const from = source.data;
+  const to = target.data;
+  for (let bh = 0; bh < batch * kvHeads; bh++) {
+    const start = bh * sourceCapacity * headDim;
+    to.set(from.subarray(start, start + length * headDim), bh * targetCapacity * headDim);
+  }
+}
+
+/** A new tensor of rows `indices` of x (along axis 0); disposes x. */
+function gatherRows(x: Tensor | null, indices: readonly number[]): Tensor | null {
+  if (!x) return null;
+  const rowSize = x.size / x.shape[0];
+  const out = untracked(() => empty([indices.length, ...x.shape.slice(1)], x.dtype, x.backend));
+  const source = x.data;
+  const target = out.data;
+  indices.forEach((row, r) => {
+    target.set(source.subarray(row * rowSize, (row + 1) * rowSize), r * rowSize);
+  });
+  x.dispose(false);
+  return out;
+}
+
+/**
+ * Keys and values of the tokens seen so far, per layer, for incremental decoding: append the new tokens'
+ * k/v and attend over everything cached (pass `length` as attention's keyLength).
+ */
+export class KVCache {
+  private readonly buffers: KVBuffer[];
+
+  /** `capacity`: the expected final length (prompt + new tokens); the cache grows past it if needed. */
+  constructor(
+    readonly layers: number,
+    readonly capacityHint = 0,
+  ) {
+    this.buffers = Array.from({ length: layers }, () => new KVBuffer());
+  }
+
+  /** Number of positions cached (0 before the first append). */
+  get length(): number {
+    return this.buffers[0]?.length ?? 0;
+  }
+
+  /** Number of batch rows cached (0 before the first append). */
+  get rows(): number {
+    return this.buffers[0]?.rows ?? 0;
+  }
+
+  /** Appends [batch, kvHeads, t, headDim] k and v for layer; returns the layer's buffers and used length. */
+  append(layer: number, k: Tensor, v: Tensor): CachedKeys {
+    const buffer = this.buffers[layer];
+    if (!buffer) throw new ShapeError("kv cache", `layer ${layer} out of range [0, ${this.layers})`);
+    return buffer.append(k, v, this.capacityHint);
+  }
+
+  /** Keeps batch rows `indices` in that order: share a prompt's prefill among samples, drop finished rows. */
+  selectRows(indices: readonly number[]): void {
+    for (const buffer of this.buffers) buffer.selectRows(indices);
+  }
+
+  dispose(): void {
+    for (const buffer of this.buffers) buffer.dispose();
+  }
+}

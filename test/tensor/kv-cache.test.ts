@@ -1,0 +1,117 @@
+// The preallocated KV cache: attention over a cache's buffers (keyLength < capacity) equals attention over
+// the concatenated keys, on every backend, through geometric growth and row selection.
+
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { availableBackends } from "../../src/backend/registry.js";
+import * as T from "../../src/tensor/index.js";
+
+function random(
+  rng: T.Rng,
+  shape: number[],
+  backend: ReturnType<typeof availableBackends>[number],
+): T.Tensor {
+  const size = shape.reduce((a, b) => a * b, 1);
+  return T.tensor(
+    Array.from({ length: size }, () => rng.next() * 2 - 1),
+    shape,
+    "float32",
+    backend,
+  );
+}
+
+function assertClose(actual: T.Tensor, expected: T.Tensor, tolerance = 1e-5): void {
+  assert.deepEqual(actual.shape, expected.shape);
+  const a = actual.data;
+  const e = expected.data;
+  for (let i = 0; i < a.length; i++) {
+    assert.ok(Math.abs((a[i] as number) - (e[i] as number)) <= tolerance, `element ${i}: ${a[i]} vs ${e[i]}`);
+  }
+}
+
+for (const backend of availableBackends()) {
+  test(`${backend.name}: decoding through a growing KV cache equals attention over concatenated keys`, () => {
+    T.noGrad(() => {
+      const rng = new T.Rng(11);
+      const [batch, heads, kvHeads, headDim] = [2, 4, 2, 8];
+      // No capacity hint: the cache starts at the prompt's 5 positions and doubles as tokens arrive.
+      const cache = new T.KVCache(1);
+      let allK: T.Tensor | null = null;
+      let allV: T.Tensor | null = null;
+      const capacities: number[] = [];
+      for (const t of [5, 1, 1, 3, 1, 1, 1, 1, 1, 1]) {
+        const q = random(rng, [batch, heads, t, headDim], backend);
+        const k = random(rng, [batch, kvHeads, t, headDim], backend);
+        const v = random(rng, [batch, kvHeads, t, headDim], backend);
+        const cached = cache.append(0, k, v);
+        allK = allK ? T.concat([allK, k], 2) : k;
+        allV = allV ? T.concat([allV, v], 2) : v;
+        capacities.push(cached.key.shape[2]);
+        assert.equal(cached.length, allK.shape[2]);
+        const fromCache = T.attention(q, cached.key, cached.value, {
+          causal: true,
+          keyLength: cached.length,
+        });
+        const fromConcat = T.attention(q, allK, allV, { causal: true });
+        assertClose(fromCache, fromConcat);
+      }
+      assert.deepEqual(capacities, [5, 10, 10, 10, 20, 20, 20, 20, 20, 20]);
+      cache.dispose();
+    });
+  });
+
+  test(`${backend.name}: a capacity hint allocates once; selectRows keeps, repeats and drops rows`, () => {
+    T.noGrad(() => {
+      const rng = new T.Rng(12);
+      const cache = new T.KVCache(2, 9);
+      const k = random(rng, [2, 1, 4, 4], backend);
+      const v = random(rng, [2, 1, 4, 4], backend);
+      const first = cache.append(1, k, v);
+      assert.equal(first.key.shape[2], 9);
+      cache.append(0, k, v);
+      cache.selectRows([1, 1, 0]);
+      assert.equal(cache.rows, 3);
+      const k2 = random(rng, [3, 1, 1, 4], backend);
+      const v2 = random(rng, [3, 1, 1, 4], backend);
+      const cached = cache.append(1, k2, v2);
+      assert.equal(cached.length, 5);
+      assert.equal(cached.key.shape[2], 9);
+      // Row 0 of the cache is old row 1 followed by the new key.
+      const q = random(rng, [3, 2, 1, 4], backend);
+      const rows = [1, 1, 0];
+      const expectedK = T.concat(
+        [
+          T.concat(
+            rows.map((r) => T.slice(k, 0, r, r + 1)),
+            0,
+          ),
+          k2,
+        ],
+        2,
+      );
+      const expectedV = T.concat(
+        [
+          T.concat(
+            rows.map((r) => T.slice(v, 0, r, r + 1)),
+            0,
+          ),
+          v2,
+        ],
+        2,
+      );
+      assertClose(
+        T.attention(q, cached.key, cached.value, { keyLength: cached.length }),
+        T.attention(q, expectedK, expectedV),
+      );
+      cache.dispose();
+    });
+  });
+}
+
+test("keyLength is checked and is inference-only", () => {
+  const q = T.zeros([1, 1, 1, 2]);
+  const k = T.zeros([1, 1, 4, 2]);
+  assert.throws(() => T.attention(q, k, k, { keyLength: 5 }), T.ShapeError);
+  q.setRequiresGrad();
+  assert.throws(() => T.attention(q, k, k, { keyLength: 2 }), /inference only/);
+});
