@@ -8,8 +8,11 @@
 // loop between tokens, so chunks leave as they are made; requests run one at a time (the engine uses every
 // core), others wait in a bounded queue.
 //
-// Chat: the tokenizers have no chat templates yet, so messages are rendered with a plain fallback,
-// "<role>: <content>\n" per message then "assistant:", and generation stops at "\nuser:".
+// Chat: messages are rendered with the model's chat template (tokenizer_config.json's chat_template, or one
+// given in the options) as transformers' apply_chat_template renders them, and encoded without the tokenizer's
+// own special tokens (as vLLM does). A model without a template answers chat requests with a 400 saying so,
+// unless the server was started with `plainChat`: then "<role>: <content>\n" per message then "assistant:",
+// stopping at "\nuser:".
 //
 // Safety: binds 127.0.0.1 unless told otherwise; optional bearer key; limits on body size, max_tokens, n and
 // queue length answer with OpenAI-style JSON errors (400, 401, 404, 413, 429). Nothing is printed.
@@ -18,9 +21,16 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AdaptlmError } from "../errors.js";
+import { modelFolder } from "../lm/local-engine.js";
 import { type LoadedModel, requireTokenizer } from "../models/load-model.js";
 import { sequenceLogprobs } from "../models/score.js";
 import { causalModel, generateTextAsync, type TextSample } from "../models/text-generation.js";
+import {
+  type ChatFormat,
+  ChatTemplateError,
+  type ChatTemplateSources,
+  chatFormatFor,
+} from "../tokenizers/chat-template.js";
 import { DecodeStream } from "../tokenizers/decode-stream.js";
 
 export interface ServeOptions {
@@ -40,6 +50,12 @@ export interface ServeOptions {
   maxN?: number;
   /** Requests running or waiting at most; beyond it 429 (default 16). */
   maxQueue?: number;
+  /** Chat templates to use instead of the model's (see readChatTemplateFile). */
+  chatTemplates?: ChatTemplateSources;
+  /** Which of several named templates (default "default"). */
+  chatTemplateName?: string;
+  /** Without a chat template, render chat as the plain "role: content" transcript instead of refusing it. */
+  plainChat?: boolean;
   /** Called for every finished request (method, path, status, milliseconds), for the CLI's log. */
   onRequest?: (event: { method: string; path: string; status: number; ms: number }) => void;
 }
@@ -107,6 +123,24 @@ export async function startOpenAIServer(
   const maxN = options.maxN ?? 16;
   const maxQueue = options.maxQueue ?? 16;
   const created = Math.floor(Date.now() / 1000);
+  // Resolved once: a bad template fails the start; a missing one fails each chat request with the reason.
+  let chatFormat: ChatFormat | null = null;
+  let chatUnavailable: string | null = null;
+  try {
+    chatFormat = chatFormatFor(
+      modelFolder(loaded),
+      tokenizer,
+      {
+        ...(options.chatTemplates ? { templates: options.chatTemplates } : {}),
+        ...(options.chatTemplateName ? { name: options.chatTemplateName } : {}),
+        ...(options.plainChat ? { plainFallback: true } : {}),
+      },
+      `model "${name}"`,
+    );
+  } catch (error) {
+    if (!(error instanceof ChatTemplateError && error.code === "CHAT_TEMPLATE_MISSING")) throw error;
+    chatUnavailable = `${error.message} (start adaptlm serve with --chat-template FILE or --plain-chat)`;
+  }
   let queued = 0;
   let tail: Promise<unknown> = Promise.resolve();
 
@@ -279,16 +313,30 @@ export async function startOpenAIServer(
     const messages = body.messages;
     if (!Array.isArray(messages) || messages.length === 0)
       throw new HttpError(400, '"messages" must be a non-empty array');
-    const lines = messages.map((m, i) => {
+    const checked = messages.map((m, i) => {
       const message = m as { role?: unknown; content?: unknown };
       if (typeof message.role !== "string" || typeof message.content !== "string") {
         throw new HttpError(400, `messages[${i}] needs a string "role" and a string "content"`);
       }
-      return `${message.role}: ${message.content}\n`;
+      return { role: message.role, content: message.content };
     });
-    const prompt = `${lines.join("")}assistant:`;
+    if (!chatFormat)
+      throw new HttpError(
+        400,
+        chatUnavailable ?? "chat is not available",
+        undefined,
+        "chat_template_missing",
+      );
+    const format = chatFormat;
+    let prompt: string;
+    try {
+      prompt = format.render(checked);
+    } catch (error) {
+      if (error instanceof ChatTemplateError) throw new HttpError(400, error.message);
+      throw error;
+    }
     const fields = sampling(body, maxTokens);
-    fields.stop = [...fields.stop, "\nuser:"];
+    fields.stop = [...fields.stop, ...format.stop];
     const wantLogprobs = body.logprobs === true;
     const topK = wantLogprobs
       ? numberField(body, "top_logprobs", 0, { integer: true, min: 0, max: MAX_TOP_LOGPROBS })
@@ -302,16 +350,17 @@ export async function startOpenAIServer(
       for (let index = 0; index < fields.n; index++)
         res.write(chunk(index, { role: "assistant", content: "" }, null));
     }
-    // The fallback template puts a space after "assistant:" in the text the model continues.
+    // The plain transcript leaves a space after "assistant:" to the model; cleanReply drops it from the first text.
     const started = new Set<number>();
     const result = await generateTextAsync(loaded, [prompt], {
       ...fields,
       signal: disconnected(res),
       topLogprobs: topK,
+      addSpecialTokens: format.addSpecialTokens,
       ...(stream
         ? {
             onText: (_p: number, sample: number, text: string) => {
-              const content = started.has(sample) ? text : text.replace(/^ /, "");
+              const content = started.has(sample) ? text : format.cleanReply(text);
               started.add(sample);
               if (content) res.write(chunk(sample, { content }, null));
             },
@@ -335,7 +384,7 @@ export async function startOpenAIServer(
       model: name,
       choices: samples.map((sample, index) => ({
         index,
-        message: { role: "assistant", content: sample.text.replace(/^ /, "") },
+        message: { role: "assistant", content: format.cleanReply(sample.text) },
         logprobs: wantLogprobs
           ? {
               content: sample.tokens.map((t) => ({

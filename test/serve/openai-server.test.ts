@@ -22,6 +22,8 @@ before(async () => {
     maxQueue: 2,
     maxTokens: 256,
     maxBodyBytes: 4096,
+    // stories260K has no chat template: chat uses the opted-in plain transcript
+    plainChat: true,
   });
   client = new OpenAICompatibleLanguageModel({
     baseUrl: running.url,

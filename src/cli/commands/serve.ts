@@ -2,15 +2,16 @@
 
 import { parseArgs } from "node:util";
 import { startOpenAIServer } from "../../serve/openai-server.js";
+import { readChatTemplateFile } from "../../tokenizers/chat-template.js";
 import type { CliCommand } from "../command.js";
 import { CliUsageError, loadModelForCommand, modelArgument, numberOption } from "./pull.js";
 
 export const serveHelp = `adaptlm serve <model> [options]
 
 Serves a causal LM over an OpenAI-compatible API (as vLLM does): GET /v1/models,
-POST /v1/completions (echo + logprobs for scoring), POST /v1/chat/completions (plain
-"role: content" template; no chat templates yet), n, seed, stop, logprobs, SSE streaming.
-Requests run one at a time; the others wait in a bounded queue.
+POST /v1/completions (echo + logprobs for scoring), POST /v1/chat/completions (the model's
+chat template from tokenizer_config.json, rendered as transformers does), n, seed, stop,
+logprobs, SSE streaming. Requests run one at a time; the others wait in a bounded queue.
 
 Options:
   --host HOST            interface to bind (default 127.0.0.1: this machine only)
@@ -21,6 +22,11 @@ Options:
   --max-n N              largest n accepted (default 16)
   --max-queue N          requests running or waiting before 429 (default 16)
   --max-body-bytes N     largest request body (default 1048576)
+  --chat-template FILE   chat template to use instead of the model's: a .jinja file, or a JSON
+                         file with a "chat_template" field (e.g. another model's tokenizer_config.json)
+  --chat-template-name N which of several named templates (default "default")
+  --plain-chat           for a model without a chat template: render chat as a plain
+                         "role: content" transcript (no model's trained format) instead of refusing
   --tokenizer PATH       tokenizer for a llama2.c .bin
   --revision REV         hub revision for a hub id
 `;
@@ -39,6 +45,9 @@ export async function runServeCommand(argv: string[]): Promise<void> {
       "max-body-bytes": { type: "string" },
       tokenizer: { type: "string" },
       revision: { type: "string" },
+      "chat-template": { type: "string" },
+      "chat-template-name": { type: "string" },
+      "plain-chat": { type: "boolean" },
     },
     allowPositionals: true,
     strict: true,
@@ -52,6 +61,7 @@ export async function runServeCommand(argv: string[]): Promise<void> {
         `--api-key-env ${values["api-key-env"]}: that environment variable is empty or unset`,
       );
   }
+  const chatTemplates = values["chat-template"] ? readChatTemplateFile(values["chat-template"]) : undefined;
   const loaded = await loadModelForCommand(model, values);
   const maxTokens = numberOption(values, "max-tokens", { integer: true, min: 1 });
   const maxN = numberOption(values, "max-n", { integer: true, min: 1 });
@@ -66,6 +76,9 @@ export async function runServeCommand(argv: string[]): Promise<void> {
     ...(maxN !== undefined ? { maxN } : {}),
     ...(maxQueue !== undefined ? { maxQueue } : {}),
     ...(maxBodyBytes !== undefined ? { maxBodyBytes } : {}),
+    ...(chatTemplates ? { chatTemplates } : {}),
+    ...(values["chat-template-name"] ? { chatTemplateName: values["chat-template-name"] } : {}),
+    ...(values["plain-chat"] ? { plainChat: true } : {}),
     onRequest: (e) => console.error(`${e.method} ${e.path} ${e.status} ${e.ms} ms`),
   });
   console.log(`serving ${values.name ?? model} at ${running.url}${apiKey ? " (API key required)" : ""}`);
