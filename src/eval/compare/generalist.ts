@@ -1,0 +1,288 @@
+// A prompting row of the comparison: answer every test example with one strategy through the LanguageModel
+// stack, recording prompts, outputs and answers in a results store (RUNDIR/prompt/<strategy>/), so an
+// interrupted row resumes per example. The strategies of `adaptlm prompt` run through runPromptEvaluation;
+// "instructions" (an instruction, no demonstrations) and "ape" (the instruction APE finds on the train split)
+// classify with the same template and few-shot machinery. Demonstrations and APE's search data come from the
+// train split only; tokens and money are metered per row.
+
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { writeFileAtomic } from "../../io/atomic-file.js";
+import type { LanguageModel } from "../../lm/language-model.js";
+import { type ModelPrice, UsageMeter } from "../../lm/usage-meter.js";
+import { searchInstructions } from "../../prompting/ape.js";
+import { classifyFewShot } from "../../prompting/few-shot.js";
+import type { PromptTemplate } from "../../prompting/template.js";
+import { accuracyInterval } from "../bootstrap.js";
+import {
+  CLASSIFICATION_TEMPLATE,
+  inferAnswerType,
+  type PromptStrategy,
+  type PromptTaskExample,
+  promptRunSetupOptions,
+  runPromptEvaluation,
+} from "../prompt-run.js";
+import { type ExampleRecord, ResultsStore, type RunSetup } from "../results-store.js";
+import type { CompareRow, ExampleOutcome } from "./report.js";
+import { rowFolderName, type StrategySpec } from "./row-specs.js";
+import type { TaskExample, TaskSplits } from "./task-splits.js";
+
+export const DEFAULT_INSTRUCTION = "Read the input and answer with its label.";
+
+export interface GeneralistOptions {
+  lm: LanguageModel;
+  /** The server URL, or null for a local model. */
+  endpoint: string | null;
+  splits: TaskSplits;
+  spec: StrategySpec;
+  runDir: string;
+  seed: number;
+  /** Self-consistency paths. */
+  samples: number;
+  /** The instruction of the "instructions" strategy. */
+  instruction: string;
+  price: ModelPrice | null;
+  bootstrap: { samples: number; level: number; seed: number };
+  onProgress?: (progress: { done: number; total: number; correct: number; resumed: number }) => void;
+}
+
+/** Why a strategy cannot run on this task, or null when it fits. */
+export function strategyMismatch(spec: StrategySpec, splits: TaskSplits): string | null {
+  const { train } = splits;
+  if (spec.k > train.length)
+    return `needs ${spec.k} demonstrations but the train split has ${train.length} examples`;
+  const has = (test: (record: Record<string, unknown>) => boolean) => train.some((e) => test(e.record));
+  if (
+    (spec.strategy === "cot" || spec.strategy === "self-consistency") &&
+    !has((r) => typeof r.rationale === "string")
+  )
+    return 'no train example has a "rationale" to show as a worked demonstration (use zero-shot-cot, or add rationales)';
+  if (
+    spec.strategy === "least-to-most" &&
+    !has((r) => Array.isArray(r.subquestions) && r.subquestions.length > 0 && Array.isArray(r.steps))
+  )
+    return 'no train example has a decomposition ("subquestions" and "steps") to show: least-to-most needs them';
+  if (spec.strategy === "ape" && train.length < 2)
+    return "APE needs at least 2 train examples (to induce instructions and to score them)";
+  return null;
+}
+
+function promptExample(example: TaskExample, index: number, id: string): PromptTaskExample {
+  const out: PromptTaskExample = { index, id, input: example.text, gold: example.label };
+  const { record } = example;
+  if (typeof record.rationale === "string") out.rationale = record.rationale;
+  if (Array.isArray(record.subquestions)) out.subquestions = record.subquestions.map(String);
+  if (Array.isArray(record.steps))
+    out.steps = (record.steps as Array<Record<string, unknown>>).map((s) => ({
+      question: String(s.question),
+      answer: String(s.answer),
+    }));
+  return out;
+}
+
+function utf8Bytes(text: string): number {
+  return Buffer.byteLength(text, "utf8");
+}
+
+function instructionTemplate(instruction: string): PromptTemplate {
+  return {
+    ...CLASSIFICATION_TEMPLATE,
+    name: "compare/instruction",
+    instruction: `${instruction}\n${CLASSIFICATION_TEMPLATE.instruction}`,
+  };
+}
+
+interface RowUsage {
+  /** Examples answered (and metered) so far. */
+  answered: number;
+  seconds: number;
+  promptTokens: number;
+  completionTokens: number;
+  cost: number;
+}
+
+interface ApeChoice {
+  instruction: string;
+  score: number;
+  seconds: number;
+  promptTokens: number;
+  completionTokens: number;
+  cost: number;
+}
+
+/** APE's instruction for this row: searched on the train split, or read back from a previous run. */
+async function apeInstruction(options: GeneralistOptions, dir: string): Promise<ApeChoice> {
+  const path = join(dir, "ape-instruction.json");
+  if (existsSync(path)) return JSON.parse(readFileSync(path, "utf8")) as ApeChoice;
+  const meter = new UsageMeter(options.price ? { prices: { [options.lm.model]: options.price } } : {});
+  const lm = meter.wrap(options.lm);
+  const pairs = options.splits.train.map((e) => ({ input: e.text, output: e.label }));
+  // Half the train split induces instructions, the other half (at most 16 pairs) scores them.
+  const half = Math.max(1, Math.floor(pairs.length / 2));
+  const started = performance.now();
+  const result = await searchInstructions(lm, {
+    demonstrations: pairs.slice(0, half),
+    dev: pairs.slice(half, half + 16),
+    scoring: lm.capabilities.score ? "likelihood" : "execution",
+    seed: options.seed,
+  });
+  const usage = meter.snapshot();
+  const choice: ApeChoice = {
+    instruction: result.best.instruction,
+    score: result.best.score,
+    seconds: (performance.now() - started) / 1000,
+    promptTokens: usage.promptTokens,
+    completionTokens: usage.completionTokens,
+    cost: usage.cost,
+  };
+  writeFileAtomic(path, `${JSON.stringify(choice, null, 2)}\n`);
+  return choice;
+}
+
+/** Answers the test split with the strategy (resuming from the store) and returns the finished row. */
+export async function runGeneralistRow(options: GeneralistOptions): Promise<CompareRow> {
+  const { spec, splits, lm: baseLm } = options;
+  const dir = join(options.runDir, "prompt", rowFolderName(spec.name));
+  mkdirSync(dir, { recursive: true });
+  const ape = spec.strategy === "ape" ? await apeInstruction(options, dir) : null;
+  const instruction = spec.strategy === "instructions" ? options.instruction : (ape?.instruction ?? null);
+
+  const meter = new UsageMeter(options.price ? { prices: { [baseLm.model]: options.price } } : {});
+  const lm = meter.wrap(baseLm);
+  const trainPool = splits.train.map((e, i) => promptExample(e, i, `train:${e.id}`));
+  const answerType = inferAnswerType([...splits.train, ...splits.test].map((e) => e.label));
+  const fields = { inputField: "text", labelField: "label" };
+  const runStrategy: PromptStrategy =
+    spec.strategy === "instructions" || spec.strategy === "ape" ? "zero-shot" : spec.strategy;
+  const runOptions = {
+    strategy: runStrategy,
+    k: spec.k,
+    samples: options.samples,
+    ...(runStrategy === "zero-shot" || runStrategy === "few-shot" ? {} : { answerType }),
+  };
+  const setup: RunSetup = {
+    model: baseLm.model,
+    ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+    taskFile: splits.files.test,
+    strategy: spec.strategy,
+    options: {
+      ...promptRunSetupOptions(runOptions, fields),
+      demonstrationPool: splits.files.train,
+      ...(instruction !== null ? { instruction } : {}),
+    },
+    seed: options.seed,
+  };
+  const store = ResultsStore.open(dir, `compare-${rowFolderName(spec.name)}`, setup);
+  const template = instruction !== null ? instructionTemplate(instruction) : null;
+
+  // Usage of every example answered so far, across interrupted runs, so a resumed row reports all of it.
+  const usagePath = join(dir, "usage.json");
+  const totals: RowUsage = existsSync(usagePath)
+    ? (JSON.parse(readFileSync(usagePath, "utf8")) as RowUsage)
+    : { answered: 0, seconds: 0, promptTokens: 0, completionTokens: 0, cost: 0 };
+  let resumed = 0;
+  let correct = 0;
+  for (const [index, example] of splits.test.entries()) {
+    const query = promptExample(example, index, example.id);
+    if (store.recorded(query.id)) resumed++;
+    else {
+      const before = meter.snapshot();
+      const started = performance.now();
+      if (template) store.append(await classifyWithTemplate(lm, template, query, splits.labels));
+      else {
+        // One test example with the train split as its demonstration pool: prompt-run never shows an example
+        // as its own demonstration, so every demonstration comes from train; seed + index draws them as a
+        // whole-task run would.
+        await runPromptEvaluation(lm, [query, ...trainPool], store, {
+          ...runOptions,
+          limit: 1,
+          seed: options.seed + index,
+        });
+      }
+      const after = meter.snapshot();
+      totals.answered++;
+      totals.seconds += (performance.now() - started) / 1000;
+      totals.promptTokens += after.promptTokens - before.promptTokens;
+      totals.completionTokens += after.completionTokens - before.completionTokens;
+      totals.cost += after.cost - before.cost;
+      writeFileAtomic(usagePath, `${JSON.stringify(totals)}\n`);
+    }
+    if (store.recorded(query.id)?.correct) correct++;
+    options.onProgress?.({ done: index + 1, total: splits.test.length, correct, resumed });
+  }
+
+  const records = splits.test.map((e) => store.recorded(e.id) as ExampleRecord);
+  const outcomes: ExampleOutcome[] = records.map((r) => ({ id: r.id, correct: r.correct, answer: r.answer }));
+  const flags = outcomes.map((o) => o.correct);
+  store.finish({
+    name: "accuracy",
+    value: flags.filter(Boolean).length / flags.length,
+    correct,
+    total: flags.length,
+  });
+  const interval = accuracyInterval(flags, options.bootstrap);
+  const storedBytes =
+    records.reduce((sum, r) => sum + Math.max(0, utf8Bytes(r.prompts[0] ?? "") - utf8Bytes(r.input)), 0) /
+    records.length;
+  // Per example over the examples metered (a run killed between recording and usage.json leaves one out).
+  const perExample = (value: number) => (totals.answered > 0 ? value / totals.answered : null);
+  const promptTokens = perExample(totals.promptTokens);
+  const completionTokens = perExample(totals.completionTokens);
+  const row: CompareRow = {
+    name: spec.name,
+    kind: "strategy",
+    status: "done",
+    metric: {
+      name: "accuracy",
+      value: interval.value,
+      low: interval.low,
+      high: interval.high,
+      level: interval.level,
+      correct: flags.filter(Boolean).length,
+      total: flags.length,
+    },
+    trainableParameters: 0,
+    baseParameters: null,
+    storedBytes,
+    trainingSeconds: ape ? ape.seconds : 0,
+    inferenceSecondsPerExample: perExample(totals.seconds),
+    tokensPerExample:
+      promptTokens !== null && completionTokens !== null ? promptTokens + completionTokens : null,
+    promptTokensPerExample: promptTokens,
+    completionTokensPerExample: completionTokens,
+    cost: options.price ? totals.cost + (ape?.cost ?? 0) : null,
+    artifacts: relative(options.runDir, dir),
+    examples: outcomes,
+    finishedAt: new Date().toISOString(),
+  };
+  if (ape) row.setupTokens = ape.promptTokens + ape.completionTokens;
+  return row;
+}
+
+/** Zero-shot classification with an instruction template, recorded as prompt-run records its classifications. */
+async function classifyWithTemplate(
+  lm: LanguageModel,
+  template: PromptTemplate,
+  query: PromptTaskExample,
+  labels: readonly string[],
+): Promise<ExampleRecord> {
+  const asExample = { id: query.id, fields: { input: query.input }, label: query.gold };
+  const result = await classifyFewShot(lm, template, [], asExample, { labels, k: 0 });
+  const predicted = result.result.label ?? null;
+  const record: ExampleRecord = {
+    index: query.index,
+    id: query.id,
+    input: query.input,
+    prompts: [result.prompt],
+    outputs: result.result.generated !== undefined ? [result.result.generated] : [],
+    answers: [predicted],
+    answer: predicted,
+    gold: query.gold,
+    correct: predicted === query.gold,
+  };
+  if (result.result.logprobs) {
+    record.candidates = result.candidates.map((c) => c.continuation);
+    record.logprobs = result.result.logprobs.map((v) => (Number.isFinite(v) ? v : null));
+  }
+  return record;
+}

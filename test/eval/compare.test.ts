@@ -1,0 +1,282 @@
+// The comparison library on a tiny random BERT (methods) and a scripted LM (strategies) over a toy two-class
+// task whose label is a keyword: one row per requested method and strategy on the same test examples, every
+// number recounted from what the rows recorded, demonstrations drawn from train only, resume that keeps
+// finished rows without recomputing them, and typed errors.
+
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import type { AdaptlmError } from "../../src/errors.js";
+import {
+  type CompareEvent,
+  type CompareReport,
+  type CompareRow,
+  readCompareReport,
+  runComparison,
+} from "../../src/eval/compare.js";
+import type { ExampleRecord } from "../../src/eval/results-store.js";
+import { makeTempDir } from "../io/temp-dir.js";
+import { ScriptedLanguageModel } from "../lm/scripted-language-model.js";
+import { writeTinyBertFolder } from "../models/model-fixtures.js";
+
+const subjects = ["the movie was", "this book is", "our dinner felt", "that song sounds", "the trip was"];
+
+/** train/test JSONL files: label pos iff the text says "great"; every test text carries a unique marker. */
+function writeTask(dir: string, trainCount: number, testCount: number): void {
+  const lines = (n: number, split: string) =>
+    Array.from({ length: n }, (_, i) => {
+      const positive = i % 2 === 0;
+      const marker = split === "test" ? ` marker${i}x` : "";
+      const text = `${subjects[i % subjects.length]} ${positive ? "great" : "awful"}${marker}`;
+      return JSON.stringify({ sentence: text, sentiment: positive ? "pos" : "neg" });
+    }).join("\n");
+  writeFileSync(join(dir, "train.jsonl"), `${lines(trainCount, "train")}\n`);
+  writeFileSync(join(dir, "test.jsonl"), `${lines(testCount, "test")}\n`);
+}
+
+/** The last "Input: ..." line of a prompt: the query. */
+function queryOf(prompt: string): string {
+  const inputs = prompt.split("\n").filter((line) => line.startsWith("Input: "));
+  return inputs.at(-1) ?? "";
+}
+
+/** Right on "great"/"awful" texts, except it calls every "song" text negative: an imperfect model. */
+function scriptedLm(): ScriptedLanguageModel {
+  return new ScriptedLanguageModel({
+    capabilities: { n: false },
+    score: (prompt, continuation) => {
+      const query = queryOf(prompt);
+      const positive = query.includes("great") && !query.includes("song");
+      return continuation.trim() === (positive ? "pos" : "neg") ? -0.5 : -2;
+    },
+  });
+}
+
+function recount(row: CompareRow): number {
+  return row.examples.filter((e) => e.correct).length / row.examples.length;
+}
+
+function folderSize(dir: string): number {
+  return readdirSync(dir).reduce((sum, name) => sum + statSync(join(dir, name)).size, 0);
+}
+
+const common = {
+  textField: "sentence",
+  labelField: "sentiment",
+  maxSteps: 8,
+  batchSize: 8,
+  seed: 3,
+  bootstrapSamples: 200,
+};
+
+describe("runComparison", () => {
+  const encoder = writeTinyBertFolder({ mlmHead: false });
+  const taskDir = makeTempDir("compare-task");
+  writeTask(taskDir, 24, 20);
+  const testIds = Array.from({ length: 20 }, (_, i) => `test-${i}`);
+
+  test("one row per method and strategy, numbers recounted from the recorded examples", async () => {
+    const out = join(makeTempDir("compare-run"), "run");
+    const lm = scriptedLm();
+    const events: CompareEvent[] = [];
+    const report = await runComparison({
+      ...common,
+      task: taskDir,
+      encoder,
+      methods: ["full", "lora"],
+      lm,
+      strategies: ["zero-shot", "few-shot:4", "least-to-most"],
+      outputDir: out,
+      price: { inputPerMillion: 1, outputPerMillion: 2 },
+      onEvent: (event) => events.push(event),
+    });
+    assert.deepEqual(
+      report.rows.map((r) => `${r.kind}:${r.name}:${r.status}`),
+      [
+        "method:full:done",
+        "method:lora:done",
+        "strategy:zero-shot:done",
+        "strategy:few-shot:4:done",
+        "strategy:least-to-most:skipped",
+      ],
+    );
+    assert.deepEqual(readCompareReport(out), report, "compare.json holds the returned report");
+    assert.equal(report.version, 1);
+    assert.equal(report.setup.testExamples, 20);
+    assert.deepEqual(report.setup.labels, ["neg", "pos"]);
+
+    for (const row of report.rows.filter((r) => r.status === "done")) {
+      const m = row.metric;
+      assert.ok(m, row.name);
+      assert.deepEqual(
+        row.examples.map((e) => e.id),
+        testIds,
+        `${row.name}: the same test examples, in order`,
+      );
+      assert.equal(m.value, recount(row), row.name);
+      assert.equal(m.correct, row.examples.filter((e) => e.correct).length);
+      assert.equal(m.total, 20);
+      assert.ok(m.low <= m.value && m.value <= m.high, `${row.name}: ${m.low} <= ${m.value} <= ${m.high}`);
+      assert.equal(m.level, 0.95);
+    }
+
+    // Methods: the predictions file agrees with the row; LoRA trains fewer parameters than full fine-tuning;
+    // stored bytes are the saved folder on disk.
+    const [full, lora] = report.rows;
+    assert.ok(full && lora);
+    for (const row of [full, lora]) {
+      const predictions = readFileSync(join(out, "train", row.name, "test_predictions.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { id: string; correct: boolean; gold: string });
+      assert.deepEqual(
+        predictions.map((p) => p.correct),
+        row.examples.map((e) => e.correct),
+      );
+      assert.equal(row.storedBytes, folderSize(join(out, row.artifacts as string)));
+      assert.ok((row.trainingSeconds as number) > 0);
+      assert.ok((row.tokensPerExample as number) > 3, "encoder input tokens per example");
+      assert.equal(row.cost, null);
+    }
+    assert.equal(lora.artifacts, join("train", "lora", "adapter"));
+    assert.equal(full.artifacts, join("train", "full", "model"));
+    assert.ok((lora.trainableParameters as number) < (full.trainableParameters as number));
+    assert.ok((lora.storedBytes as number) < (full.storedBytes as number));
+
+    // Strategies: 0 trainable parameters, positive tokens; the scripted model is wrong exactly on the
+    // positive "song" texts (i % 10 === 8 among even i < 20: 2 of 20), so both score 18/20.
+    const [zeroShot, fewShot, leastToMost] = report.rows.slice(2);
+    assert.ok(zeroShot && fewShot && leastToMost);
+    for (const row of [zeroShot, fewShot]) {
+      assert.equal(row.trainableParameters, 0);
+      assert.ok((row.tokensPerExample as number) > 0);
+      assert.ok((row.storedBytes as number) > 0);
+      assert.ok((row.cost as number) > 0, "priced");
+      assert.equal(row.metric?.correct, 18);
+      const records = readFileSync(join(out, row.artifacts as string, "examples.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as ExampleRecord);
+      assert.deepEqual(
+        records.map((r) => r.correct),
+        row.examples.map((e) => e.correct),
+        `${row.name}: recount from the results store`,
+      );
+    }
+    // Demonstrations cost bytes and tokens: few-shot stores more prompt text than zero-shot.
+    assert.ok((fewShot.storedBytes as number) > (zeroShot.storedBytes as number) + 40);
+    assert.ok((fewShot.tokensPerExample as number) > (zeroShot.tokensPerExample as number));
+    // Demonstrations come from train only: no prompt shows a test text besides its own query.
+    for (const call of lm.calls) {
+      assert.equal(call.kind, "score");
+      const markers = (call.kind === "score" ? call.prompt : "").match(/marker\d+x/g) ?? [];
+      assert.ok(markers.length <= 1, `a prompt shows test examples ${markers.join(", ")}`);
+    }
+    assert.match(leastToMost.skipReason ?? "", /decomposition/);
+    assert.equal(leastToMost.metric, null);
+    assert.ok(events.some((e) => e.type === "row-skipped" && e.row.name === "least-to-most"));
+    assert.ok(events.some((e) => e.type === "train-progress" && e.name === "lora"));
+  });
+
+  test("resume keeps finished rows without recomputing them and adds the new one", async () => {
+    const out = join(makeTempDir("compare-resume"), "run");
+    const first = scriptedLm();
+    const options = { ...common, task: taskDir, encoder, outputDir: out };
+    const before = await runComparison({
+      ...options,
+      methods: ["lora"],
+      lm: first,
+      strategies: ["zero-shot"],
+    });
+    assert.equal(before.rows.length, 2);
+    const firstCalls = first.calls.length;
+    assert.ok(firstCalls > 0);
+
+    await assert.rejects(
+      runComparison({ ...options, methods: ["lora"], lm: scriptedLm(), strategies: ["zero-shot"] }),
+      (error: AdaptlmError) => error.code === "COMPARE_OUT_EXISTS" && /--resume/.test(error.message),
+    );
+
+    const second = scriptedLm();
+    const events: CompareEvent[] = [];
+    const after: CompareReport = await runComparison({
+      ...options,
+      methods: ["lora"],
+      lm: second,
+      strategies: ["zero-shot", "instructions"],
+      resume: true,
+      onEvent: (event) => events.push(event),
+    });
+    assert.deepEqual(
+      events.filter((e) => e.type === "row-reused").map((e) => (e.type === "row-reused" ? e.row.name : "")),
+      ["lora", "zero-shot"],
+    );
+    assert.deepEqual(
+      events.filter((e) => e.type === "row-start").map((e) => (e.type === "row-start" ? e.name : "")),
+      ["instructions"],
+    );
+    assert.ok(!events.some((e) => e.type === "train-progress"), "lora was not trained again");
+    assert.deepEqual(after.rows.slice(0, 2), before.rows);
+    // The new row alone asked the model: 20 test examples x 2 labels.
+    assert.equal(second.calls.length, 40);
+    assert.ok(second.calls.every((c) => c.kind === "score" && c.prompt.startsWith("Read the input")));
+    assert.equal(after.rows[2]?.metric?.value, recount(after.rows[2] as CompareRow));
+    assert.deepEqual(
+      readCompareReport(out)?.rows.map((r) => r.name),
+      ["lora", "zero-shot", "instructions"],
+    );
+  });
+
+  test("a single file is split with the seed; bad requests are typed errors", async () => {
+    const file = join(makeTempDir("compare-file"), "all.jsonl");
+    writeFileSync(file, readFileSync(join(taskDir, "train.jsonl")));
+    const out = join(makeTempDir("compare-split"), "run");
+    const report = await runComparison({
+      ...common,
+      task: file,
+      lm: scriptedLm(),
+      strategies: ["zero-shot", "few-shot:30"],
+      outputDir: out,
+    });
+    assert.equal(report.setup.testExamples, 5);
+    assert.equal(report.setup.trainExamples, 19);
+    assert.deepEqual(report.setup.split, { kind: "seeded", testFraction: 0.2 });
+    assert.equal(report.rows[1]?.status, "skipped");
+    assert.match(report.rows[1]?.skipReason ?? "", /needs 30 demonstrations but the train split has 19/);
+    const expectCode = async (code: string, pattern: RegExp, options: Parameters<typeof runComparison>[0]) =>
+      assert.rejects(runComparison(options), (error: AdaptlmError) => {
+        assert.equal(error.code, code);
+        assert.match(error.message, pattern);
+        return true;
+      });
+    const dir = join(makeTempDir("compare-errors"), "run");
+    await expectCode("COMPARE_NOTHING_TO_COMPARE", /--encoder.*--lm/, { task: file, outputDir: dir });
+    await expectCode(
+      "COMPARE_UNKNOWN_METHOD",
+      /valid methods are full, bitfit, houlsby, adapter-bias, prefix, lora, prompt/,
+      {
+        task: file,
+        encoder,
+        methods: ["lora", "adalora"],
+        outputDir: dir,
+      },
+    );
+    await expectCode(
+      "COMPARE_UNKNOWN_STRATEGY",
+      /unknown strategy "tree-of-thought": valid strategies are zero-shot, instructions/,
+      {
+        task: file,
+        lm: scriptedLm(),
+        strategies: ["tree-of-thought"],
+        outputDir: dir,
+      },
+    );
+    await expectCode("COMPARE_NO_ENCODER", /need --encoder/, {
+      task: file,
+      lm: scriptedLm(),
+      methods: ["lora"],
+      outputDir: dir,
+    });
+  });
+});
