@@ -7,9 +7,9 @@
 
 import { existsSync, mkdirSync } from "node:fs";
 import { resolve } from "node:path";
+import { readHfConfig } from "../io/hf-config.js";
 import type { LanguageModel } from "../lm/language-model.js";
 import type { ModelPrice } from "../lm/usage-meter.js";
-import { type LoadedModel, loadLocalModel } from "../models/load-model.js";
 import type { TrainMethod } from "../train/train-run.js";
 import type { TrainerEvent } from "../train/trainer.js";
 import { DEFAULT_INSTRUCTION, runGeneralistRow, strategyMismatch } from "./compare/generalist.js";
@@ -165,16 +165,10 @@ export async function runComparison(options: CompareOptions): Promise<CompareRep
     seed,
     ...(options.testFraction !== undefined ? { testFraction: options.testFraction } : {}),
   });
-  let encoder: LoadedModel | null = null;
-  const loadEncoder = (): LoadedModel => {
-    encoder ??= loadLocalModel(options.encoder as string, { kind: "encoder" });
-    return encoder;
-  };
+  const encoderConfig = options.encoder ? readHfConfig(options.encoder) : null;
   const maxLength =
     options.maxLength ??
-    (options.encoder
-      ? Math.min(128, loadEncoder().config.maxPositions - loadEncoder().config.positionIdOffset)
-      : 128);
+    (encoderConfig ? Math.min(128, encoderConfig.maxPositions - encoderConfig.positionIdOffset) : 128);
   const batchSize = options.batchSize ?? 16;
   const bootstrap = { samples: options.bootstrapSamples ?? 1000, level: 0.95, seed };
   const setup: CompareSetup = {
@@ -249,7 +243,6 @@ export async function runComparison(options: CompareOptions): Promise<CompareRep
     if (request.kind === "method") {
       row = runSpecialistRow({
         encoder: options.encoder as string,
-        loadEncoder,
         splits,
         textField,
         labelField,
