@@ -2,7 +2,7 @@
 // with bootstrap intervals, comparison tables, charts and an example browser. Argument parsing and printing
 // only; the work is src/eval/report/.
 
-import { existsSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { renderReportHtml } from "../../eval/report/html-report.js";
@@ -36,7 +36,8 @@ lose user info and query strings, and the values of credential-like environment 
 (*KEY*, *TOKEN*, *SECRET*, ...) are replaced wherever they appear.
 
 Options:
-  --out FILE          where to write (default <folder>/report.html); written atomically
+  --out FILE          where to write (default <folder>/report.html; folders are created);
+                      written atomically
   --title T           the report's title (default "adaptlm report: <folder name>")
   --max-examples N    examples shown per run (default 20; 0 hides the examples)
   --bootstrap N       bootstrap resamples (default 1000)
@@ -80,6 +81,7 @@ export async function runReportCommand(argv: string[]): Promise<void> {
       : join(dirname(source), "report.html"));
   const secrets = secretsFromEnvironment(process.env);
   const html = await renderReportHtml(input, { secrets });
+  mkdirSync(dirname(resolve(out)), { recursive: true });
   writeFileAtomic(out, html);
   if (values["save-input"] !== undefined)
     writeFileAtomic(values["save-input"], `${JSON.stringify(input, null, 2)}\n`);

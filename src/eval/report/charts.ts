@@ -265,7 +265,7 @@ export function scatterChartSpec(chart: ScatterChartData, size: ChartSize = {}):
     marks.push({
       type: "line",
       name: "frontier",
-      from: { data: "frontier" },
+      from: { data: "frontierPoints" },
       encode: {
         enter: {
           x: { scale: "x", field: "x" },
@@ -312,7 +312,7 @@ export function scatterChartSpec(chart: ScatterChartData, size: ChartSize = {}):
     ...baseSpec(chart.title, size),
     data: [
       { name: "points", values: points.map((p) => ({ ...p })) },
-      { name: "frontier", values: frontier.map((p) => ({ x: p.x, y: p.y })) },
+      { name: "frontierPoints", values: frontier.map((p) => ({ x: p.x, y: p.y })) },
     ],
     scales: [
       {
@@ -362,17 +362,46 @@ export function chartSpec(chart: ReportChart, size: ChartSize = {}): vega.Spec {
   }
 }
 
+type VegaLogger = NonNullable<NonNullable<ConstructorParameters<typeof vega.View>[1]>["logger"]>;
+
+/** A Vega logger that keeps errors instead of printing them (the library never prints). */
+function collectingLogger(errors: string[]): VegaLogger {
+  const logger = {
+    level: (level?: number) => (level === undefined ? 1 : logger),
+    error: (...args: unknown[]) => {
+      errors.push(args.map((a) => (a instanceof Error ? a.message : String(a))).join(" "));
+      return logger;
+    },
+    warn: () => logger,
+    info: () => logger,
+    debug: () => logger,
+  };
+  return logger as unknown as VegaLogger;
+}
+
 /**
  * Renders a spec to an SVG string in Node (no browser, no canvas: text widths are estimated). Data must be
- * inline: the loader refuses every URL, so a spec can never make the report fetch anything.
+ * inline: a data set with a URL is refused before rendering, and the loader refuses every request, so a spec
+ * can never make the report fetch anything. Vega's errors reject the promise instead of being printed.
  */
 export async function renderSvg(spec: vega.Spec): Promise<string> {
+  for (const data of spec.data ?? []) {
+    if ("url" in data && data.url !== undefined)
+      throw new Error(`report charts load no data (data set "${data.name}" has a url): inline the values`);
+  }
+  const errors: string[] = [];
   const offlineLoader = vega.loader();
   offlineLoader.load = (uri: string) =>
     Promise.reject(new Error(`report charts load no data (a spec asked for ${uri}): inline the values`));
-  const view = new vega.View(vega.parse(spec), { renderer: "none", loader: offlineLoader });
+  const view = new vega.View(vega.parse(spec), {
+    renderer: "none",
+    loader: offlineLoader,
+    logger: collectingLogger(errors),
+  });
   try {
-    return await view.toSVG();
+    const svg = await view.toSVG();
+    if (errors.length > 0) throw new Error(`the chart could not be drawn: ${errors.join("; ")}`);
+    return svg;
   } finally {
     view.finalize();
   }

@@ -391,7 +391,9 @@ function voteChart(id: string, records: readonly ExampleRecord[]): BarChartData 
   for (const record of voted) {
     const votes = record.votes ?? [];
     const paths = votes.reduce((total, v) => total + v.count, 0);
-    const top = Math.max(...votes.map((v) => v.count));
+    // votes for the answer the run chose (the plurality, unless ties were broken another way)
+    const chosen = votes.find((v) => v.answer === record.answer);
+    const top = chosen?.count ?? Math.max(...votes.map((v) => v.count));
     const key = `${top}/${paths}`;
     const entry = counts.get(key) ?? { correct: 0, wrong: 0, agreement: top, paths };
     if (record.correct) entry.correct++;

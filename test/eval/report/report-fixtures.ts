@@ -1,0 +1,200 @@
+// A results folder as the report meets it: two prompt runs written through the ResultsStore API (few-shot
+// classification, 3 of 4 right, with a malicious input and a leaked key in a raw output; self-consistency,
+// 5 of 5 right, with votes), two training runs written by the real Trainer on the toy BERT (LoRA with a
+// train_run.json holding the step losses, BitFit with only what the trainer writes), a folder that is no run
+// and a run folder with a broken run.json.
+
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { type ExampleRecord, ResultsStore } from "../../../src/eval/results-store.js";
+import { saveAdapter } from "../../../src/peft/adapter-store.js";
+import { BitFitAdapter } from "../../../src/peft/bitfit.js";
+import { LoraAdapter } from "../../../src/peft/lora.js";
+import type { Adapter } from "../../../src/peft/method.js";
+import { classificationMetrics } from "../../../src/train/task-metrics.js";
+import { makeTempDir } from "../../io/temp-dir.js";
+import { toyTrainer } from "../../train/toy-setup.js";
+
+export const FAKE_API_KEY = "sk-test-report-4f9a2c7e1b8d6035";
+export const MALICIOUS = "<script>alert(1)</script>";
+
+const fixedClock = (iso: string) => () => new Date(iso);
+
+function record(
+  index: number,
+  fields: Partial<ExampleRecord> & { gold: string; correct: boolean },
+): ExampleRecord {
+  return {
+    index,
+    id: `ex-${index}`,
+    input: `input ${index}`,
+    prompts: [`prompt ${index}`],
+    outputs: [`output ${index}`],
+    answers: [fields.gold],
+    answer: fields.gold,
+    ...fields,
+  };
+}
+
+/** few-shot: 3 of 4 correct (75.0%). */
+export function writeFewShotRun(dir: string): void {
+  const store = ResultsStore.open(
+    dir,
+    "few-shot-run",
+    {
+      model: "gpt-test",
+      endpoint: "https://user:hunter2pass@api.example.com/v1?api_key=abc",
+      taskFile: "tasks/sentiment.jsonl",
+      strategy: "few-shot",
+      // A careless caller recorded a header: the report must not show it.
+      options: { k: 4, labels: "gold", headers: { Authorization: `Bearer ${FAKE_API_KEY}` } },
+      seed: 1,
+    },
+    fixedClock("2026-11-28T10:00:00.000Z"),
+  );
+  const demos = "Choices: pos, neg\nInput: a fine film\nLabel: pos\n";
+  store.append(
+    record(0, {
+      input: MALICIOUS,
+      prompts: [`${demos}Input: ${MALICIOUS}\nLabel:`],
+      outputs: [" neg"],
+      answers: ["neg"],
+      answer: "neg",
+      candidates: ["pos", "neg"],
+      logprobs: [-1.2, -0.4],
+      gold: "neg",
+      correct: true,
+    }),
+  );
+  store.append(
+    record(1, {
+      input: "a wonderful day",
+      prompts: [`${demos}Input: a wonderful day\nLabel:`],
+      outputs: [` pos (my key is ${FAKE_API_KEY})`],
+      answers: ["pos"],
+      answer: "pos",
+      gold: "pos",
+      correct: true,
+    }),
+  );
+  store.append(
+    record(2, { input: "dull and slow", answer: "pos", answers: ["pos"], gold: "neg", correct: false }),
+  );
+  store.append(record(3, { input: "loved it", gold: "pos", correct: true }));
+  store.finish(
+    { name: "accuracy", value: 0.75, correct: 3, total: 4 },
+    fixedClock("2026-11-28T10:01:00.000Z"),
+  );
+}
+
+/** self-consistency with 5 paths: 5 of 5 correct; votes for the chosen answer 5/5, 4/5, 3/5, 5/5, 2/5. */
+export function writeSelfConsistencyRun(dir: string): void {
+  const store = ResultsStore.open(dir, "sc-run", {
+    model: "local-llama",
+    taskFile: "tasks/arithmetic.jsonl",
+    strategy: "self-consistency",
+    options: { samples: 5, temperature: 0.7 },
+    seed: 2,
+  });
+  const agreements = [5, 4, 3, 5, 2];
+  agreements.forEach((top, index) => {
+    const gold = String(10 + index);
+    // the other paths each reach a different wrong answer, so the gold answer keeps the plurality
+    const wrong = Array.from({ length: 5 - top }, (_, j) => String(100 + j));
+    const answers = [...Array(top).fill(gold), ...wrong];
+    store.append(
+      record(index, {
+        input: `What is ${index} + 10?`,
+        prompts: answers.map(() => `Q: What is ${index} + 10?\nA: Let's think step by step.`),
+        outputs: answers.map((a) => `${index} plus 10 makes ${a}. The answer is ${a}.`),
+        answers,
+        answer: gold,
+        votes: [
+          { answer: gold, count: top, weight: top },
+          ...wrong.map((answer) => ({ answer, count: 1, weight: 1 })),
+        ],
+        gold,
+        correct: true,
+      }),
+    );
+  });
+  store.finish({ name: "accuracy", value: 1, correct: 5, total: 5 });
+}
+
+/**
+ * A training run folder written by the real Trainer (eval_log.jsonl, checkpoint/, best/) plus the adapter as
+ * runTraining saves it; with `summary`, also train_run.json (the TrainRunResult and the options).
+ */
+export function writeTrainRun(dir: string, method: "lora" | "bitfit", summary: boolean): void {
+  const adapter: Adapter =
+    method === "lora"
+      ? new LoraAdapter({ r: 2, alpha: 4, seed: 3, targetModules: ["query", "value"] })
+      : new BitFitAdapter();
+  const stepLosses: number[] = [];
+  const trainer = toyTrainer({
+    adapter,
+    outputDir: dir,
+    evalEvery: 3,
+    metrics: classificationMetrics(2),
+    onEvent: (event) => {
+      if (event.type === "step") stepLosses.push(event.loss);
+    },
+  });
+  const result = trainer.train();
+  saveAdapter(adapter, join(dir, "adapter"));
+  if (!summary) return;
+  const trainable = adapter.trainableCount();
+  const run = {
+    method,
+    labels: ["0", "1"],
+    trainExamples: 24,
+    evalExamples: 8,
+    steps: result.steps,
+    totalSteps: trainer.totalSteps,
+    trainableParameters: trainable,
+    baseParameters: 5000,
+    percentOfBase: (100 * trainable) / 5000,
+    stepLosses,
+    evaluations: result.evaluations,
+    finalMetrics: result.evaluations.at(-1)?.metrics ?? {},
+    savedTo: join(dir, "adapter"),
+    savedKind: "adapter",
+    options: {
+      model: "toy-bert",
+      train: "tasks/toy.jsonl",
+      method,
+      seed: 5,
+      batchSize: 4,
+      learningRate: 0.01,
+    },
+  };
+  writeFileSync(join(dir, "train_run.json"), `${JSON.stringify(run, null, 2)}\n`);
+}
+
+export interface ResultsFolder {
+  root: string;
+  fewShot: string;
+  selfConsistency: string;
+  lora: string;
+  bitfit: string;
+}
+
+export function writeResultsFolder(): ResultsFolder {
+  const root = join(makeTempDir("report"), "results");
+  const folder: ResultsFolder = {
+    root,
+    fewShot: join(root, "prompt", "few-shot"),
+    selfConsistency: join(root, "prompt", "self-consistency"),
+    lora: join(root, "train-lora"),
+    bitfit: join(root, "train-bitfit"),
+  };
+  writeFewShotRun(folder.fewShot);
+  writeSelfConsistencyRun(folder.selfConsistency);
+  writeTrainRun(folder.lora, "lora", true);
+  writeTrainRun(folder.bitfit, "bitfit", false);
+  mkdirSync(join(root, "notes"), { recursive: true });
+  writeFileSync(join(root, "notes", "todo.txt"), "nothing here\n");
+  mkdirSync(join(root, "broken"), { recursive: true });
+  writeFileSync(join(root, "broken", "run.json"), "{ not json");
+  return folder;
+}
