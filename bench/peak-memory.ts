@@ -2,6 +2,7 @@
 // prints its peak resident set next to what the model must hold (float32 weights + KV cache), as JSON.
 //   node dist/bench/peak-memory.js <gpt2-124M|llama-100M> <prompt tokens> <decode tokens>
 
+import { readFileSync } from "node:fs";
 import { parseHfConfig } from "../src/io/hf-config.js";
 import { GPT2LMHeadModel } from "../src/models/gpt2.js";
 import { LlamaForCausalLM } from "../src/models/llama.js";
@@ -13,7 +14,14 @@ if (!raw) {
   console.error(`unknown model ${name}; one of ${Object.keys(generationConfigs).join(", ")}`);
   process.exit(2);
 }
-const baselineRssMb = process.resourceUsage().maxRSS / 1024;
+// Peak RSS of this process's own address space (VmHWM). Not resourceUsage().maxRSS: Linux carries that over
+// from the parent at fork/exec, so a child of a bench that already holds big models would report the parent's.
+function peakRssMb(): number {
+  const match = /^VmHWM:\s+(\d+) kB$/m.exec(readFileSync("/proc/self/status", "utf8"));
+  return match ? Number(match[1]) / 1024 : process.resourceUsage().maxRSS / 1024;
+}
+
+const baselineRssMb = peakRssMb();
 const config = parseHfConfig(raw, name);
 const model =
   config.family === "gpt2"
@@ -25,7 +33,7 @@ const positions = Number(promptArg) + decode;
 const kvCacheMb = (config.numLayers * 2 * positions * config.numKvHeads * config.headDim * 4) / 1048576;
 console.log(
   JSON.stringify({
-    maxRssMb: process.resourceUsage().maxRSS / 1024,
+    maxRssMb: peakRssMb(),
     baselineRssMb,
     weightsMb: (model.parameterCount() * 4) / 1048576,
     kvCacheMb,

@@ -180,7 +180,7 @@ export function* generateBatchSteps(
     let logits = T.scope(() =>
       T.noGrad(() => {
         const inputs = batchInputs(paddedPrompts, promptMasks, padded, cache);
-        return lastRows(model.forward(inputs));
+        return lastRows(model.forward({ ...inputs, logitsToKeep: 1 }));
       }),
     );
     if (n > 1) {
@@ -232,7 +232,7 @@ export function* generateBatchSteps(
                 padded,
                 null,
               );
-          return lastRows(model.forward(inputs));
+          return lastRows(model.forward({ ...inputs, logitsToKeep: 1 }));
         }),
       );
       for (const row of active) row.nextPosition++;

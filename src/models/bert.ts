@@ -193,7 +193,8 @@ export class BertModel extends Module {
     let hidden = this.embeddings.forward(inputs);
     const bias = keyBias(inputs, hidden.dtype === "float64" ? "float64" : "float32");
     this.layers.items.forEach((layer, l) => {
-      hidden = layer.forward(hidden, inputs, l, bias);
+      const input = hidden;
+      hidden = T.inferenceScope(() => layer.forward(input, inputs, l, bias));
     });
     const pooler = this.getModule("pooler");
     const first = pooler ? T.reshape(T.slice(hidden, 1, 0, 1), [hidden.shape[0], hidden.shape[2]]) : null; // [batch, hidden]

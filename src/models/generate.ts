@@ -117,7 +117,9 @@ export function generate(
         T.noGrad(() => {
           const ids = useCache ? pending : sequence;
           const inputIds = T.tensor(ids, [1, ids.length], "int32");
-          return lastLogits(model.forward(cache ? { inputIds, cache } : { inputIds }));
+          return lastLogits(
+            model.forward(cache ? { inputIds, cache, logitsToKeep: 1 } : { inputIds, logitsToKeep: 1 }),
+          );
         }),
       );
       const token = chooseToken(logits, options, rng);

@@ -7,7 +7,14 @@ import type { ModelConfig } from "../io/hf-config.js";
 import { activation, Embedding, LayerNorm, Linear, Module, ModuleGroup, ModuleList } from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
 import * as T from "../tensor/index.js";
-import { batchAndSeq, keyBias, keysAndValues, type ModelInputs, positionIds } from "./model-inputs.js";
+import {
+  batchAndSeq,
+  keyBias,
+  keysAndValues,
+  type ModelInputs,
+  positionIds,
+  positionsForLogits,
+} from "./model-inputs.js";
 
 function conv1d(inFeatures: number, outFeatures: number, config: ModelConfig, seed: number): Linear {
   const std = (config.raw.initializer_range as number | undefined) ?? 0.02;
@@ -117,12 +124,15 @@ export class GPT2LMHeadModel extends Module {
       (this.transformer.getModule("wte") as Embedding).forward(inputs.inputIds as Tensor);
     let hidden = T.add(words, (this.transformer.getModule("wpe") as Embedding).forward(positionIds(inputs)));
     const bias = keyBias(inputs, hidden.dtype === "float64" ? "float64" : "float32");
-    for (const block of this.blocks.items) hidden = block.forward(hidden, inputs, bias);
+    for (const block of this.blocks.items) {
+      const input = hidden;
+      hidden = T.inferenceScope(() => block.forward(input, inputs, bias));
+    }
     return this.transformer.forwardChild("ln_f", hidden);
   }
 
-  /** Next-token logits [batch, seq, vocab]. */
+  /** Next-token logits [batch, seq, vocab] ([batch, logitsToKeep, vocab] when that is set). */
   forward(inputs: ModelInputs): Tensor {
-    return T.linear(this.hiddenStates(inputs), this.lmHead);
+    return T.linear(positionsForLogits(this.hiddenStates(inputs), inputs), this.lmHead);
   }
 }

@@ -8,7 +8,14 @@ import type { ModelConfig } from "../io/hf-config.js";
 import { Embedding, Linear, Module, ModuleGroup, ModuleList, RMSNorm } from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
 import * as T from "../tensor/index.js";
-import { batchAndSeq, keyBias, keysAndValues, type ModelInputs, positionIds } from "./model-inputs.js";
+import {
+  batchAndSeq,
+  keyBias,
+  keysAndValues,
+  type ModelInputs,
+  positionIds,
+  positionsForLogits,
+} from "./model-inputs.js";
 
 /** inv_freq with the config's rope_scaling applied (none, "linear", or Llama 3's "llama3"). */
 export function llamaInverseFrequencies(config: ModelConfig): Float64Array {
@@ -145,12 +152,15 @@ export class LlamaForCausalLM extends Module {
       (this.model.getModule("embed_tokens") as Embedding).forward(inputs.inputIds as Tensor);
     const positions = positionIds(inputs);
     const bias = keyBias(inputs, hidden.dtype === "float64" ? "float64" : "float32");
-    for (const layer of this.layers.items) hidden = layer.forward(hidden, inputs, positions, bias);
+    for (const layer of this.layers.items) {
+      const input = hidden;
+      hidden = T.inferenceScope(() => layer.forward(input, inputs, positions, bias));
+    }
     return this.model.forwardChild("norm", hidden);
   }
 
-  /** Next-token logits [batch, seq, vocab]. */
+  /** Next-token logits [batch, seq, vocab] ([batch, logitsToKeep, vocab] when that is set). */
   forward(inputs: ModelInputs): Tensor {
-    return T.linear(this.hiddenStates(inputs), this.lmHead);
+    return T.linear(positionsForLogits(this.hiddenStates(inputs), inputs), this.lmHead);
   }
 }

@@ -39,6 +39,11 @@ export interface ModelInputs {
   past?: readonly LayerPast[];
   /** Incremental decoding: appended to and attended over; overrides `past`. */
   cache?: DecodingCache;
+  /**
+   * Causal LMs: compute logits for the last N positions only (HF's logits_to_keep). Generation needs just
+   * the last one, and the vocabulary projection of a whole prompt is a large share of prefill time and memory.
+   */
+  logitsToKeep?: number;
 }
 
 export function batchAndSeq(inputs: ModelInputs): [number, number] {
@@ -91,4 +96,15 @@ export function keysAndValues(inputs: ModelInputs, layer: number, key: Tensor, v
   if (!past) return { key, value, length: key.shape[2] };
   const prefixed = T.withPrefix(past.key, key);
   return { key: prefixed, value: T.withPrefix(past.value, value), length: prefixed.shape[2] };
+}
+
+/** hidden [batch, seq, d] restricted to the positions whose logits are wanted (see ModelInputs.logitsToKeep). */
+export function positionsForLogits(hidden: Tensor, inputs: ModelInputs): Tensor {
+  const keep = inputs.logitsToKeep;
+  const seq = hidden.shape[1];
+  if (keep === undefined || keep >= seq) return hidden;
+  if (!Number.isInteger(keep) || keep < 1) {
+    throw new T.ShapeError("model forward", `logitsToKeep must be a positive integer, got ${keep}`);
+  }
+  return T.slice(hidden, 1, seq - keep, seq);
 }

@@ -28,7 +28,7 @@ export {
 } from "./ops/shape.js";
 export { logSoftmax, softmax } from "./ops/softmax.js";
 export { Rng } from "./random.js";
-export { keep, scope, untracked } from "./scope.js";
+export { inferenceScope, keep, scope, untracked } from "./scope.js";
 export {
   copyTo,
   empty,

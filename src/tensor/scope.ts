@@ -2,6 +2,8 @@
 // returned to the backend's pool) when the scope ends, unless it is part of the scope's return value or was
 // kept. This makes memory use of a training step deterministic instead of waiting for the garbage collector.
 
+import { isGradEnabled } from "./grad-mode.js";
+
 export interface Disposable {
   dispose(): void;
   readonly disposed: boolean;
@@ -69,4 +71,13 @@ export function untracked<T>(fn: () => T): T {
   } finally {
     scopes.push(...saved);
   }
+}
+
+/**
+ * A scope only while no gradient is recorded: a model runs each layer in one so inference frees a layer's
+ * intermediates before the next layer starts (peak memory of one layer, not of the whole forward pass).
+ * Under grad mode it runs fn as is, because backward needs those intermediates.
+ */
+export function inferenceScope<T>(fn: () => T): T {
+  return isGradEnabled() ? fn() : scope(fn);
 }
