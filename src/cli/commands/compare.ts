@@ -2,6 +2,7 @@
 // --strategies ...]`: fine-tuning methods and prompting strategies on the same test examples, one table.
 // Argument parsing and rendering only; the comparison itself is src/eval/compare.ts.
 
+import { existsSync } from "node:fs";
 import { basename, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -316,7 +317,7 @@ export async function runCompareCommand(argv: string[]): Promise<void> {
       // An absolute name, so resuming from another directory finds the same setup.
       localFactory: localEngineFactory({
         ...(values.tokenizer ? { tokenizer: values.tokenizer } : {}),
-        name: values.lm !== undefined && /^[./]/.test(values.lm) ? resolve(values.lm) : target,
+        name: values.lm !== undefined && existsSync(values.lm) ? resolve(values.lm) : target,
       }),
     });
     options.lm = stack.lm;
