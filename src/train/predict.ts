@@ -11,7 +11,7 @@ import { AdaptlmError } from "../errors.js";
 import { BertForSequenceClassification } from "../heads/sequence-classification.js";
 import type { ModelConfig } from "../io/hf-config.js";
 import { readSafetensors } from "../io/safetensors.js";
-import { loadLocalModel, requireTokenizer } from "../models/load-model.js";
+import { type LoadedModel, loadLocalModel, requireTokenizer } from "../models/load-model.js";
 import { ADAPTER_CONFIG_FILE, loadAdapter, readAdapterTensors } from "../peft/adapter-store.js";
 import { type Adapter, forwardWithAdapter } from "../peft/method.js";
 import { noGrad } from "../tensor/grad-mode.js";
@@ -85,6 +85,44 @@ function numLabelsOf(weights: ReadonlyMap<string, { shape: number[] }>, where: s
 }
 
 /**
+ * A BERT-style sequence classifier (as `adaptlm train` builds it) with the pretrained backbone's values
+ * copied in, then any task-model weights given (a full fine-tuning result) on top; what is in neither (the
+ * head, a pooler the checkpoint lacks) keeps its seeded initial values.
+ */
+export function buildSequenceClassifier(
+  loaded: LoadedModel,
+  numLabels: number,
+  seed: number,
+  taskWeights?: ReadonlyMap<string, { data: Float32Array }>,
+): BertForSequenceClassification {
+  if (loaded.config.family !== "bert") {
+    throw new PredictError(
+      "PREDICT_UNSUPPORTED_MODEL",
+      `sequence classifiers are built on BERT-style encoders (bert, roberta, distilbert); ${loaded.source.path} is a ${loaded.config.modelType} model`,
+    );
+  }
+  const backbone = new Map(loaded.model.namedParameters());
+  const model = new BertForSequenceClassification(loaded.config, { numLabels, seed });
+  const prefix = `${model.backbonePrefix}.`;
+  noGrad(() => {
+    for (const [name, p] of model.namedParameters()) {
+      let values: ArrayLike<number> | undefined = taskWeights?.get(name)?.data;
+      const base = name.startsWith(prefix) ? backbone.get(name.slice(prefix.length)) : undefined;
+      // Pooled storage can be longer than the tensor: only its first size values are the tensor's.
+      if (!values && base) values = base.floats.subarray(0, base.size);
+      if (!values) continue;
+      if (values.length !== p.size)
+        throw new PredictError(
+          "PREDICT_UNSUPPORTED_MODEL",
+          `parameter ${name} has ${values.length} values in the checkpoint, ${p.size} in the task model: the adapter or model was trained on another base`,
+        );
+      p.floats.set(values);
+    }
+  });
+  return model;
+}
+
+/**
  * The classifier `adaptlm train` produced: the base folder's config, tokenizer and backbone, then the
  * adapter folder attached, or the full fine-tuning folder's weights copied in.
  */
@@ -105,8 +143,7 @@ export function loadClassifier(source: ClassifierSource): Classifier {
     );
   }
   const tokenizer = requireTokenizer(loaded);
-  const backbone = new Map(loaded.model.namedParameters());
-  const poolerFromCheckpoint = [...backbone.keys()].some((n) => n.startsWith("pooler."));
+  const poolerFromCheckpoint = loaded.model.namedParameters().some(([n]) => n.startsWith("pooler."));
 
   let kind: Classifier["kind"] = "base";
   let adapter: Adapter | null = null;
@@ -165,23 +202,7 @@ export function loadClassifier(source: ClassifierSource): Classifier {
       `the head has ${numLabels} outputs but the labels are ${JSON.stringify(labels)}`,
     );
 
-  const model = new BertForSequenceClassification(config, { numLabels, seed: source.seed ?? 42 });
-  const prefix = `${model.backbonePrefix}.`;
-  noGrad(() => {
-    for (const [name, p] of model.namedParameters()) {
-      let values: ArrayLike<number> | undefined = fullWeights?.get(name)?.data;
-      const base = name.startsWith(prefix) ? backbone.get(name.slice(prefix.length)) : undefined;
-      // Pooled storage can be longer than the tensor: only its first size values are the tensor's.
-      if (!values && base) values = base.floats.subarray(0, base.size);
-      if (!values) continue; // the head (set by the adapter) or a pooler the checkpoint lacks
-      if (values.length !== p.size)
-        throw new PredictError(
-          "PREDICT_UNSUPPORTED_MODEL",
-          `parameter ${name} has ${values.length} values in the checkpoint, ${p.size} in the task model: the adapter or model was trained on another base`,
-        );
-      p.floats.set(values);
-    }
-  });
+  const model = buildSequenceClassifier(loaded, numLabels, source.seed ?? 42, fullWeights ?? undefined);
   if (fullWeights && kind === "model" && source.adapter !== undefined) {
     const missing = model
       .namedParameters()
