@@ -11,9 +11,11 @@ import {
   answerSequence,
   checkInteger,
   deriveSeed,
+  drawInSplit,
   type FormatWeights,
   pick,
   randomInt,
+  type Split,
   SyntheticTaskError,
   type WorkedProblem,
   weightedChoice,
@@ -76,6 +78,8 @@ export interface ArithmeticProblemOptions {
   digits?: number;
   /** Operations after the starting amount. Default 1. */
   steps?: number;
+  /** Default "any"; task records use "held-out" and pretraining "train". */
+  split?: Split;
 }
 
 /** One problem with its answer, rationale and (for 2+ steps) least-to-most decomposition. */
@@ -84,6 +88,11 @@ export function arithmeticProblem(rng: Rng, options: ArithmeticProblemOptions = 
   const steps = options.steps ?? 1;
   checkInteger("digits", digits, 1, 6);
   checkInteger("steps", steps, 1, 8);
+  return drawInSplit(options.split ?? "any", () => drawProblem(rng, digits, steps), "arithmetic problem");
+}
+
+/** A problem and the content keys of its operation prefixes, e.g. ["23 + 48", "23 + 48 - 5"]. */
+function drawProblem(rng: Rng, digits: number, steps: number): { keys: string[]; value: WorkedProblem } {
   const low = digits === 1 ? 1 : 10 ** (digits - 1);
   const high = 10 ** digits - 1;
   const name = pick(rng, NAMES);
@@ -124,6 +133,9 @@ export function arithmeticProblem(rng: Rng, options: ArithmeticProblemOptions = 
     amount = next;
   }
   const answer = String(total);
+  // "23 + 48", "23 + 48 - 5": the problem after each operation, as its rationale works it
+  const terms = [String(start), ...operations.map((op) => `${op.kind === "add" ? "+" : "-"} ${op.amount}`)];
+  const keys = operations.map((_, i) => terms.slice(0, i + 2).join(" "));
   const problem: WorkedProblem = { question, rationale: sentences.join(" "), answer };
   if (steps >= 2) {
     // the last operation is the question itself: it is solved as the final step
@@ -133,7 +145,7 @@ export function arithmeticProblem(rng: Rng, options: ArithmeticProblemOptions = 
       { question, answer: `${stepAnswers[stepAnswers.length - 1]} The answer is ${answer}.` },
     ];
   }
-  return problem;
+  return { keys, value: problem };
 }
 
 /** An evaluation record, in the field names `adaptlm prompt` reads by default (text = question, label = answer). */
@@ -159,6 +171,7 @@ export function answerTaskRecord(id: string, problem: WorkedProblem): AnswerTask
   return record;
 }
 
+/** Problems of the "held-out" split unless `split` says otherwise. */
 export interface ArithmeticTaskOptions extends ArithmeticProblemOptions {
   seed: number;
   count: number;
@@ -170,7 +183,10 @@ export function arithmeticTaskRecords(options: ArithmeticTaskOptions): AnswerTas
   const steps = options.steps ?? 1;
   const rng = createRng(deriveSeed(options.seed, "arithmetic", digits, steps));
   return Array.from({ length: options.count }, (_, i) =>
-    answerTaskRecord(`arithmetic-d${digits}-s${steps}-${i}`, arithmeticProblem(rng, { digits, steps })),
+    answerTaskRecord(
+      `arithmetic-d${digits}-s${steps}-${i}`,
+      arithmeticProblem(rng, { digits, steps, split: options.split ?? "held-out" }),
+    ),
   );
 }
 
@@ -184,6 +200,8 @@ export interface ArithmeticPretrainingOptions {
   maxSteps?: number;
   /** Default: direct 0.35, cot 0.35, zero-shot-cot 0.1, decomposition 0.1, solving 0.1. */
   formats?: FormatWeights;
+  /** Default "train", so evaluation problems stay unseen. */
+  split?: Split;
 }
 
 export const DEFAULT_ARITHMETIC_FORMATS: FormatWeights = {
@@ -217,6 +235,8 @@ export function arithmeticPretrainingText(rng: Rng, options: ArithmeticPretraini
   const digits = randomInt(rng, 1, maxDigits);
   const steps = randomInt(rng, leastToMost ? 2 : 1, maxSteps);
   const count = randomInt(rng, minProblems, maxProblems);
-  const problems = Array.from({ length: count }, () => arithmeticProblem(rng, { digits, steps }));
+  const problems = Array.from({ length: count }, () =>
+    arithmeticProblem(rng, { digits, steps, split: options.split ?? "train" }),
+  );
   return answerSequence(problems, format, "number");
 }

@@ -218,3 +218,34 @@ export function deriveSeed(seed: number, ...names: readonly (string | number)[])
 export function words(list: string): readonly string[] {
   return list.split(" ");
 }
+
+/**
+ * Which problems a generator may return. Pretraining draws from "train" and evaluation files from
+ * "held-out", split by a hash of the problem's content key (the numbers and operations of an arithmetic
+ * problem, the word list of a last-letter one), so no evaluation problem is seen in pretraining, whatever
+ * names or wording surround it. "any" draws from both.
+ */
+export type Split = "train" | "held-out" | "any";
+
+/** One problem key in ten is held out. */
+export function splitOf(key: string): "train" | "held-out" {
+  return deriveSeed(0, "split", key) % 10 === 0 ? "held-out" : "train";
+}
+
+/**
+ * Draws until a problem of the split comes (a bounded number of tries, then a clear error). `keys` are the
+ * problem's own key, last, after the keys of the smaller problems it contains (its first steps or words),
+ * which its worked solution states too: a "train" problem must contain no held-out problem, while a
+ * "held-out" one only needs its own key held out.
+ */
+export function drawInSplit<T>(split: Split, draw: () => { keys: string[]; value: T }, what: string): T {
+  for (let attempt = 0; attempt < 10_000; attempt++) {
+    const drawn = draw();
+    if (split === "any") return drawn.value;
+    if (split === "held-out" && splitOf(drawn.keys[drawn.keys.length - 1]) === "held-out") return drawn.value;
+    if (split === "train" && drawn.keys.every((key) => splitOf(key) === "train")) return drawn.value;
+  }
+  throw new SyntheticTaskError(
+    `no ${what} of the ${split} split after 10000 draws: the problem space is too small for a split; use split "any"`,
+  );
+}

@@ -10,9 +10,11 @@ import {
   answerSequence,
   checkInteger,
   deriveSeed,
+  drawInSplit,
   type FormatWeights,
   pick,
   randomInt,
+  type Split,
   type WorkedProblem,
   weightedChoice,
 } from "./format.js";
@@ -53,18 +55,29 @@ function lastLetters(words: readonly string[]): string {
   return words.map((word) => word[word.length - 1]).join("");
 }
 
-/** A problem over `n` distinct words with its CoT rationale and least-to-most steps. */
+/**
+ * A problem over `n` distinct words with its CoT rationale and least-to-most steps; `split` keeps evaluation
+ * word lists ("held-out") out of pretraining ("train").
+ */
 export function lastLetterProblem(
   rng: Rng,
   n: number,
   vocabulary: readonly string[] = LAST_LETTER_WORDS,
+  split: Split = "any",
 ): WorkedProblem {
   checkInteger("n", n, 1, vocabulary.length);
-  const words: string[] = [];
-  while (words.length < n) {
-    const word = pick(rng, vocabulary);
-    if (!words.includes(word)) words.push(word);
-  }
+  const words = drawInSplit(
+    split,
+    () => {
+      const drawn: string[] = [];
+      while (drawn.length < n) {
+        const word = pick(rng, vocabulary);
+        if (!drawn.includes(word)) drawn.push(word);
+      }
+      return { keys: drawn.map((_, i) => drawn.slice(0, i + 1).join(" ")), value: drawn };
+    },
+    "last-letter word list",
+  );
   const answer = lastLetters(words);
   const sentences = words.map((word) => `The last letter of "${word}" is "${word[word.length - 1]}".`);
   const rationale = `${sentences.join(" ")} Concatenating them is "${answer}".`;
@@ -95,6 +108,8 @@ export interface LastLetterTaskOptions {
   count: number;
   /** Words per question. Default 2. */
   n?: number;
+  /** Default "held-out". */
+  split?: Split;
 }
 
 export function lastLetterTaskRecords(options: LastLetterTaskOptions): AnswerTaskRecord[] {
@@ -102,7 +117,10 @@ export function lastLetterTaskRecords(options: LastLetterTaskOptions): AnswerTas
   const n = options.n ?? 2;
   const rng = createRng(deriveSeed(options.seed, "last-letter", n));
   return Array.from({ length: options.count }, (_, i) =>
-    answerTaskRecord(`last-letter-n${n}-${i}`, lastLetterProblem(rng, n)),
+    answerTaskRecord(
+      `last-letter-n${n}-${i}`,
+      lastLetterProblem(rng, n, LAST_LETTER_WORDS, options.split ?? "held-out"),
+    ),
   );
 }
 
@@ -115,6 +133,8 @@ export interface LastLetterPretrainingOptions {
   maxWords?: number;
   /** Default: direct 0.3, cot 0.35, zero-shot-cot 0.1, decomposition 0.1, solving 0.15. */
   formats?: FormatWeights;
+  /** Default "train", so evaluation word lists stay unseen. */
+  split?: Split;
 }
 
 export const DEFAULT_LAST_LETTER_FORMATS: FormatWeights = {
@@ -140,6 +160,8 @@ export function lastLetterPretrainingText(rng: Rng, options: LastLetterPretraini
   const fewestWords = format === "decomposition" ? Math.max(2, minWords) : minWords;
   const n = randomInt(rng, fewestWords, Math.max(maxWords, fewestWords));
   const count = randomInt(rng, minProblems, maxProblems);
-  const problems = Array.from({ length: count }, () => lastLetterProblem(rng, n));
+  const problems = Array.from({ length: count }, () =>
+    lastLetterProblem(rng, n, LAST_LETTER_WORDS, options.split ?? "train"),
+  );
   return answerSequence(problems, format, "text");
 }

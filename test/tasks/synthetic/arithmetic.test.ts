@@ -16,22 +16,28 @@ import {
   directSequence,
   SyntheticTaskError,
   solvingSequence,
+  splitOf,
   zeroShotCotSequence,
 } from "../../../src/tasks/synthetic/format.js";
 import { ScriptedLanguageModel } from "../../lm/scripted-language-model.js";
 
 /** Recomputes a question's answer from its text alone. */
-function solve(question: string): { answer: number; numbers: number[] } {
+function solve(question: string): { answer: number; numbers: number[]; keys: string[] } {
   const start = /^\w+ has (\d+) /.exec(question);
   assert.ok(start, question);
   let total = Number(start[1]);
   const numbers = [total];
+  const terms = [start[1]];
+  const keys: string[] = [];
   for (const match of question.matchAll(/\b(buys|finds|gets|gives|loses|sells) (\d+)/g)) {
     const amount = Number(match[2]);
+    const adds = ["buys", "finds", "gets"].includes(match[1]);
     numbers.push(amount);
-    total += ["buys", "finds", "gets"].includes(match[1]) ? amount : -amount;
+    total += adds ? amount : -amount;
+    terms.push(`${adds ? "+" : "-"} ${amount}`);
+    keys.push(terms.join(" "));
   }
-  return { answer: total, numbers };
+  return { answer: total, numbers, keys };
 }
 
 describe("synthetic arithmetic", () => {
@@ -155,6 +161,27 @@ describe("synthetic arithmetic", () => {
       arithmeticTaskRecords({ seed: 4, count: 5 }),
       arithmeticTaskRecords({ seed: 5, count: 5 }),
     );
+  });
+
+  test("evaluation problems are held out of pretraining, sub-problems included", () => {
+    for (const steps of [1, 2, 3]) {
+      for (const record of arithmeticTaskRecords({ seed: 6, count: 30, digits: 2, steps })) {
+        assert.equal(splitOf(solve(record.text).keys.at(-1) as string), "held-out", record.text);
+      }
+    }
+    const rng = createRng(12);
+    let problems = 0;
+    for (let i = 0; i < 100; i++) {
+      for (const match of arithmeticPretrainingText(rng).matchAll(/Q: (\w+ has \d+ [^\n]+\?)\n/g)) {
+        problems++;
+        for (const key of solve(match[1]).keys) assert.equal(splitOf(key), "train", match[1]);
+      }
+    }
+    assert.ok(problems > 200, `${problems} problems checked`);
+    // about one key in ten is held out
+    const keys = Array.from({ length: 2000 }, (_, i) => `${i} + ${i * 7}`);
+    const heldOut = keys.filter((key) => splitOf(key) === "held-out").length;
+    assert.ok(heldOut > 150 && heldOut < 250, `${heldOut} of 2000 held out`);
   });
 
   test("bad difficulty is a typed error", () => {

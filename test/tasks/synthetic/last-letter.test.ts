@@ -5,7 +5,12 @@ import { answersMatch, extractAfterAnswerPhrase } from "../../../src/prompting/a
 import { chainOfThought } from "../../../src/prompting/chain-of-thought.js";
 import { leastToMost } from "../../../src/prompting/least-to-most.js";
 import { createRng } from "../../../src/prompting/random.js";
-import { cotSequence, decompositionSequence, solvingSequence } from "../../../src/tasks/synthetic/format.js";
+import {
+  cotSequence,
+  decompositionSequence,
+  solvingSequence,
+  splitOf,
+} from "../../../src/tasks/synthetic/format.js";
 import {
   LAST_LETTER_WORDS,
   lastLetterPretrainingText,
@@ -50,6 +55,7 @@ describe("last-letter concatenation", () => {
         assert.equal(words.length, n);
         assert.equal(new Set(words).size, n);
         assert.equal(record.label, words.map((w) => w.at(-1)).join(""));
+        assert.equal(splitOf(words.join(" ")), "held-out");
         const reasoning = ` ${record.rationale} The answer is ${record.label}.`;
         assert.ok(answersMatch(extractAfterAnswerPhrase(reasoning, { type: "text" }), record.label, "text"));
         assert.equal(record.subquestions?.length, n - 1);
@@ -107,7 +113,12 @@ describe("last-letter concatenation", () => {
     const rng = createRng(9);
     for (let i = 0; i < 80; i++) {
       const text = lastLetterPretrainingText(rng);
-      for (const match of text.matchAll(/words in "([a-z ]+)"/g)) assert.ok(match[1].split(" ").length <= 3);
+      for (const match of text.matchAll(/words in "([a-z ]+)"/g)) {
+        const words = match[1].split(" ");
+        assert.ok(words.length <= 3);
+        // no evaluation word list, not even as a prefix solved on the way
+        for (let i = 1; i <= words.length; i++) assert.equal(splitOf(words.slice(0, i).join(" ")), "train");
+      }
       for (const match of text.matchAll(
         /Q: (Take the last letters[^\n]+)\nA: [^\n]*?is ([a-z]+)\.(?:\n|$)/g,
       )) {
