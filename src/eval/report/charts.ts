@@ -108,6 +108,7 @@ export function lineChartSpec(chart: LineChartData, size: ChartSize = {}): vega.
         scale: "y",
         title: chart.yLabel,
         grid: true,
+        tickCount: 6,
         ...(chart.percent ? { format: ".0%" } : {}),
       },
     ],
@@ -139,6 +140,7 @@ export function barChartSpec(chart: BarChartData, size: ChartSize = {}): vega.Sp
         group: b.group,
         value: b.value,
         ...(hasInterval ? { low: b.low, high: b.high } : {}),
+        slot: b.group,
         labelY: hasInterval ? Math.max(b.value, b.high as number) : b.value,
         label: formatChartValue(b.value, percent),
       };
@@ -148,6 +150,11 @@ export function barChartSpec(chart: BarChartData, size: ChartSize = {}): vega.Sp
   const yMax = percent ? Math.max(1, top) : top === 0 ? 1 : top * 1.12;
   const categories = [...new Set(values.map((v) => v.category))];
   const groups = [...new Set(values.map((v) => v.group))];
+  // One bar per category (e.g. accuracy per run, coloured by kind): the bar fills its band instead of
+  // keeping a slot for every colour.
+  const single = categories.length === values.length;
+  if (single) for (const v of values) v.slot = "";
+  const slots = single ? [""] : groups;
   const longLabels = categories.some((c) => c.length > 12) || categories.length > 6;
   return {
     ...baseSpec(chart.title, size),
@@ -162,7 +169,7 @@ export function barChartSpec(chart: BarChartData, size: ChartSize = {}): vega.Sp
         orient: "bottom",
         scale: "category",
         title: chart.xLabel,
-        labelLimit: 160,
+        labelLimit: 240,
         ...(longLabels ? { labelAngle: -25, labelAlign: "right", labelBaseline: "top" } : {}),
       },
       {
@@ -181,7 +188,7 @@ export function barChartSpec(chart: BarChartData, size: ChartSize = {}): vega.Sp
         from: { facet: { name: "facet", data: "bars", groupby: "category" } },
         encode: { enter: { x: { scale: "category", field: "category" } } },
         signals: [{ name: "width", update: "bandwidth('category')" }],
-        scales: [{ name: "position", type: "band", domain: groups, range: "width", padding: 0.05 }],
+        scales: [{ name: "position", type: "band", domain: slots, range: "width", padding: 0.05 }],
         data: [
           { name: "intervals", source: "facet", transform: [{ type: "filter", expr: "isValid(datum.low)" }] },
         ],
@@ -192,7 +199,7 @@ export function barChartSpec(chart: BarChartData, size: ChartSize = {}): vega.Sp
             from: { data: "facet" },
             encode: {
               enter: {
-                x: { scale: "position", field: "group" },
+                x: { scale: "position", field: "slot" },
                 width: { scale: "position", band: 1 },
                 y: { scale: "y", field: "value" },
                 y2: { scale: "y", value: 0 },
@@ -206,7 +213,7 @@ export function barChartSpec(chart: BarChartData, size: ChartSize = {}): vega.Sp
             from: { data: "intervals" },
             encode: {
               enter: {
-                x: { scale: "position", field: "group", band: 0.5 },
+                x: { scale: "position", field: "slot", band: 0.5 },
                 y: { scale: "y", field: "low" },
                 y2: { scale: "y", field: "high" },
                 stroke: { value: "#222" },
@@ -220,7 +227,7 @@ export function barChartSpec(chart: BarChartData, size: ChartSize = {}): vega.Sp
             from: { data: "facet" },
             encode: {
               enter: {
-                x: { scale: "position", field: "group", band: 0.5 },
+                x: { scale: "position", field: "slot", band: 0.5 },
                 y: { scale: "y", field: "labelY", offset: -4 },
                 text: { field: "label" },
                 align: { value: "center" },
@@ -260,6 +267,14 @@ export function scatterChartSpec(chart: ScatterChartData, size: ChartSize = {}):
   );
   const frontier = chart.frontier ? paretoFrontier(points) : [];
   const groups = [...new Set(points.map((p) => p.group))];
+  // Headroom around the points, but a rate axis stops at 0% and 100%.
+  const ys = points.map((p) => p.y);
+  const low = ys.length > 0 ? Math.min(...ys) : 0;
+  const high = ys.length > 0 ? Math.max(...ys) : 1;
+  const margin = Math.max(high - low, chart.percent ? 0.1 : Math.abs(high) || 1) * 0.1;
+  const yDomain = chart.percent
+    ? [Math.max(0, low - margin), Math.min(1, high + margin)]
+    : [low - margin, high + margin];
   const marks: unknown[] = [];
   if (frontier.length > 1) {
     marks.push({
@@ -298,12 +313,14 @@ export function scatterChartSpec(chart: ScatterChartData, size: ChartSize = {}):
       from: { data: "points" },
       encode: {
         enter: {
-          x: { scale: "x", field: "x", offset: 7 },
+          x: { scale: "x", field: "x" },
+          dx: { signal: "scale('x', datum.x) > width * 0.6 ? -7 : 7" },
+          align: { signal: "scale('x', datum.x) > width * 0.6 ? 'right' : 'left'" },
           y: { scale: "y", field: "y", offset: -6 },
           text: { field: "label" },
           fontSize: { value: 10 },
           fill: { value: "#222" },
-          limit: { value: 180 },
+          limit: { value: 320 },
         },
       },
     },
@@ -324,15 +341,7 @@ export function scatterChartSpec(chart: ScatterChartData, size: ChartSize = {}):
         zero: false,
         padding: 16,
       },
-      {
-        name: "y",
-        type: "linear",
-        domain: { data: "points", field: "y" },
-        range: "height",
-        nice: true,
-        zero: false,
-        padding: 16,
-      },
+      { name: "y", type: "linear", domain: yDomain, range: "height", nice: !chart.percent, zero: false },
       { name: "color", type: "ordinal", domain: groups, range: "category" },
     ],
     axes: [

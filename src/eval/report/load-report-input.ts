@@ -21,11 +21,10 @@ import {
 } from "../../peft/adapter-store.js";
 import { accuracyInterval } from "../bootstrap.js";
 import { EXAMPLES_FILE, type ExampleRecord, RUN_FILE, type RunInfo } from "../results-store.js";
+import { COMPARE_FILE, readComparison } from "./comparison-file.js";
 import { redactOptions, safeEndpoint } from "./redact.js";
 import {
-  type BarChartData,
   checkReportInput,
-  type LinePoint,
   REPORT_INPUT_VERSION,
   type ReportChart,
   type ReportCost,
@@ -39,11 +38,10 @@ import {
   type ScatterPoint,
   type SkippedEntry,
 } from "./report-input.js";
+import { buildRunCharts, type TrainCurves, voteAgreementChart } from "./run-charts.js";
 
 export const TRAIN_RUN_FILE = "train_run.json";
 export const EVAL_LOG_FILE = "eval_log.jsonl";
-/** The file `adaptlm compare` writes into its run folder (src/eval/compare). */
-export const COMPARE_FILE = "compare.json";
 
 export interface LoadReportOptions {
   title?: string;
@@ -63,14 +61,6 @@ export interface LoadReportOptions {
 const MAX_TEXT_CHARS = 20_000;
 const CHARS_PER_TOKEN = 4;
 
-/** A training run's curves, kept until the charts are built. */
-interface TrainCurves {
-  runId: string;
-  stepLosses: LinePoint[];
-  evalLoss: LinePoint[];
-  evalAccuracy: LinePoint[];
-}
-
 interface Collector {
   root: string;
   options: Required<Omit<LoadReportOptions, "title">>;
@@ -81,7 +71,8 @@ interface Collector {
   curves: TrainCurves[];
   voteCharts: ReportChart[];
   comparisonCharts: ReportChart[];
-  comparisonPoints: { specialists: ScatterPoint[]; generalists: ScatterPoint[] };
+  comparisonSpecialists: ScatterPoint[];
+  comparisonGeneralists: ScatterPoint[];
 }
 
 /**
@@ -122,7 +113,8 @@ export function loadReportInput(path: string, options: LoadReportOptions = {}): 
     curves: [],
     voteCharts: [],
     comparisonCharts: [],
-    comparisonPoints: { specialists: [], generalists: [] },
+    comparisonSpecialists: [],
+    comparisonGeneralists: [],
   };
   visit(collector, collector.root, 0);
   if (collector.runs.length === 0 && collector.tables.length === 0) {
@@ -139,7 +131,7 @@ export function loadReportInput(path: string, options: LoadReportOptions = {}): 
     source: path,
     runs: collector.runs,
     tables: collector.tables,
-    charts: buildCharts(collector),
+    charts: buildRunCharts({ ...collector, level: collector.options.level }),
     examples: collector.examples,
     skipped: collector.skipped,
   };
@@ -173,7 +165,7 @@ function runId(collector: Collector, dir: string): string {
 function visit(collector: Collector, dir: string, depth: number): void {
   const rel = relativeName(collector, dir);
   if (existsSync(join(dir, COMPARE_FILE)))
-    guarded(collector, join(rel, COMPARE_FILE), () => loadCompare(collector, dir));
+    guarded(collector, join(rel, COMPARE_FILE), () => loadComparison(collector, dir));
   const kind = folderKind(dir);
   if (kind !== null) {
     guarded(collector, rel, () => {
@@ -354,7 +346,7 @@ function loadPromptRun(collector: Collector, dir: string): void {
     total: records.length,
     examples: records.slice(0, collector.options.maxExamples).map(toReportExample),
   });
-  const votes = voteChart(id, records);
+  const votes = voteAgreementChart(id, records);
   if (votes) collector.voteCharts.push(votes);
 }
 
@@ -378,41 +370,6 @@ function toReportExample(record: ExampleRecord): ReportExample {
   };
   if (record.votes) example.votes = record.votes.map((v) => ({ answer: clip(v.answer), count: v.count }));
   return example;
-}
-
-/**
- * Self-consistency agreement: how many sampled paths voted for the chosen answer, split by whether it was
- * right. A well-calibrated run is right when its paths agree (Wang et al. 2023, fig. 5).
- */
-function voteChart(id: string, records: readonly ExampleRecord[]): BarChartData | null {
-  const voted = records.filter((r) => Array.isArray(r.votes) && r.votes.length > 0);
-  if (voted.length === 0) return null;
-  const counts = new Map<string, { correct: number; wrong: number; agreement: number; paths: number }>();
-  for (const record of voted) {
-    const votes = record.votes ?? [];
-    const paths = votes.reduce((total, v) => total + v.count, 0);
-    // votes for the answer the run chose (the plurality, unless ties were broken another way)
-    const chosen = votes.find((v) => v.answer === record.answer);
-    const top = chosen?.count ?? Math.max(...votes.map((v) => v.count));
-    const key = `${top}/${paths}`;
-    const entry = counts.get(key) ?? { correct: 0, wrong: 0, agreement: top, paths };
-    if (record.correct) entry.correct++;
-    else entry.wrong++;
-    counts.set(key, entry);
-  }
-  const keys = [...counts.entries()].sort(
-    (a, b) => a[1].agreement / a[1].paths - b[1].agreement / b[1].paths || a[1].paths - b[1].paths,
-  );
-  return {
-    kind: "bars",
-    title: `Votes for the chosen answer: ${id}`,
-    xLabel: "paths agreeing with the majority answer",
-    yLabel: "examples",
-    bars: keys.flatMap(([key, entry]) => [
-      { category: key, group: "correct", value: entry.correct },
-      { category: key, group: "wrong", value: entry.wrong },
-    ]),
-  };
 }
 
 // -------------------------------------------------------------------------------------------- train runs
@@ -555,229 +512,16 @@ function loadAdapterOnly(collector: Collector, dir: string): void {
   });
 }
 
-// ----------------------------------------------------------------------------------------- comparisons
-
-interface CompareRowLike {
-  name?: string;
-  kind?: string;
-  status?: string;
-  skipReason?: string;
-  metric?: {
-    name?: string;
-    value?: number;
-    low?: number;
-    high?: number;
-    correct?: number;
-    total?: number;
-  } | null;
-  trainableParameters?: number | null;
-  storedBytes?: number | null;
-  trainingSeconds?: number | null;
-  inferenceSecondsPerExample?: number | null;
-  tokensPerExample?: number | null;
-  cost?: number | null;
-}
-
-function loadCompare(collector: Collector, dir: string): void {
-  const path = join(dir, COMPARE_FILE);
-  const parsed = readJson(path) as { version?: unknown; setup?: Record<string, unknown>; rows?: unknown };
-  if (typeof parsed !== "object" || parsed === null || !Array.isArray(parsed.rows)) {
-    throw new ReportInputError("REPORT_BAD_COMPARE", `${path} has no "rows" array: not a comparison file`);
-  }
-  if (parsed.version !== 1) {
-    throw new ReportInputError(
-      "REPORT_BAD_COMPARE",
-      `${path} has version ${JSON.stringify(parsed.version)}; this report reads comparison version 1`,
-    );
-  }
-  const rows = parsed.rows as CompareRowLike[];
-  const rel = relativeName(collector, dir);
-  const task = typeof parsed.setup?.task === "string" ? basename(parsed.setup.task) : rel;
-  const label = rel === "." ? task : `${rel} (${task})`;
-  const num = (value: number | null | undefined) =>
-    typeof value === "number" && Number.isFinite(value) ? value : null;
-  collector.tables.push({
-    title: `Comparison: ${label}`,
-    source: join(rel, COMPARE_FILE),
-    columns: [
-      "name",
-      "kind",
-      "accuracy (95% CI)",
-      "trainable parameters",
-      "stored bytes",
-      "tokens / example",
-      "training s",
-      "inference s / example",
-      "cost",
-    ],
-    rows: rows.map((row) => {
-      const metric = row.metric;
-      const accuracy =
-        metric && typeof metric.value === "number"
-          ? typeof metric.low === "number" && typeof metric.high === "number"
-            ? { value: metric.value, low: metric.low, high: metric.high, percent: true }
-            : metric.value
-          : row.status === "skipped"
-            ? `skipped${row.skipReason ? `: ${row.skipReason}` : ""}`
-            : null;
-      return [
-        String(row.name ?? "?"),
-        String(row.kind ?? "?"),
-        accuracy,
-        num(row.trainableParameters),
-        num(row.storedBytes),
-        num(row.tokensPerExample),
-        num(row.trainingSeconds),
-        num(row.inferenceSecondsPerExample),
-        num(row.cost),
-      ];
-    }),
-  });
-  const done = rows.filter((r) => r.metric && typeof r.metric.value === "number");
-  if (done.length > 0) {
-    collector.comparisonCharts.push({
-      kind: "bars",
-      title: `Accuracy with 95% CI: ${label}`,
-      xLabel: "method / strategy",
-      yLabel: "accuracy",
-      percent: true,
-      bars: done.map((r) => ({
-        category: String(r.name),
-        group: r.kind === "method" ? "fine-tuning" : "prompting",
-        value: r.metric?.value as number,
-        ...(typeof r.metric?.low === "number" && typeof r.metric?.high === "number"
-          ? { low: r.metric.low, high: r.metric.high }
-          : {}),
-      })),
-    });
-  }
-  for (const row of done) {
-    const y = row.metric?.value as number;
-    if (
-      row.kind === "method" &&
-      num(row.trainableParameters) !== null &&
-      (row.trainableParameters as number) > 0
-    )
-      collector.comparisonPoints.specialists.push({
-        label: String(row.name),
-        x: row.trainableParameters as number,
-        y,
-        group: label,
-      });
-    if (row.kind !== "method" && num(row.tokensPerExample) !== null)
-      collector.comparisonPoints.generalists.push({
-        label: String(row.name),
-        x: row.tokensPerExample as number,
-        y,
-        group: label,
-      });
-  }
-}
-
-// ---------------------------------------------------------------------------------------------- charts
-
-function buildCharts(collector: Collector): ReportChart[] {
-  const charts: ReportChart[] = [];
-  const withLosses = collector.curves.filter((c) => c.stepLosses.length > 0);
-  if (withLosses.length > 0) {
-    charts.push({
-      kind: "line",
-      title: "Training loss per step",
-      xLabel: "optimizer step",
-      yLabel: "training loss",
-      series: withLosses.map((c) => ({ name: c.runId, points: c.stepLosses })),
-    });
-  }
-  const withEvalLoss = collector.curves.filter((c) => c.evalLoss.length > 0);
-  if (withEvalLoss.length > 0) {
-    charts.push({
-      kind: "line",
-      title: "Validation loss",
-      xLabel: "optimizer step",
-      yLabel: "validation loss",
-      series: withEvalLoss.map((c) => ({ name: c.runId, points: c.evalLoss })),
-    });
-  }
-  const withEvalAccuracy = collector.curves.filter((c) => c.evalAccuracy.length > 0);
-  if (withEvalAccuracy.length > 0) {
-    charts.push({
-      kind: "line",
-      title: "Validation accuracy",
-      xLabel: "optimizer step",
-      yLabel: "accuracy",
-      percent: true,
-      series: withEvalAccuracy.map((c) => ({ name: c.runId, points: c.evalAccuracy })),
-    });
-  }
-  const accuracyRuns = collector.runs.filter((r) => r.metric?.name === "accuracy");
-  if (accuracyRuns.length > 0) {
-    charts.push({
-      kind: "bars",
-      title: `Accuracy per run (error bars: bootstrap ${Math.round(100 * collector.options.level)}% CI)`,
-      xLabel: "run",
-      yLabel: "accuracy",
-      percent: true,
-      bars: accuracyRuns.map((r) => ({
-        category: r.id,
-        group: r.kind === "train" ? "fine-tuning" : "prompting",
-        value: r.metric?.value as number,
-        ...(r.metric?.interval ? { low: r.metric.interval.low, high: r.metric.interval.high } : {}),
-      })),
-    });
-  }
-  charts.push(...collector.comparisonCharts);
-  charts.push(...collector.voteCharts);
-
-  const specialists: ScatterPoint[] = [
-    ...collector.runs
-      .filter((r) => r.kind === "train" && r.metric && (r.cost.trainableParameters ?? 0) > 0)
-      .map((r) => ({
-        label: `${r.approach} (${r.id})`,
-        x: r.cost.trainableParameters as number,
-        y: r.metric?.value as number,
-        group: "runs",
-      })),
-    ...collector.comparisonPoints.specialists,
-  ];
-  if (specialists.length > 0) {
-    charts.push({
-      kind: "scatter",
-      title: "Specialists: metric vs trainable parameters (dashed: Pareto frontier)",
-      xLabel: "trainable parameters (log scale)",
-      yLabel: "metric",
-      logX: true,
-      percent: true,
-      frontier: true,
-      points: specialists,
-    });
-  }
-  const promptRuns = collector.runs.filter(
-    (r) => r.kind === "prompt" && r.metric && r.cost.tokensPerExample !== undefined,
-  );
-  const generalists: ScatterPoint[] = [
-    ...promptRuns.map((r) => ({
-      label: `${r.approach} (${r.id})`,
-      x: r.cost.tokensPerExample as number,
-      y: r.metric?.value as number,
-      group: "runs",
-    })),
-    ...collector.comparisonPoints.generalists,
-  ];
-  if (generalists.length > 0) {
-    const estimated = promptRuns.some((r) => r.cost.tokensEstimated);
-    charts.push({
-      kind: "scatter",
-      title: "Generalists: accuracy vs tokens per example (dashed: Pareto frontier)",
-      xLabel: estimated ? "tokens per example (≈ characters / 4 where not counted)" : "tokens per example",
-      yLabel: "accuracy",
-      percent: true,
-      frontier: true,
-      points: generalists,
-    });
-  }
-  return charts;
-}
-
 function mean(values: readonly number[]): number {
   return values.length === 0 ? 0 : values.reduce((a, b) => a + b, 0) / values.length;
+}
+
+function loadComparison(collector: Collector, dir: string): void {
+  const rel = relativeName(collector, dir);
+  const label = rel === "." ? basename(dir) : rel;
+  const section = readComparison(join(dir, COMPARE_FILE), label, join(rel, COMPARE_FILE));
+  collector.tables.push(section.table);
+  if (section.chart) collector.comparisonCharts.push(section.chart);
+  collector.comparisonSpecialists.push(...section.specialists);
+  collector.comparisonGeneralists.push(...section.generalists);
 }

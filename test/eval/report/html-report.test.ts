@@ -100,11 +100,32 @@ describe("HTML report of a results folder", () => {
     // validation loss: both training runs
     assert.equal(countMarks(figure(html, "Validation loss"), "line", "line", "path"), 2);
     // Pareto plots: two specialists, two generalists, each labelled
+    // (each with the comparison's row)
     const specialists = figure(html, "Specialists: metric vs trainable parameters");
-    assert.equal(countMarks(specialists, "symbol", "point", "path"), 2);
+    assert.equal(countMarks(specialists, "symbol", "point", "path"), 3);
     assert.ok(specialists.includes("lora (train-lora)"));
     const generalists = figure(html, "Generalists: accuracy vs tokens per example");
-    assert.equal(countMarks(generalists, "symbol", "point", "path"), 2);
+    assert.equal(countMarks(generalists, "symbol", "point", "path"), 3);
+    assert.ok(generalists.includes(">few-shot:4<"));
+  });
+
+  test("a comparison written by adaptlm compare becomes a table with intervals and a bar chart", () => {
+    assert.equal(input.tables.length, 1);
+    const table = input.tables[0];
+    assert.equal(table?.title, "Comparison: compare-sst2");
+    assert.deepEqual(
+      table?.rows.map((r) => r.slice(0, 4)),
+      [
+        ["lora", "fine-tuning", { value: 0.82, low: 0.7, high: 0.92, percent: true }, 12_345],
+        ["few-shot:4", "prompting", { value: 0.7, low: 0.56, high: 0.82, percent: true }, 0],
+        ["least-to-most", "prompting", "skipped: needs an answer task", null],
+      ],
+    );
+    assert.ok(html.includes('82.0% <span class="meta">[70.0%, 92.0%]</span>'));
+    assert.ok(html.includes("12,345"));
+    const chart = figure(html, "Accuracy with 95% CI: compare-sst2");
+    assert.equal(countMarks(chart, "rect", "bar", "path"), 2);
+    assert.equal(countMarks(chart, "rule", "error-bar", "line"), 2);
   });
 
   test("the example browser shows prompts, outputs, votes and gold, HTML-escaped", () => {

@@ -58,7 +58,7 @@ describe("adaptlm report", () => {
     assert.equal(lines[0], out);
     assert.match(
       lines[1] ?? "",
-      /^report: 4 run\(s\) \(2 prompting, 2 fine-tuning\), 0 comparison table\(s\), \d+ chart\(s\), 2 skipped; best: prompt\/self-consistency 100\.0% accuracy$/,
+      /^report: 4 run\(s\) \(2 prompting, 2 fine-tuning\), 1 comparison table\(s\), \d+ chart\(s\), 2 skipped; best: prompt\/self-consistency 100\.0% accuracy$/,
     );
     const html = readFileSync(out, "utf8");
     assert.ok(html.startsWith("<!doctype html>"));

@@ -171,6 +171,73 @@ export function writeTrainRun(dir: string, method: "lora" | "bitfit", summary: b
   writeFileSync(join(dir, "train_run.json"), `${JSON.stringify(run, null, 2)}\n`);
 }
 
+/**
+ * compare.json as `adaptlm compare` writes it (src/eval/compare/report.ts, version 1): a LoRA row, a few-shot
+ * row and a strategy skipped for the task.
+ */
+export function writeComparison(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  const row = (fields: Record<string, unknown>) => ({
+    status: "done",
+    trainableParameters: null,
+    baseParameters: null,
+    storedBytes: null,
+    trainingSeconds: null,
+    inferenceSecondsPerExample: null,
+    tokensPerExample: null,
+    promptTokensPerExample: null,
+    completionTokensPerExample: null,
+    cost: null,
+    artifacts: null,
+    examples: [],
+    finishedAt: "2026-11-28T12:00:00.000Z",
+    ...fields,
+  });
+  const metric = (value: number, low: number, high: number) => ({
+    name: "accuracy",
+    value,
+    low,
+    high,
+    level: 0.95,
+    correct: Math.round(value * 50),
+    total: 50,
+  });
+  const report = {
+    version: 1,
+    setup: { task: "/data/sst2-mini", seed: 0, labels: ["neg", "pos"] },
+    rows: [
+      row({
+        name: "lora",
+        kind: "method",
+        metric: metric(0.82, 0.7, 0.92),
+        trainableParameters: 12_345,
+        baseParameters: 4_400_000,
+        storedBytes: 52_000,
+        trainingSeconds: 31.5,
+        tokensPerExample: 24,
+      }),
+      row({
+        name: "few-shot:4",
+        kind: "strategy",
+        metric: metric(0.7, 0.56, 0.82),
+        trainableParameters: 0,
+        tokensPerExample: 350,
+        inferenceSecondsPerExample: 0.4,
+      }),
+      row({
+        name: "least-to-most",
+        kind: "strategy",
+        status: "skipped",
+        skipReason: "needs an answer task",
+        metric: null,
+      }),
+    ],
+    startedAt: "2026-11-28T11:00:00.000Z",
+    updatedAt: "2026-11-28T12:00:00.000Z",
+  };
+  writeFileSync(join(dir, "compare.json"), `${JSON.stringify(report, null, 2)}\n`);
+}
+
 export interface ResultsFolder {
   root: string;
   fewShot: string;
@@ -192,6 +259,7 @@ export function writeResultsFolder(): ResultsFolder {
   writeSelfConsistencyRun(folder.selfConsistency);
   writeTrainRun(folder.lora, "lora", true);
   writeTrainRun(folder.bitfit, "bitfit", false);
+  writeComparison(join(root, "compare-sst2"));
   mkdirSync(join(root, "notes"), { recursive: true });
   writeFileSync(join(root, "notes", "todo.txt"), "nothing here\n");
   mkdirSync(join(root, "broken"), { recursive: true });
