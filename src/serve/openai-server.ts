@@ -14,6 +14,13 @@
 // unless the server was started with `plainChat`: then "<role>: <content>\n" per message then "assistant:",
 // stopping at "\nuser:".
 //
+// Adapters (as vLLM serves LoRA modules): several PEFT adapter folders on the one frozen base, requested through
+// the `model` field as "<base>:<adapter>"; /v1/models lists the base and every "<base>:<adapter>". Requests run
+// one at a time, so the adapter a request names is attached for its generation (AdapterSet.use) and a request
+// for the base detaches it again. Adapters that change the model's layers (LoRA, BitFit, Houlsby) are served;
+// virtual-token adapters (prompt tuning, prefix tuning) are refused at start, since generation with the KV
+// cache does not take their extra positions.
+//
 // Safety: binds 127.0.0.1 unless told otherwise; optional bearer key; limits on body size, max_tokens, n and
 // queue length answer with OpenAI-style JSON errors (400, 401, 404, 413, 429). Nothing is printed.
 
@@ -21,10 +28,15 @@ import { randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { AdaptlmError } from "../errors.js";
+import { CausalLMTaskModel } from "../heads/causal-lm.js";
 import { modelFolder } from "../lm/local-engine.js";
+import type { GPT2LMHeadModel } from "../models/gpt2.js";
+import type { LlamaForCausalLM } from "../models/llama.js";
 import { type LoadedModel, requireTokenizer } from "../models/load-model.js";
 import { sequenceLogprobs } from "../models/score.js";
 import { causalModel, generateTextAsync, type TextSample } from "../models/text-generation.js";
+import { AdapterSet } from "../peft/adapter-set.js";
+import type { Adapter } from "../peft/method.js";
 import {
   type ChatFormat,
   ChatTemplateError,
@@ -56,6 +68,11 @@ export interface ServeOptions {
   chatTemplateName?: string;
   /** Without a chat template, render chat as the plain "role: content" transcript instead of refusing it. */
   plainChat?: boolean;
+  /**
+   * Adapters by name, served as "<modelName>:<name>" (detached adapters, e.g. from loadAdapter). Names may not
+   * contain ":".
+   */
+  adapters?: ReadonlyMap<string, Adapter>;
   /** Called for every finished request (method, path, status, milliseconds), for the CLI's log. */
   onRequest?: (event: { method: string; path: string; status: number; ms: number }) => void;
 }
@@ -65,6 +82,38 @@ export interface RunningServer {
   url: string;
   server: Server;
   close(): Promise<void>;
+}
+
+/** A server that cannot start as configured (bad adapter name, unservable adapter). Code: SERVE_ADAPTER. */
+export class ServeError extends AdaptlmError {}
+
+/** The adapters on one base, checked against it: each attaches (so its tensors fit this architecture). */
+function adapterSetFor(loaded: LoadedModel, adapters: ReadonlyMap<string, Adapter>): AdapterSet | null {
+  if (adapters.size === 0) return null;
+  const set = new AdapterSet(
+    new CausalLMTaskModel(causalModel(loaded) as unknown as GPT2LMHeadModel | LlamaForCausalLM),
+  );
+  for (const [name, adapter] of adapters) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) {
+      throw new ServeError(
+        "SERVE_ADAPTER",
+        `adapter name ${JSON.stringify(name)} must be letters, digits, ".", "_" or "-" (it is requested as "<base>:<name>")`,
+      );
+    }
+    if (adapter.virtualTokens > 0 || adapter.peftType === "PREFIX_TUNING") {
+      throw new ServeError(
+        "SERVE_ADAPTER",
+        `adapter "${name}" is ${adapter.peftType}: its virtual tokens are not applied by cached generation, so it cannot be served yet; serve LoRA (or BitFit/Houlsby) adapters, or evaluate it with adaptlm train's evaluation`,
+      );
+    }
+    set.add(name, adapter);
+    try {
+      set.use(name);
+    } finally {
+      set.use(null);
+    }
+  }
+  return set;
 }
 
 class HttpError extends Error {
@@ -118,6 +167,7 @@ export async function startOpenAIServer(
   causalModel(loaded);
   const tokenizer = requireTokenizer(loaded);
   const name = options.modelName ?? "local";
+  const adapterSet = adapterSetFor(loaded, options.adapters ?? new Map());
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const maxTokens = options.maxTokens ?? 1024;
   const maxN = options.maxN ?? 16;
@@ -173,15 +223,47 @@ export async function startOpenAIServer(
     };
   };
 
-  const checkModel = (body: Record<string, unknown>): void => {
-    if (body.model !== undefined && body.model !== name) {
-      throw new HttpError(
-        404,
-        `model ${JSON.stringify(body.model)} is not served here; this server serves "${name}"`,
-        "invalid_request_error",
-        "model_not_found",
-      );
+  const servedIds = (): string[] => [
+    name,
+    ...(adapterSet?.names() ?? []).map((adapter) => `${name}:${adapter}`),
+  ];
+
+  /**
+   * The model a request names (default: the base) and the adapter it needs, made active: requests run one
+   * at a time, so the adapter stays attached for exactly this request's generation.
+   */
+  const useModel = (body: Record<string, unknown>): string => {
+    const requested = body.model;
+    if (requested === undefined || requested === null || requested === name) {
+      adapterSet?.use(null);
+      return name;
     }
+    if (typeof requested === "string" && requested.startsWith(`${name}:`)) {
+      const adapter = requested.slice(name.length + 1);
+      if (!adapterSet?.names().includes(adapter)) {
+        const loaded = adapterSet?.names() ?? [];
+        throw new HttpError(
+          404,
+          `adapter "${adapter}" is not loaded on this server (${
+            loaded.length > 0
+              ? `loaded: ${loaded.map((a) => `"${name}:${a}"`).join(", ")}`
+              : "no adapters loaded"
+          }); start adaptlm serve with --adapter ${adapter}=DIR`,
+          "invalid_request_error",
+          "model_not_found",
+        );
+      }
+      adapterSet.use(adapter);
+      return requested;
+    }
+    throw new HttpError(
+      404,
+      `model ${JSON.stringify(requested)} is not served here; this server serves ${servedIds()
+        .map((id) => `"${id}"`)
+        .join(", ")}`,
+      "invalid_request_error",
+      "model_not_found",
+    );
   };
 
   const finishReason = (sample: TextSample): string => (sample.finishReason === "length" ? "length" : "stop");
@@ -194,7 +276,7 @@ export async function startOpenAIServer(
   const codePoints = (text: string): number => [...text].length;
 
   async function completions(body: Record<string, unknown>, res: ServerResponse, id: string): Promise<void> {
-    checkModel(body);
+    const model = useModel(body);
     if (typeof body.prompt !== "string") {
       throw new HttpError(
         400,
@@ -211,7 +293,7 @@ export async function startOpenAIServer(
     const stream = body.stream === true;
     if (stream && echo) throw new HttpError(400, '"echo" cannot be combined with "stream" here');
     const chunk = (index: number, text: string, finish: string | null) =>
-      `data: ${JSON.stringify({ id, object: "text_completion", created, model: name, choices: [{ index, text, logprobs: null, finish_reason: finish }] })}\n\n`;
+      `data: ${JSON.stringify({ id, object: "text_completion", created, model, choices: [{ index, text, logprobs: null, finish_reason: finish }] })}\n\n`;
     if (stream) startEvents(res);
     const result = await generateTextAsync(loaded, [prompt], {
       ...fields,
@@ -292,7 +374,7 @@ export async function startOpenAIServer(
       id,
       object: "text_completion",
       created,
-      model: name,
+      model,
       choices,
       usage: {
         prompt_tokens: promptTokens,
@@ -309,7 +391,7 @@ export async function startOpenAIServer(
   }
 
   async function chat(body: Record<string, unknown>, res: ServerResponse, id: string): Promise<void> {
-    checkModel(body);
+    const model = useModel(body);
     const messages = body.messages;
     if (!Array.isArray(messages) || messages.length === 0)
       throw new HttpError(400, '"messages" must be a non-empty array');
@@ -344,7 +426,7 @@ export async function startOpenAIServer(
     const stream = body.stream === true;
     const object = "chat.completion.chunk";
     const chunk = (index: number, delta: Record<string, string>, finish: string | null) =>
-      `data: ${JSON.stringify({ id, object, created, model: name, choices: [{ index, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+      `data: ${JSON.stringify({ id, object, created, model, choices: [{ index, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
     if (stream) {
       startEvents(res);
       for (let index = 0; index < fields.n; index++)
@@ -381,7 +463,7 @@ export async function startOpenAIServer(
       id,
       object: "chat.completion",
       created,
-      model: name,
+      model,
       choices: samples.map((sample, index) => ({
         index,
         message: { role: "assistant", content: format.cleanReply(sample.text) },
@@ -423,7 +505,14 @@ export async function startOpenAIServer(
     if (req.method === "GET" && path === "/v1/models") {
       sendJson(res, 200, {
         object: "list",
-        data: [{ id: name, object: "model", created, owned_by: "adaptlm" }],
+        data: servedIds().map((id) => ({
+          id,
+          object: "model",
+          created,
+          owned_by: "adaptlm",
+          root: name,
+          parent: id === name ? null : name,
+        })),
       });
       return;
     }

@@ -1,6 +1,8 @@
 // `adaptlm serve <model>`: an OpenAI-compatible HTTP server over the local engine.
 
 import { parseArgs } from "node:util";
+import { loadAdapter } from "../../peft/adapter-store.js";
+import type { Adapter } from "../../peft/method.js";
 import { startOpenAIServer } from "../../serve/openai-server.js";
 import { readChatTemplateFile } from "../../tokenizers/chat-template.js";
 import type { CliCommand } from "../command.js";
@@ -12,6 +14,8 @@ Serves a causal LM over an OpenAI-compatible API (as vLLM does): GET /v1/models,
 POST /v1/completions (echo + logprobs for scoring), POST /v1/chat/completions (the model's
 chat template from tokenizer_config.json, rendered as transformers does), n, seed, stop,
 logprobs, SSE streaming. Requests run one at a time; the others wait in a bounded queue.
+Adapters (as vLLM's LoRA modules): --adapter NAME=DIR loads a PEFT adapter folder onto the base;
+clients ask for it with "model": "<name>:<NAME>" (GET /v1/models lists them all).
 
 Options:
   --host HOST            interface to bind (default 127.0.0.1: this machine only)
@@ -22,6 +26,8 @@ Options:
   --max-n N              largest n accepted (default 16)
   --max-queue N          requests running or waiting before 429 (default 16)
   --max-body-bytes N     largest request body (default 1048576)
+  --adapter NAME=DIR     serve a PEFT adapter folder (LoRA, BitFit, Houlsby) as "<name>:NAME";
+                         repeatable
   --chat-template FILE   chat template to use instead of the model's: a .jinja file, or a JSON
                          file with a "chat_template" field (e.g. another model's tokenizer_config.json)
   --chat-template-name N which of several named templates (default "default")
@@ -48,6 +54,7 @@ export async function runServeCommand(argv: string[]): Promise<void> {
       "chat-template": { type: "string" },
       "chat-template-name": { type: "string" },
       "plain-chat": { type: "boolean" },
+      adapter: { type: "string", multiple: true },
     },
     allowPositionals: true,
     strict: true,
@@ -62,6 +69,15 @@ export async function runServeCommand(argv: string[]): Promise<void> {
       );
   }
   const chatTemplates = values["chat-template"] ? readChatTemplateFile(values["chat-template"]) : undefined;
+  const adapters = new Map<string, Adapter>();
+  for (const spec of values.adapter ?? []) {
+    const at = spec.indexOf("=");
+    if (at <= 0 || at === spec.length - 1)
+      throw new CliUsageError(`--adapter takes NAME=DIR (a PEFT adapter folder), got "${spec}"`);
+    const adapterName = spec.slice(0, at);
+    if (adapters.has(adapterName)) throw new CliUsageError(`--adapter ${adapterName} is given twice`);
+    adapters.set(adapterName, loadAdapter(spec.slice(at + 1)));
+  }
   const loaded = await loadModelForCommand(model, values);
   const maxTokens = numberOption(values, "max-tokens", { integer: true, min: 1 });
   const maxN = numberOption(values, "max-n", { integer: true, min: 1 });
@@ -79,9 +95,12 @@ export async function runServeCommand(argv: string[]): Promise<void> {
     ...(chatTemplates ? { chatTemplates } : {}),
     ...(values["chat-template-name"] ? { chatTemplateName: values["chat-template-name"] } : {}),
     ...(values["plain-chat"] ? { plainChat: true } : {}),
+    ...(adapters.size > 0 ? { adapters } : {}),
     onRequest: (e) => console.error(`${e.method} ${e.path} ${e.status} ${e.ms} ms`),
   });
-  console.log(`serving ${values.name ?? model} at ${running.url}${apiKey ? " (API key required)" : ""}`);
+  const served = values.name ?? model;
+  console.log(`serving ${served} at ${running.url}${apiKey ? " (API key required)" : ""}`);
+  for (const adapterName of adapters.keys()) console.log(`  adapter: ${served}:${adapterName}`);
   await new Promise<void>((resolve) => {
     const stop = () => {
       void running.close().then(resolve);
