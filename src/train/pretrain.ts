@@ -19,8 +19,8 @@
 // Output folder: config.json, model.safetensors (f32 or f16), the tokenizer files, README.md (a model card),
 // training_log.jsonl, and checkpoint/ (pretrain_state.json naming state-<step>.safetensors, written after it).
 
-import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { basename, join } from "node:path";
 import { AdaptlmError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic-file.js";
 import { type ModelConfig, parseHfConfig } from "../io/hf-config.js";
@@ -33,6 +33,7 @@ import { weightDecayGroups } from "../optim/optimizer.js";
 import { noGrad } from "../tensor/grad-mode.js";
 import * as T from "../tensor/index.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
+import { readRecords } from "./dataset.js";
 import { MLM_IGNORE_LABEL, maskTokens } from "./mlm-masking.js";
 
 /** Codes: BAD_OPTION, TOKENIZER_MISMATCH, NOT_ENOUGH_DATA, CHECKPOINT_MISMATCH, NON_FINITE_LOSS. */
@@ -224,6 +225,70 @@ function objectiveSpecials(
     );
   }
   return { separator: sepTokenId, blockStart: clsTokenId };
+}
+
+/**
+ * Documents of text files for pretraining: .txt (documents separated by blank lines), or .jsonl / .json /
+ * .csv / .tsv records whose `textField` holds the document.
+ */
+export function readTextDocuments(paths: readonly string[], textField = "text"): string[] {
+  const documents: string[] = [];
+  for (const path of paths) {
+    if (/\.(txt|md)$/i.test(path)) {
+      if (!existsSync(path)) throw new PretrainError("BAD_OPTION", `text file ${path} does not exist`);
+      for (const part of readFileSync(path, "utf8").split(/\r?\n\s*\r?\n/)) {
+        const text = part.trim();
+        if (text !== "") documents.push(text);
+      }
+      continue;
+    }
+    for (const [n, record] of readRecords(path).entries()) {
+      const text = record[textField];
+      if (typeof text !== "string") {
+        throw new PretrainError(
+          "BAD_OPTION",
+          `${path}: record ${n + 1} has no string field "${textField}" (fields: ${Object.keys(record).join(", ")}); choose the field holding the text`,
+        );
+      }
+      if (text.trim() !== "") documents.push(text);
+    }
+  }
+  return documents;
+}
+
+/** Holds out every round(1 / fraction)-th document for validation (deterministic, spread over the data). */
+export function splitForValidation(
+  documents: readonly string[],
+  fraction: number,
+): { train: string[]; validation: string[] } {
+  if (!(fraction > 0 && fraction < 1))
+    throw new PretrainError("BAD_OPTION", `validation fraction must lie in (0, 1), got ${fraction}`);
+  const every = Math.max(2, Math.round(1 / fraction));
+  const train: string[] = [];
+  const validation: string[] = [];
+  documents.forEach((doc, i) => {
+    (i % every === every - 1 ? validation : train).push(doc);
+  });
+  return { train, validation };
+}
+
+const TOKENIZER_FILE_NAMES = [
+  "tokenizer.json",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+  "vocab.txt",
+  "vocab.json",
+  "merges.txt",
+];
+
+/** The tokenizer files of a folder (or one tokenizer file), as texts to write next to a model. */
+export function tokenizerFilesOf(path: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  if (!existsSync(path)) throw new PretrainError("BAD_OPTION", `tokenizer ${path} does not exist`);
+  const isDir = statSync(path).isDirectory();
+  const candidates = isDir ? TOKENIZER_FILE_NAMES.map((n) => join(path, n)) : [path];
+  for (const file of candidates) if (existsSync(file)) files[basename(file)] = readFileSync(file, "utf8");
+  return files;
 }
 
 /** A 32-bit seed for stream `stream`, item `index` of a run seeded `seed` (murmur3's finaliser). */

@@ -1,0 +1,233 @@
+// Named pretraining recipes for the lab models: small BERT and Llama configurations with the schedule and
+// budget that let each finish within an hour on a 2-core CPU. A recipe is data (an HF config.json object plus
+// the options of pretrain()); the texts and the tokenizer come from the caller (see lab-recipe-data.ts).
+//
+// Step times were measured on 2026-11-28 on this project's 2-core machine (native backend) while other jobs
+// ran (load average ~4), by timing pretrain() steps 2-4 of each recipe on random ids; so they are pessimistic,
+// and `steps` is set from them so that estimatedMinutes lands in the budget: 40-55 min for lab-encoder and
+// lab-decoder-l, 15-25 min for lab-decoder-s, ~35 min for lab-decoder-m.
+
+import { AdaptlmError } from "../errors.js";
+import type { PretrainObjective, PretrainOptions } from "./pretrain.js";
+
+export const RECIPE_NAMES = ["lab-encoder", "lab-decoder-s", "lab-decoder-m", "lab-decoder-l"] as const;
+export type RecipeName = (typeof RECIPE_NAMES)[number];
+
+export class RecipeError extends AdaptlmError {}
+
+export interface PretrainRecipe {
+  name: RecipeName;
+  description: string;
+  objective: PretrainObjective;
+  /** The tokenizer the recipe expects (trained on the recipe's data by the caller). */
+  tokenizer: { kind: "wordpiece" | "byte-level-bpe"; vocabSize: number };
+  /** HF config.json keys (vocab_size = tokenizer.vocabSize). */
+  config: Record<string, unknown>;
+  seqLen: number;
+  batchSize: number;
+  steps: number;
+  learningRate: number;
+  warmupSteps: number;
+  weightDecay: number;
+  betas: [number, number];
+  evalEvery: number;
+  checkpointEvery: number;
+  evalBlocks: number;
+  dtype: "f32" | "f16";
+  /** Measured milliseconds per optimizer step on the 2-core machine (see the file comment). */
+  measuredMsPerStep: number;
+  /** steps * measuredMsPerStep, plus evaluation, in minutes. */
+  estimatedMinutes: number;
+}
+
+const VOCAB = 4096;
+
+function bertConfig(hidden: number, layers: number, heads: number, intermediate: number, positions: number) {
+  return {
+    model_type: "bert",
+    architectures: ["BertForMaskedLM"],
+    vocab_size: VOCAB,
+    hidden_size: hidden,
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    intermediate_size: intermediate,
+    max_position_embeddings: positions,
+    type_vocab_size: 2,
+    hidden_act: "gelu",
+    layer_norm_eps: 1e-12,
+    initializer_range: 0.02,
+    // adaptlm's BERT has no dropout; transformers reads these when fine-tuning the result.
+    hidden_dropout_prob: 0.1,
+    attention_probs_dropout_prob: 0.1,
+    position_embedding_type: "absolute",
+    pad_token_id: 0,
+  };
+}
+
+function llamaConfig(hidden: number, layers: number, heads: number, intermediate: number, positions: number) {
+  return {
+    model_type: "llama",
+    architectures: ["LlamaForCausalLM"],
+    vocab_size: VOCAB,
+    hidden_size: hidden,
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    num_key_value_heads: heads,
+    intermediate_size: intermediate,
+    max_position_embeddings: positions,
+    hidden_act: "silu",
+    rms_norm_eps: 1e-5,
+    rope_theta: 10000,
+    tie_word_embeddings: true,
+    attention_bias: false,
+    mlp_bias: false,
+    initializer_range: 0.02,
+  };
+}
+
+/** Minutes for `steps` at `ms` per step, plus ~3% for evaluations and checkpoints. */
+function minutes(steps: number, ms: number): number {
+  return Math.round(((steps * ms) / 60000) * 1.03 * 10) / 10;
+}
+
+function recipe(
+  r: Omit<PretrainRecipe, "estimatedMinutes" | "checkpointEvery" | "warmupSteps"> & {
+    warmupSteps?: number;
+  },
+): PretrainRecipe {
+  return {
+    ...r,
+    warmupSteps: r.warmupSteps ?? Math.round(0.05 * r.steps),
+    checkpointEvery: r.evalEvery,
+    estimatedMinutes: minutes(r.steps, r.measuredMsPerStep),
+  };
+}
+
+export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
+  // ~4.3M parameters. 2026-11-28: 2400-2700 ms/step (batch 32 x 128) -> ~49 min.
+  "lab-encoder": recipe({
+    name: "lab-encoder",
+    description:
+      "BERT encoder, masked-LM: hidden 256, 4 layers, 4 heads, FFN 1024, 128 positions, WordPiece 4096",
+    objective: "mlm",
+    tokenizer: { kind: "wordpiece", vocabSize: VOCAB },
+    config: bertConfig(256, 4, 4, 1024, 128),
+    seqLen: 128,
+    batchSize: 32,
+    steps: 1100,
+    learningRate: 7e-4,
+    weightDecay: 0.01,
+    betas: [0.9, 0.999],
+    warmupSteps: 110,
+    evalEvery: 100,
+    evalBlocks: 64,
+    dtype: "f32",
+    measuredMsPerStep: 2600,
+  }),
+  // ~1.4M parameters. 2026-11-28: 1050-1120 ms/step (batch 32 x 128) -> ~21 min.
+  "lab-decoder-s": recipe({
+    name: "lab-decoder-s",
+    description:
+      "Llama decoder ~1.4M: hidden 128, 4 layers, 4 heads, SwiGLU 384, tied embeddings, byte-level BPE 4096",
+    objective: "clm",
+    tokenizer: { kind: "byte-level-bpe", vocabSize: VOCAB },
+    config: llamaConfig(128, 4, 4, 384, 256),
+    seqLen: 128,
+    batchSize: 32,
+    steps: 1100,
+    learningRate: 2e-3,
+    weightDecay: 0.1,
+    betas: [0.9, 0.95],
+    evalEvery: 100,
+    evalBlocks: 64,
+    dtype: "f32",
+    measuredMsPerStep: 1100,
+  }),
+  // ~4.5M parameters. 2026-11-28: 2310-2470 ms/step (batch 32 x 128) -> ~37 min.
+  "lab-decoder-m": recipe({
+    name: "lab-decoder-m",
+    description:
+      "Llama decoder ~4.5M: hidden 256, 4 layers, 4 heads, SwiGLU 768, tied embeddings, byte-level BPE 4096",
+    objective: "clm",
+    tokenizer: { kind: "byte-level-bpe", vocabSize: VOCAB },
+    config: llamaConfig(256, 4, 4, 768, 256),
+    seqLen: 128,
+    batchSize: 32,
+    steps: 900,
+    learningRate: 1e-3,
+    weightDecay: 0.1,
+    betas: [0.9, 0.95],
+    evalEvery: 100,
+    evalBlocks: 64,
+    dtype: "f32",
+    measuredMsPerStep: 2400,
+  }),
+  // ~10.4M parameters (f16: ~21 MB). 2026-11-28: 2500-4840 ms/step (batch 16 x 128; 5600-6600 at batch 32)
+  // -> ~48 min.
+  "lab-decoder-l": recipe({
+    name: "lab-decoder-l",
+    description:
+      "Llama decoder ~10.4M: hidden 384, 5 layers, 6 heads, SwiGLU 1024, tied embeddings, byte-level BPE 4096",
+    objective: "clm",
+    tokenizer: { kind: "byte-level-bpe", vocabSize: VOCAB },
+    config: llamaConfig(384, 5, 6, 1024, 256),
+    seqLen: 128,
+    batchSize: 16,
+    steps: 700,
+    learningRate: 1e-3,
+    weightDecay: 0.1,
+    betas: [0.9, 0.95],
+    evalEvery: 70,
+    evalBlocks: 64,
+    dtype: "f16",
+    measuredMsPerStep: 4000,
+  }),
+};
+
+/** The recipe of that name, or a typed error listing the names. */
+export function getRecipe(name: string): PretrainRecipe {
+  if (!(RECIPE_NAMES as readonly string[]).includes(name)) {
+    throw new RecipeError(
+      "UNKNOWN_RECIPE",
+      `unknown pretraining recipe "${name}"; recipes: ${RECIPE_NAMES.join(", ")}`,
+    );
+  }
+  return RECIPES[name as RecipeName];
+}
+
+/** pretrain() options of a recipe, for a tokenizer of `vocabSize` tokens (the config's vocab_size follows it). */
+export function recipeOptions(
+  recipe: PretrainRecipe,
+  vocabSize: number,
+): Pick<
+  PretrainOptions,
+  | "config"
+  | "objective"
+  | "seqLen"
+  | "batchSize"
+  | "steps"
+  | "learningRate"
+  | "warmupSteps"
+  | "weightDecay"
+  | "betas"
+  | "evalEvery"
+  | "checkpointEvery"
+  | "evalBlocks"
+  | "dtype"
+> {
+  return {
+    config: { ...recipe.config, vocab_size: vocabSize },
+    objective: recipe.objective,
+    seqLen: recipe.seqLen,
+    batchSize: recipe.batchSize,
+    steps: recipe.steps,
+    learningRate: recipe.learningRate,
+    warmupSteps: recipe.warmupSteps,
+    weightDecay: recipe.weightDecay,
+    betas: recipe.betas,
+    evalEvery: recipe.evalEvery,
+    checkpointEvery: recipe.checkpointEvery,
+    evalBlocks: recipe.evalBlocks,
+    dtype: recipe.dtype,
+  };
+}
