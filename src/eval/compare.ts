@@ -21,6 +21,7 @@ import {
   type CompareRow,
   type CompareSetup,
   readCompareReport,
+  skippedRow,
   writeCompareReport,
 } from "./compare/report.js";
 import { parseMethods, parseStrategies } from "./compare/row-specs.js";
@@ -180,17 +181,25 @@ export async function runComparison(options: CompareOptions): Promise<CompareRep
     testExamples: splits.test.length,
     labels: splits.labels,
     seed,
-    encoder: options.encoder ? resolve(options.encoder) : null,
-    training: {
-      maxSteps: options.maxSteps ?? null,
-      epochs: options.epochs ?? null,
-      batchSize,
-      learningRate: options.learningRate ?? null,
-      maxLength,
-    },
-    lm: options.lm ? { model: options.lm.model, endpoint: options.endpoint ?? null } : null,
-    prompting: { samples: options.samples ?? 5, instruction: options.instruction ?? DEFAULT_INSTRUCTION },
-    prices: options.price ?? null,
+    encoder: options.encoder
+      ? {
+          folder: resolve(options.encoder),
+          maxSteps: options.maxSteps ?? null,
+          epochs: options.epochs ?? null,
+          batchSize,
+          learningRate: options.learningRate ?? null,
+          maxLength,
+        }
+      : null,
+    lm: options.lm
+      ? {
+          model: options.lm.model,
+          endpoint: options.endpoint ?? null,
+          samples: options.samples ?? 5,
+          instruction: options.instruction ?? DEFAULT_INSTRUCTION,
+          prices: options.price ?? null,
+        }
+      : null,
     bootstrap,
   };
   if (previous) {
@@ -288,26 +297,4 @@ export async function runComparison(options: CompareOptions): Promise<CompareRep
     emit({ type: "row-done", row, index, total });
   }
   return { ...report, rows: [...report.rows, ...keptRows] };
-}
-
-function skippedRow(name: string, reason: string): CompareRow {
-  return {
-    name,
-    kind: "strategy",
-    status: "skipped",
-    skipReason: reason,
-    metric: null,
-    trainableParameters: null,
-    baseParameters: null,
-    storedBytes: null,
-    trainingSeconds: null,
-    inferenceSecondsPerExample: null,
-    tokensPerExample: null,
-    promptTokensPerExample: null,
-    completionTokensPerExample: null,
-    cost: null,
-    artifacts: null,
-    examples: [],
-    finishedAt: new Date().toISOString(),
-  };
 }

@@ -41,11 +41,18 @@ function queryOf(prompt: string): string {
   return inputs.at(-1) ?? "";
 }
 
-/** Right on "great"/"awful" texts, except it calls every "song" text negative: an imperfect model. */
-function scriptedLm(): ScriptedLanguageModel {
+/**
+ * Right on "great"/"awful" texts, except it calls every "song" text negative: an imperfect model. It fails
+ * (a server going away) after `failAfter` calls; it induces one fixed instruction for APE.
+ */
+function scriptedLm(failAfter = Number.POSITIVE_INFINITY): ScriptedLanguageModel {
+  let calls = 0;
   return new ScriptedLanguageModel({
     capabilities: { n: false },
+    generate: (request) =>
+      String(request.prompt).includes("The instruction was") ? ' "Say pos when it is great, else neg."' : "",
     score: (prompt, continuation) => {
+      if (++calls > failAfter) throw new Error("connection reset");
       const query = queryOf(prompt);
       const positive = query.includes("great") && !query.includes("song");
       return continuation.trim() === (positive ? "pos" : "neg") ? -0.5 : -2;
@@ -278,5 +285,82 @@ describe("runComparison", () => {
       methods: ["lora"],
       outputDir: dir,
     });
+  });
+
+  test("an interrupted prompting row resumes per example; its tokens count every example once", async () => {
+    const options = { ...common, task: taskDir, strategies: ["zero-shot"] };
+    const whole = await runComparison({
+      ...options,
+      lm: scriptedLm(),
+      outputDir: join(makeTempDir("compare-whole"), "run"),
+    });
+    const out = join(makeTempDir("compare-interrupted"), "run");
+    // 2 score calls per example: the 11th call (the 6th example) fails after 5 examples are recorded.
+    await assert.rejects(
+      runComparison({ ...options, lm: scriptedLm(10), outputDir: out }),
+      /connection reset/,
+    );
+    assert.deepEqual(readCompareReport(out)?.rows, [], "the setup is saved, no row is finished");
+    const lm = scriptedLm();
+    const events: CompareEvent[] = [];
+    const report = await runComparison({
+      ...options,
+      lm,
+      outputDir: out,
+      resume: true,
+      onEvent: (e) => events.push(e),
+    });
+    assert.equal(lm.calls.length, 30, "only the 15 unanswered examples are asked");
+    const last = events.filter((e) => e.type === "prompt-progress").at(-1);
+    assert.equal(last?.type === "prompt-progress" ? last.resumed : -1, 5);
+    const [row] = report.rows;
+    const [reference] = whole.rows;
+    assert.ok(row && reference);
+    assert.deepEqual(row.examples, reference.examples);
+    assert.deepEqual(row.metric, reference.metric);
+    assert.equal(row.tokensPerExample, reference.tokensPerExample);
+
+    await assert.rejects(
+      runComparison({ ...options, seed: 4, lm: scriptedLm(), outputDir: out, resume: true }),
+      (error: AdaptlmError) =>
+        error.code === "COMPARE_SETUP_MISMATCH" && /seed: recorded 3, now 4/.test(error.message),
+    );
+  });
+
+  test("instructions and APE classify with an instruction; APE searches it on train and keeps it", async () => {
+    const out = join(makeTempDir("compare-ape"), "run");
+    const lm = scriptedLm();
+    const report = await runComparison({
+      ...common,
+      task: taskDir,
+      lm,
+      strategies: ["instructions", "ape"],
+      instruction: "Label the sentiment.",
+      outputDir: out,
+    });
+    const [instructions, ape] = report.rows;
+    assert.ok(instructions && ape);
+    assert.equal(instructions.metric?.correct, 18);
+    assert.equal(ape.metric?.correct, 18);
+    assert.equal(instructions.trainingSeconds, 0);
+    assert.ok((ape.setupTokens as number) > 0, "the search's tokens are reported apart");
+    const chosen = JSON.parse(readFileSync(join(out, "prompt", "ape", "ape-instruction.json"), "utf8")) as {
+      instruction: string;
+    };
+    assert.equal(chosen.instruction, "Say pos when it is great, else neg.");
+    const firstPrompt = (dir: string) =>
+      (
+        JSON.parse(
+          readFileSync(join(out, dir, "examples.jsonl"), "utf8").split("\n")[0] as string,
+        ) as ExampleRecord
+      ).prompts[0];
+    assert.match(
+      firstPrompt(instructions.artifacts as string),
+      /^Label the sentiment\.\nPossible labels: neg, pos\./,
+    );
+    assert.match(firstPrompt(ape.artifacts as string), /^Say pos when it is great, else neg\.\n/);
+    // The search saw train pairs only.
+    const searchPrompts = lm.calls.map((c) => (c.kind === "score" ? c.prompt : String(c.request.prompt)));
+    assert.ok(searchPrompts.every((p) => (p.match(/marker\d+x/g) ?? []).length <= 1));
   });
 });

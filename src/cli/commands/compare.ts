@@ -108,7 +108,7 @@ function orDash<T>(value: T | null | undefined, format: (v: T) => string): strin
 
 /** The report as an aligned plain-text table, one line per row. */
 export function formatCompareTable(report: CompareReport): string {
-  const priced = report.setup.prices !== null;
+  const priced = report.setup.lm?.prices != null;
   const header = [
     "row",
     "kind",

@@ -10,7 +10,7 @@ import { join, relative } from "node:path";
 import { writeFileAtomic } from "../../io/atomic-file.js";
 import type { LanguageModel } from "../../lm/language-model.js";
 import { type ModelPrice, UsageMeter } from "../../lm/usage-meter.js";
-import { searchInstructions } from "../../prompting/ape.js";
+import { ApeError, searchInstructions } from "../../prompting/ape.js";
 import { classifyFewShot } from "../../prompting/few-shot.js";
 import type { PromptTemplate } from "../../prompting/template.js";
 import { accuracyInterval } from "../bootstrap.js";
@@ -23,7 +23,7 @@ import {
   runPromptEvaluation,
 } from "../prompt-run.js";
 import { type ExampleRecord, ResultsStore, type RunSetup } from "../results-store.js";
-import type { CompareRow, ExampleOutcome } from "./report.js";
+import { type CompareRow, type ExampleOutcome, skippedRow } from "./report.js";
 import { rowFolderName, type StrategySpec } from "./row-specs.js";
 import type { TaskExample, TaskSplits } from "./task-splits.js";
 
@@ -144,7 +144,17 @@ export async function runGeneralistRow(options: GeneralistOptions): Promise<Comp
   const { spec, splits, lm: baseLm } = options;
   const dir = join(options.runDir, "prompt", rowFolderName(spec.name));
   mkdirSync(dir, { recursive: true });
-  const ape = spec.strategy === "ape" ? await apeInstruction(options, dir) : null;
+  let ape: ApeChoice | null = null;
+  if (spec.strategy === "ape") {
+    try {
+      ape = await apeInstruction(options, dir);
+    } catch (error) {
+      // A model that induces nothing usable cannot run APE on this task: a skipped row, not a failed run.
+      if (error instanceof ApeError)
+        return skippedRow(spec.name, `APE found no instruction: ${error.message}`);
+      throw error;
+    }
+  }
   const instruction = spec.strategy === "instructions" ? options.instruction : (ape?.instruction ?? null);
 
   const meter = new UsageMeter(options.price ? { prices: { [baseLm.model]: options.price } } : {});

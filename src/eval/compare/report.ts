@@ -70,7 +70,10 @@ export interface CompareRow {
   finishedAt: string;
 }
 
-/** What defines a comparison: resuming requires an equal setup (the row list may grow). */
+/**
+ * What defines a comparison: resuming requires an equal setup; the row list may grow, and an encoder or lm
+ * section recorded as null may be filled in by a later run that adds method or strategy rows.
+ */
 export interface CompareSetup {
   /** The task as given (file or folder), absolute. */
   task: string;
@@ -82,20 +85,27 @@ export interface CompareSetup {
   testExamples: number;
   labels: string[];
   seed: number;
-  /** Fine-tuning: the encoder folder and the training options. */
-  encoder: string | null;
-  training: {
+  /** The method rows' encoder folder (absolute) and training options; null until a run has methods. */
+  encoder: {
+    folder: string;
     maxSteps: number | null;
     epochs: number | null;
     batchSize: number;
+    /** null: each method's default (DEFAULT_LEARNING_RATES). */
     learningRate: number | null;
     maxLength: number;
-  };
-  /** Prompting: the LM (a local folder / .bin, or a model served at endpoint). */
-  lm: { model: string; endpoint: string | null } | null;
-  prompting: { samples: number; instruction: string };
-  /** $ per million tokens, when given. */
-  prices: { inputPerMillion: number; outputPerMillion: number } | null;
+  } | null;
+  /** The strategy rows' LM (a local folder / .bin, or a model served at endpoint); null until a run has strategies. */
+  lm: {
+    model: string;
+    endpoint: string | null;
+    /** Self-consistency paths. */
+    samples: number;
+    /** The instruction of the "instructions" strategy. */
+    instruction: string;
+    /** Money per million tokens, when given. */
+    prices: { inputPerMillion: number; outputPerMillion: number } | null;
+  } | null;
   bootstrap: { samples: number; level: number; seed: number };
 }
 
@@ -106,6 +116,29 @@ export interface CompareReport {
   rows: CompareRow[];
   startedAt: string;
   updatedAt: string;
+}
+
+/** The row of a strategy that cannot run on this task, with the reason. */
+export function skippedRow(name: string, reason: string): CompareRow {
+  return {
+    name,
+    kind: "strategy",
+    status: "skipped",
+    skipReason: reason,
+    metric: null,
+    trainableParameters: null,
+    baseParameters: null,
+    storedBytes: null,
+    trainingSeconds: null,
+    inferenceSecondsPerExample: null,
+    tokensPerExample: null,
+    promptTokensPerExample: null,
+    completionTokensPerExample: null,
+    cost: null,
+    artifacts: null,
+    examples: [],
+    finishedAt: new Date().toISOString(),
+  };
 }
 
 export function writeCompareReport(dir: string, report: CompareReport): void {
