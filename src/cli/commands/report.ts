@@ -7,7 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { renderReportHtml } from "../../eval/report/html-report.js";
 import { loadReportInput } from "../../eval/report/load-report-input.js";
-import { secretsFromEnvironment } from "../../eval/report/redact.js";
+import { redactDeep, secretsFromEnvironment } from "../../eval/report/redact.js";
 import type { ReportInput } from "../../eval/report/report-input.js";
 import { writeFileAtomic } from "../../io/atomic-file.js";
 import type { CliCommand } from "../command.js";
@@ -84,7 +84,7 @@ export async function runReportCommand(argv: string[]): Promise<void> {
   mkdirSync(dirname(resolve(out)), { recursive: true });
   writeFileAtomic(out, html);
   if (values["save-input"] !== undefined)
-    writeFileAtomic(values["save-input"], `${JSON.stringify(input, null, 2)}\n`);
+    writeFileAtomic(values["save-input"], `${JSON.stringify(redactDeep(input, secrets), null, 2)}\n`);
   console.log(resolve(out));
   console.log(summaryLine(input));
 }

@@ -8,6 +8,7 @@ import * as vega from "vega";
 import type {
   BarChartData,
   LineChartData,
+  LinePoint,
   ReportChart,
   ScatterChartData,
   ScatterPoint,
@@ -45,13 +46,35 @@ export function formatChartValue(value: number, percent: boolean): string {
   return Number(value.toPrecision(3)).toString();
 }
 
+/** Points drawn per line at most: longer series (e.g. 50,000 training steps) are drawn as bucket means. */
+export const MAX_LINE_POINTS = 1000;
+
+/**
+ * `points` (sorted by x) reduced to at most `max` points, each the mean x and y of a run of consecutive points:
+ * the curve keeps its shape (and is smoothed a little) while the SVG stays small.
+ */
+export function bucketMeans(points: readonly LinePoint[], max = MAX_LINE_POINTS): LinePoint[] {
+  if (points.length <= max) return [...points];
+  const size = Math.ceil(points.length / max);
+  const out: LinePoint[] = [];
+  for (let start = 0; start < points.length; start += size) {
+    const bucket = points.slice(start, start + size);
+    out.push({
+      x: bucket.reduce((sum, p) => sum + p.x, 0) / bucket.length,
+      y: bucket.reduce((sum, p) => sum + p.y, 0) / bucket.length,
+    });
+  }
+  return out;
+}
+
 /** Line chart with one line per series (loss curves, accuracy vs k, flipped-label curves). */
 export function lineChartSpec(chart: LineChartData, size: ChartSize = {}): vega.Spec {
   const values = chart.series.flatMap((series) =>
-    [...series.points]
-      .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!chart.logX || p.x > 0))
-      .sort((a, b) => a.x - b.x)
-      .map((p) => ({ series: series.name, x: p.x, y: p.y })),
+    bucketMeans(
+      series.points
+        .filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!chart.logX || p.x > 0))
+        .sort((a, b) => a.x - b.x),
+    ).map((p) => ({ series: series.name, x: p.x, y: p.y })),
   );
   const withSymbols = values.length <= MAX_SYMBOL_POINTS;
   const encodeXY = { x: { scale: "x", field: "x" }, y: { scale: "y", field: "y" } };

@@ -105,7 +105,8 @@ export async function renderReportHtml(
   for (const chart of input.charts) parts.push(await chartFigure(chart));
   parts.push("</section>");
   parts.push('<section id="setup">', "<h2>Setup of each run</h2>");
-  for (const run of input.runs) parts.push(runSetup(run));
+  // open when there are few runs; a long list starts folded so the page stays readable
+  for (const run of input.runs) parts.push(runSetup(run, input.runs.length <= 6));
   parts.push("</section>");
   parts.push('<section id="examples">', "<h2>Examples</h2>");
   if (input.examples.length === 0) parts.push("<p>No run recorded examples.</p>");
@@ -212,7 +213,7 @@ function anchor(id: string): string {
   return id.replace(/[^A-Za-z0-9_-]/g, "_");
 }
 
-function runSetup(run: ReportRun): string {
+function runSetup(run: ReportRun, open: boolean): string {
   const rows: Array<[string, string]> = [
     ["kind", run.kind],
     ["folder", run.path],
@@ -232,7 +233,7 @@ function runSetup(run: ReportRun): string {
       ? `<pre>${e(JSON.stringify(run.options, null, 2))}</pre>`
       : "<p>no options recorded</p>";
   return (
-    `<details id="run-${e(anchor(run.id))}" open><summary>${e(run.id)}</summary>` +
+    `<details id="run-${e(anchor(run.id))}"${open ? " open" : ""}><summary>${e(run.id)}</summary>` +
     `<dl>${dl}</dl><h3>options</h3>${options}</details>`
   );
 }

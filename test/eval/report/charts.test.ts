@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import type * as vega from "vega";
 import {
   barChartSpec,
+  bucketMeans,
   formatChartValue,
   lineChartSpec,
   paretoFrontier,
@@ -114,6 +115,26 @@ describe("report charts", () => {
   test("rendering refuses specs that load data from a URL", async () => {
     const spec = { width: 10, height: 10, data: [{ name: "remote", url: "https://example.com/data.json" }] };
     await assert.rejects(renderSvg(spec as vega.Spec), /load no data/);
+  });
+
+  test("long series are drawn as at most 1000 bucket means", async () => {
+    const points = Array.from({ length: 2500 }, (_, i) => ({ x: i + 1, y: i % 2 }));
+    const reduced = bucketMeans(points);
+    assert.equal(reduced.length, 834); // buckets of 3
+    assert.deepEqual(reduced[0], { x: 2, y: 1 / 3 });
+    assert.deepEqual(reduced.at(-1), { x: 2500, y: 1 }); // the last bucket holds one point
+    assert.equal(bucketMeans(points.slice(0, 10)).length, 10);
+    const svg = await renderSvg(
+      lineChartSpec({
+        kind: "line",
+        title: "loss",
+        xLabel: "step",
+        yLabel: "loss",
+        series: [{ name: "a", points }],
+      }),
+    );
+    assert.equal(countMarks(svg, "line", "line", "path"), 1);
+    assert.equal(countMarks(svg, "symbol", "point", "path"), 0, "no symbol per point on long lines");
   });
 
   test("value labels", () => {

@@ -71,7 +71,9 @@ describe("adaptlm report", () => {
       [],
     );
     // the saved input is a versioned report model that renders again
-    const input = checkReportInput(JSON.parse(readFileSync(saved, "utf8")));
+    const savedText = readFileSync(saved, "utf8");
+    assert.ok(!savedText.includes(FAKE_API_KEY), "the saved input is redacted too");
+    const input = checkReportInput(JSON.parse(savedText));
     assert.equal(input.runs.length, 4);
     const again = await adaptlm(["report", saved, "--out", join(dirname(folder.root), "again.html")]);
     assert.equal(again.code, 0, again.stderr);
