@@ -80,7 +80,8 @@ function axpy4(y: usize, x: usize, pitch: usize, s: v128, n: i32): void {
 
 /**
  * Params: 0 batch, 1 heads, 2 kvHeads, 3 tq, 4 tk, 5 headDim, 6 scale, 7 causal, 8 causalOffset, 9 q, 10 k,
- * 11 v, 12 keyBias (0: none), 13 out, 14 probs. Items: batch x heads x tq query rows.
+ * 11 v, 12 keyBias (0: none), 13 out, 14 probs, 15 kvStride, 16 window (0: none). Items: batch x heads x tq
+ * query rows.
  */
 export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: usize): void {
   const heads = pi(params, 1);
@@ -99,6 +100,8 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
   const probs = pp(params, 14);
   // positions allocated per key/value head (>= tk): a preallocated KV cache is read in place
   const kvStride = pi(params, 15);
+  // sliding window (with causal): query i sees keys j with i + causalOffset - j < window; 0 = none
+  const window = pi(params, 16);
   const group = heads / kvHeads;
   const rowBytes = <usize>d << 2;
   for (let item = begin; item < end; item++) {
@@ -115,8 +118,11 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
     // keys j < visible are seen
     let visible = tk;
     if (causal) visible = max(0, min(tk, i + causalOffset + 1));
+    let first = 0;
+    if (causal && window > 0) first = min(visible, max(0, i + causalOffset - window + 1));
+    const count = visible - first;
     const scaleV = f32x4.splat(scale);
-    let jj = 0;
+    let jj = first;
     for (; jj + 4 <= visible; jj += 4) {
       let s4 = f32x4.mul(dot4(qi, kBase + <usize>jj * rowBytes, rowBytes, d), scaleV);
       if (keyBias != 0) s4 = f32x4.add(s4, v128.load(keyBias + (<usize>(b * tk + jj) << 2)));
@@ -127,11 +133,12 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
       if (keyBias != 0) s += load<f32>(keyBias + (<usize>(b * tk + jj) << 2));
       store<f32>(pr + (<usize>jj << 2), s);
     }
-    const mx = rowMax(pr, visible);
+    const seen = pr + (<usize>first << 2);
+    const mx = rowMax(seen, count);
     // exponentials and their sum (masked keys get probability 0)
     const mv = f32x4.splat(mx);
     let acc = f32x4.splat(0);
-    let j = 0;
+    let j = first;
     for (; j + 4 <= visible; j += 4) {
       const o = <usize>j << 2;
       const e = vexp(f32x4.sub(v128.load(pr + o), mv));
@@ -146,14 +153,16 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
       sum += e;
     }
     // a row with no visible key gets 0/0 = NaN probabilities, as the reference does
-    rowScale(pr, pr, visible, 1 / sum);
-    for (let t = visible; t < tk; t++) store<f32>(pr + (<usize>t << 2), visible == 0 ? NaN : 0);
+    rowScale(seen, seen, count, 1 / sum);
+    for (let t = 0; t < first; t++) store<f32>(pr + (<usize>t << 2), 0);
+    for (let t = visible; t < tk; t++) store<f32>(pr + (<usize>t << 2), count == 0 ? NaN : 0);
     memory.fill(oi, 0, rowBytes);
-    if (visible == 0) {
+    if (count == 0) {
+      for (let t = 0; t < first; t++) store<f32>(pr + (<usize>t << 2), NaN);
       rowScale(oi, oi, d, NaN);
       continue;
     }
-    let t = 0;
+    let t = first;
     for (; t + 4 <= visible; t += 4) {
       axpy4(oi, vBase + <usize>t * rowBytes, rowBytes, v128.load(pr + (<usize>t << 2)), d);
     }

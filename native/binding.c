@@ -662,10 +662,10 @@ static int check_heads(call *c, long heads, long kv) {
 }
 
 /* attention(batch, heads, kvHeads, tq, tk, headDim, scale, causal, causalOffset, q, k, v, keyBias, out, probs,
-   kvStride) */
+   kvStride, window) */
 static napi_value js_attention(napi_env env, napi_callback_info info) {
   call c;
-  if (!begin(env, info, &c, 16)) return NULL;
+  if (!begin(env, info, &c, 17)) return NULL;
   attention_args a;
   memset(&a, 0, sizeof a);
   size_t lq, lk, lv, lb, lo, lp;
@@ -685,6 +685,7 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   a.out = f32(&c, 13, &lo);
   a.probs = f32(&c, 14, &lp);
   a.kv_stride = integer(&c, 15);
+  a.window = integer(&c, 16);
   if (c.failed || !check_heads(&c, a.heads, a.kv_heads)) return NULL;
   if (a.kv_stride < a.tk) fail(&c, "adaptlm native: attention kvStride must be at least tk", 1);
   need(&c, lq, (double)a.batch * a.heads * a.tq * a.d, "attention q");

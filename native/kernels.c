@@ -1138,29 +1138,35 @@ void k_rope(const float *x, float *out, const int32_t *positions, const double *
 /* ---------- attention ---------- */
 /* Masks (causal, key bias) and normalises one head's scores in place: probs = softmax(scores + bias). */
 MULTIVERSION
-static void attention_softmax_rows(float *p, long tq, long tk, const float *bias, int causal, long offset) {
+static void attention_softmax_rows(float *p, long tq, long tk, const float *bias, int causal, long offset,
+                                   long window) {
   for (long i = 0; i < tq; i++) {
     float *row = p + i * tk;
-    long visible = tk;
+    long visible = tk, first = 0;
     if (causal) {
       long last = i + offset; /* keys j <= last are visible */
       visible = last + 1 < 0 ? 0 : (last + 1 > tk ? tk : last + 1);
+      /* sliding window: keys j > last - window */
+      if (window > 0 && last - window + 1 > 0) first = last - window + 1 < visible ? last - window + 1 : visible;
     }
-    if (visible == 0) {
+    if (visible - first <= 0) {
       /* no key visible: 0/0, NaN probabilities, as in the reference */
       for (long c = 0; c < tk; c++) row[c] = NAN;
       continue;
     }
+    float *seen = row + first;
+    long count = visible - first;
     if (bias)
-      for (long c = 0; c < visible; c++) row[c] += bias[c];
-    float m = vmax(row, visible);
-    float inv = 1.0f / exp_shift_sum(row, m, row, visible);
+      for (long c = 0; c < count; c++) seen[c] += bias[first + c];
+    float m = vmax(seen, count);
+    float inv = 1.0f / exp_shift_sum(seen, m, seen, count);
     if (!(inv < INFINITY)) {
       /* sum 0 (every visible score -inf) or NaN: the reference's 0/0 and x/NaN give a NaN row */
       for (long c = 0; c < tk; c++) row[c] = NAN;
       continue;
     }
-    for (long c = 0; c < visible; c++) row[c] *= inv;
+    for (long c = 0; c < count; c++) seen[c] *= inv;
+    for (long c = 0; c < first; c++) row[c] = 0.0f;      /* outside the window */
     for (long c = visible; c < tk; c++) row[c] = 0.0f; /* masked keys */
   }
 }
@@ -1189,7 +1195,7 @@ static void attention_task(void *ctx, int thread, int task) {
     float *pr = p + i0 * tk;
     /* scores = scale * Q K^T  [rows, limit] (the softmax masks columns from limit on) */
     if (limit > 0) gemm_serial(thread, (int)rows, (int)limit, (int)d, a->scale, q + i0 * d, d, 1, k, 1, d, 0.0f, pr, tk);
-    attention_softmax_rows(pr, rows, tk, bias, a->causal, a->causal_offset + i0);
+    attention_softmax_rows(pr, rows, tk, bias, a->causal, a->causal_offset + i0, a->window);
     /* out = P V  [rows, d]; probabilities past limit are 0 (all keys when no key is visible: the rows are
        NaN then, as in the reference) */
     long used = limit > 0 ? limit : tk;

@@ -54,6 +54,8 @@ typedef struct {
   float scale;
   int causal;
   long causal_offset;
+  /* sliding window (with causal): query i sees keys j with i + causal_offset - j < window; 0 = none */
+  long window;
   const float *q, *k, *v, *key_bias;
   float *out, *probs;
   const float *dout;

@@ -98,6 +98,11 @@ export interface AttentionArgs {
    * and only the first tk positions are read, so a preallocated KV cache is attended in place.
    */
   kvStride?: number;
+  /**
+   * Sliding-window attention (Mistral, Qwen2): with causal, query i also stops seeing keys j with
+   * (i + causalOffset) - j >= window. 0 or absent: no window.
+   */
+  window?: number;
 }
 
 /** Gradients of attention given the saved probabilities. dq, dk, dv are overwritten. */

@@ -161,6 +161,7 @@ interface NativeAddon {
     out: FloatArray,
     probs: FloatArray,
     kvStride: number,
+    window: number,
   ): void;
   attentionBackward(
     batch: number,
@@ -437,6 +438,7 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
         a.out,
         a.probs,
         a.kvStride ?? a.tk,
+        a.window ?? 0,
       );
     },
     attentionBackward(a: AttentionBackwardArgs): void {

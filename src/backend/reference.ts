@@ -210,6 +210,7 @@ function gemm(g: GemmArgs): void {
 
 function attention(a: AttentionArgs): void {
   const { batch, heads, kvHeads, tq, tk, headDim: d } = a;
+  const window = a.window ?? 0;
   const group = heads / kvHeads;
   const scores = new Float64Array(tk);
   for (let b = 0; b < batch; b++) {
@@ -220,7 +221,7 @@ function attention(a: AttentionArgs): void {
       for (let i = 0; i < tq; i++) {
         let max = -Infinity;
         for (let j = 0; j < tk; j++) {
-          if (a.causal && j > i + a.causalOffset) {
+          if (a.causal && (j > i + a.causalOffset || (window > 0 && i + a.causalOffset - j >= window))) {
             scores[j] = -Infinity;
             continue;
           }

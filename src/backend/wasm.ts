@@ -1230,6 +1230,7 @@ class WasmBackend implements Backend {
         this.f32(a.out, true),
         this.f32(a.probs, true),
         a.kvStride ?? tk,
+        a.window ?? 0,
       ]);
       this.call(K.attentionKernel, batch * heads * tq, tk * (headDim * 4 + 10));
     } finally {

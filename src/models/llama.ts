@@ -96,7 +96,14 @@ export class LlamaDecoderLayer extends Module {
       kNew,
       heads(attn.forwardChild("v_proj", normed), numKvHeads),
     );
-    const context = T.attention(q, kv.key, kv.value, { causal: true, keyBias: bias, keyLength: kv.length });
+    const { slidingWindow, slidingWindowFromLayer } = this.config;
+    const window = slidingWindow !== null && this.index >= slidingWindowFromLayer ? slidingWindow : 0;
+    const context = T.attention(q, kv.key, kv.value, {
+      causal: true,
+      keyBias: bias,
+      keyLength: kv.length,
+      window,
+    });
     const merged = T.reshape(T.permute(context, [0, 2, 1, 3]), [batch, seq, numHeads * headDim]);
     const attended = T.add(hidden, attn.forwardChild("o_proj", merged));
     const mlp = this.getModule("mlp") as Module;

@@ -332,6 +332,17 @@ export const opCases: OpCase[] = [
     { label: "causal GQA with padding", heads: 4, kvHeads: 2, tq: 4, tk: 4, causal: true, mask: true },
     { label: "KV-cache offset", heads: 2, kvHeads: 1, tq: 1, tk: 6, causal: true, mask: false },
     { label: "padding, tq=1 head dim odd", heads: 3, kvHeads: 3, tq: 1, tk: 1, causal: false, mask: true },
+    { label: "sliding window 3", heads: 2, kvHeads: 1, tq: 7, tk: 7, causal: true, mask: false, window: 3 },
+    {
+      label: "sliding window 2 after a cache",
+      heads: 2,
+      kvHeads: 2,
+      tq: 2,
+      tk: 6,
+      causal: true,
+      mask: true,
+      window: 2,
+    },
   ].map(
     (c): OpCase => ({
       name: `attention ${c.label}`,
@@ -351,7 +362,12 @@ export const opCases: OpCase[] = [
           fixed,
         };
       },
-      run: ([q, k, v], [bias]) => T.attention(q, k, v, { causal: c.causal, keyBias: bias ?? null }),
+      run: ([q, k, v], [bias]) =>
+        T.attention(q, k, v, {
+          causal: c.causal,
+          keyBias: bias ?? null,
+          window: "window" in c ? c.window : 0,
+        }),
     }),
   ),
   {

@@ -21,6 +21,11 @@ export interface AttentionOptions {
    * axis is the allocated capacity). Defaults to all of them.
    */
   keyLength?: number;
+  /**
+   * Sliding-window attention (Mistral, Qwen2), with causal: a query at position p sees only keys at
+   * positions p - window + 1 .. p. 0 or absent: no window.
+   */
+  window?: number;
 }
 
 /**
@@ -66,6 +71,13 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     }
   }
   const causal = options.causal ?? false;
+  const window = options.window ?? 0;
+  if (!Number.isInteger(window) || window < 0 || (window > 0 && !causal)) {
+    throw new ShapeError(
+      "attention",
+      `window ${window} must be a non-negative integer, and needs causal attention`,
+    );
+  }
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
   const backend = q.backend;
   const out = zeros(q.shape, q.dtype, backend);
@@ -87,6 +99,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     out: out.floats,
     probs: probs.floats,
     kvStride,
+    window,
   });
   if (needsGrad(q, k, v)) {
     record(out, "attention", [q, k, v], (g) => {
