@@ -7,6 +7,7 @@
 // A suite is an object {name, description, run(context)}; add one by importing it into `suites` below.
 // Numbers on shared machines are noisy: suites report the best of several runs after a warm-up.
 
+import { bertTrainingStepSuite } from "./suites/bert-training-step.js";
 import { gemmSuite } from "./suites/gemm.js";
 import { generationSuite } from "./suites/generation.js";
 import { trainingSuite } from "./suites/training.js";
@@ -39,7 +40,7 @@ export interface BenchSuite {
   run(context: BenchContext): Promise<void>;
 }
 
-const suites: BenchSuite[] = [gemmSuite, trainingSuite, generationSuite];
+const suites: BenchSuite[] = [gemmSuite, trainingSuite, generationSuite, bertTrainingStepSuite];
 
 function format(value: number | null, digits: number): string {
   if (value === null || !Number.isFinite(value)) return "-";
