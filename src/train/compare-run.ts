@@ -15,7 +15,12 @@ import {
   type MethodComparisonRow,
   type MethodSpec,
 } from "./compare-methods.js";
-import { type ClassificationFields, classificationExamples, findSplits, readRecords } from "./dataset.js";
+import {
+  type ClassificationFields,
+  classificationExamples,
+  findSplits,
+  readRecordsAsync,
+} from "./dataset.js";
 import { buildSequenceClassifier } from "./predict.js";
 import { classificationMetrics } from "./task-metrics.js";
 import type { TrainerEvent } from "./trainer.js";
@@ -71,7 +76,7 @@ function bad(message: string): never {
 }
 
 /** Trains and scores every chosen method; rows come back (and go to onRow) in method order. */
-export function runMethodComparison(options: CompareRunOptions): CompareRunResult {
+export async function runMethodComparison(options: CompareRunOptions): Promise<CompareRunResult> {
   const names = options.methods ?? [...COMPARE_METHODS];
   if (names.length === 0) bad("methods must name at least one method");
   for (const name of names)
@@ -100,10 +105,10 @@ export function runMethodComparison(options: CompareRunOptions): CompareRunResul
   const { config } = loaded;
   const maxLength = options.maxLength ?? Math.min(128, config.maxPositions - config.positionIdOffset);
   const fields = { ...options.fields, maxLength };
-  const train = classificationExamples(readRecords(splits.train as string), tokenizer, fields);
+  const train = classificationExamples(await readRecordsAsync(splits.train as string), tokenizer, fields);
   if (train.labels.length < 2)
     bad(`the training data has ${train.labels.length} distinct label(s); classification needs at least 2`);
-  const test = classificationExamples(readRecords(splits.test), tokenizer, {
+  const test = classificationExamples(await readRecordsAsync(splits.test), tokenizer, {
     ...fields,
     labels: train.labels,
   });

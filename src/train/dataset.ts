@@ -1,7 +1,8 @@
 // Training data from files: JSON Lines, a JSON array, CSV or TSV (RFC 4180 quoting), one file per split or
 // a Hugging Face-style folder with train / validation / test files; field mapping for text, pair and label;
 // the label set given or inferred; tokenisation with truncation into TrainExamples for sequence (and
-// sentence-pair) classification. Parquet is not read here.
+// sentence-pair) classification. Parquet files are read by readRecordsAsync (hyparquet decodes them
+// asynchronously); every other format goes through the one synchronous reader, readRecords.
 
 import { existsSync, readFileSync } from "node:fs";
 import { extname, join } from "node:path";
@@ -100,9 +101,36 @@ export function readRecords(path: string): DataRecord[] {
       return Object.fromEntries(header.map((name, c) => [name, cells[c]]));
     });
   }
+  if (ext === ".parquet")
+    throw new DatasetError(
+      "DATA_PARQUET_NEEDS_ASYNC",
+      `${path}: Parquet is decoded asynchronously; read it with readRecordsAsync (or convert it to .jsonl)`,
+    );
   throw new DatasetError(
     "DATA_FORMAT_UNSUPPORTED",
-    `${path}: unsupported data format "${ext}" (use .jsonl, .json, .csv or .tsv)`,
+    `${path}: unsupported data format "${ext}" (use .jsonl, .json, .csv, .tsv or .parquet)`,
+  );
+}
+
+/** Records of a .parquet file (one per row, column name -> value) or, for any other format, of readRecords. */
+export async function readRecordsAsync(path: string): Promise<DataRecord[]> {
+  if (extname(path).toLowerCase() !== ".parquet") return readRecords(path);
+  if (!existsSync(path)) throw new DatasetError("DATA_FILE_MISSING", `data file ${path} does not exist`);
+  const { parquetReadObjects } = await import("hyparquet");
+  const bytes = readFileSync(path);
+  const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+  let rows: Record<string, unknown>[];
+  try {
+    rows = await parquetReadObjects({ file });
+  } catch (error) {
+    throw new DatasetError(
+      "DATA_BAD_PARQUET",
+      `${path} is not a readable Parquet file: ${(error as Error).message}`,
+    );
+  }
+  // INT64 columns (how pandas and datasets store labels) arrive as BigInt, which JSON and label maps do not take.
+  return rows.map((row) =>
+    Object.fromEntries(Object.entries(row).map(([k, v]) => [k, typeof v === "bigint" ? Number(v) : v])),
   );
 }
 
@@ -111,7 +139,7 @@ const SPLIT_NAMES: Record<string, string[]> = {
   validation: ["validation", "valid", "val", "dev"],
   test: ["test"],
 };
-const EXTENSIONS = [".jsonl", ".json", ".csv", ".tsv"];
+const EXTENSIONS = [".jsonl", ".json", ".csv", ".tsv", ".parquet"];
 
 /** The split files of a Hugging Face-style folder (train.jsonl, validation.csv, dev.tsv, test.json, ...). */
 export function findSplits(dir: string): { train?: string; validation?: string; test?: string } {
@@ -128,7 +156,7 @@ export function findSplits(dir: string): { train?: string; validation?: string; 
   if (!out.train)
     throw new DatasetError(
       "DATA_NO_TRAIN_SPLIT",
-      `${dir} has no train file (train.jsonl, train.csv, train.tsv or train.json)`,
+      `${dir} has no train file (train.jsonl, train.csv, train.tsv, train.json or train.parquet)`,
     );
   return out;
 }

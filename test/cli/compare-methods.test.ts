@@ -93,11 +93,11 @@ describe("adaptlm compare-methods", () => {
     assert.equal(report.accuracy.toFixed(4), rows.get("lora")?.[1]);
   });
 
-  test("library: parameter counts and stored bytes", () => {
+  test("library: parameter counts and stored bytes", async () => {
     const taskDir = join(cache, "tasks", "spam-assassin", "seed0-per20-val0.1-test0.2-chars2000");
     assert.ok(existsSync(join(taskDir, "task.json")), "the CLI test wrote the cached task");
     const dir = join(makeTempDir("compare-lib"), "out");
-    const result = runMethodComparison({
+    const result = await runMethodComparison({
       model,
       taskDir,
       methods: ["full", "bitfit"],
@@ -117,8 +117,8 @@ describe("adaptlm compare-methods", () => {
     );
     assert.ok(bitfit.storedBytes < full.storedBytes / 100);
     for (const row of result.rows) assert.ok(row.metrics.accuracy >= 0 && row.metrics.accuracy <= 1);
-    assert.throws(
-      () => runMethodComparison({ model, taskDir, methods: ["magic"], outputDir: dir }),
+    await assert.rejects(
+      runMethodComparison({ model, taskDir, methods: ["magic"], outputDir: dir }),
       /unknown method "magic"/,
     );
   });

