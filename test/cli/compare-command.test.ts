@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { CompareReport } from "../../src/eval/compare.js";
 import { sharedPath } from "../io/shared-paths.js";
 import { makeTempDir } from "../io/temp-dir.js";
+import { completionBody, startFakeServer } from "../lm/fake-openai-server.js";
 import { writeTinyBertFolder } from "../models/model-fixtures.js";
 
 const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
@@ -177,5 +178,53 @@ describe("adaptlm compare", () => {
     assert.match(method.stderr, /unknown method "qlora": valid methods are full, bitfit/);
     const endpoint = await adaptlm(["compare", "--task", task, "--endpoint", "http://127.0.0.1:1/v1"]);
     assert.match(endpoint.stderr, /--endpoint needs --model/);
+  });
+
+  test("--endpoint: a served model's tokens and money per row, from the server's usage", async () => {
+    // Generation-only server (ollama preset): answers from the query's keyword, 5 prompt + 3 completion tokens.
+    const server = await startFakeServer((request) => {
+      const prompt = String(request.body.prompt ?? "");
+      const query =
+        prompt
+          .split("\n")
+          .filter((l) => l.startsWith("Input: "))
+          .at(-1) ?? "";
+      return { body: completionBody([query.includes("great") ? " pos" : " neg"]) };
+    });
+    try {
+      const dir = join(root, "served");
+      const run = await adaptlm([
+        "compare",
+        "--task",
+        task,
+        "--endpoint",
+        server.baseUrl,
+        "--model",
+        "toy-served",
+        "--server",
+        "ollama",
+        "--strategies",
+        "zero-shot",
+        "--price-in",
+        "1",
+        "--price-out",
+        "2",
+        "--out",
+        dir,
+      ]);
+      assert.equal(run.code, 0, run.stderr);
+      const report = JSON.parse(readFileSync(join(dir, "compare.json"), "utf8")) as CompareReport;
+      assert.deepEqual(report.setup.lm?.endpoint, server.baseUrl);
+      assert.equal(report.setup.lm?.model, "toy-served");
+      const [row] = report.rows;
+      assert.equal(server.requests.length, 12, "one request per test example");
+      assert.equal(row?.metric?.correct, 12);
+      assert.equal(row?.promptTokensPerExample, 5);
+      assert.equal(row?.completionTokensPerExample, 3);
+      assert.equal(row?.tokensPerExample, 8);
+      assert.ok(Math.abs((row?.cost as number) - (12 * (5 * 1 + 3 * 2)) / 1e6) < 1e-12, String(row?.cost));
+    } finally {
+      await server.close();
+    }
   });
 });
