@@ -22,6 +22,7 @@ interface CompareRowLike {
   inferenceSecondsPerExample?: number | null;
   tokensPerExample?: number | null;
   cost?: number | null;
+  artifacts?: string | null;
 }
 
 export interface ComparisonSection {
@@ -32,6 +33,8 @@ export interface ComparisonSection {
   specialists: ScatterPoint[];
   /** Prompting rows: accuracy vs tokens per example. */
   generalists: ScatterPoint[];
+  /** Each row's artefact folder (relative to the comparison's folder): an adapter or a prompt run. */
+  artifacts: Array<{ row: string; path: string }>;
 }
 
 function finite(value: number | null | undefined): number | null {
@@ -129,5 +132,8 @@ export function readComparison(path: string, label: string, source: string): Com
     if (row.kind !== "method" && tokens !== null)
       generalists.push({ label: String(row.name), x: tokens, y, group: label });
   }
-  return { table, chart, specialists, generalists };
+  const artifacts = rows
+    .filter((r) => typeof r.artifacts === "string" && r.artifacts !== "")
+    .map((r) => ({ row: String(r.name ?? "?"), path: r.artifacts as string }));
+  return { table, chart, specialists, generalists, artifacts };
 }

@@ -167,7 +167,7 @@ function runsTable(runs: readonly ReportRun[]): string {
       num(c.percentOfBase !== undefined ? `${c.percentOfBase.toPrecision(3)}%` : "–") +
       num(c.storedBytes !== undefined ? formatBytes(c.storedBytes) : "–") +
       num(tokens) +
-      `<td class="note">${(run.notes ?? []).map(e).join("<br>")}</td>` +
+      `<td class="note">${[...(run.comparison ? [`a row of the comparison ${run.comparison}`] : []), ...(run.notes ?? [])].map(e).join("<br>")}</td>` +
       "</tr>"
     );
   });
@@ -257,7 +257,7 @@ function exampleRow(example: ReportExample): string {
     "<tr>" +
     num(String(example.index)) +
     `<td>${e(example.id)}</td>` +
-    `<td><pre>${e(example.input)}</pre></td>` +
+    `<td>${example.input === "" ? "–" : `<pre>${e(example.input)}</pre>`}</td>` +
     `<td>${texts(example.prompts, "prompts")}</td>` +
     `<td>${texts(example.outputs, "raw outputs")}</td>` +
     `<td>${answers || "–"}</td>` +

@@ -42,6 +42,8 @@ import { buildRunCharts, type TrainCurves, voteAgreementChart } from "./run-char
 
 export const TRAIN_RUN_FILE = "train_run.json";
 export const EVAL_LOG_FILE = "eval_log.jsonl";
+/** Per test example {id, correct, answer, gold}: written by `adaptlm compare` into its training run folders. */
+export const TEST_PREDICTIONS_FILE = "test_predictions.jsonl";
 
 export interface LoadReportOptions {
   title?: string;
@@ -73,6 +75,8 @@ interface Collector {
   comparisonCharts: ReportChart[];
   comparisonSpecialists: ScatterPoint[];
   comparisonGeneralists: ScatterPoint[];
+  /** Folders that are a comparison row's artefacts (absolute path -> "row X of comparison Y"). */
+  comparisonArtifacts: Map<string, { row: string; comparison: string }>;
 }
 
 /**
@@ -115,6 +119,7 @@ export function loadReportInput(path: string, options: LoadReportOptions = {}): 
     comparisonCharts: [],
     comparisonSpecialists: [],
     comparisonGeneralists: [],
+    comparisonArtifacts: new Map(),
   };
   visit(collector, collector.root, 0);
   if (collector.runs.length === 0 && collector.tables.length === 0) {
@@ -167,6 +172,14 @@ function visit(collector: Collector, dir: string, depth: number): void {
   if (existsSync(join(dir, COMPARE_FILE)))
     guarded(collector, join(rel, COMPARE_FILE), () => loadComparison(collector, dir));
   const kind = folderKind(dir);
+  const artifact = collector.comparisonArtifacts.get(dir);
+  if (kind === "adapter" && artifact) {
+    collector.skipped.push({
+      path: rel,
+      reason: `the adapter of row "${artifact.row}" of the comparison ${artifact.comparison} (shown in its table)`,
+    });
+    return;
+  }
   if (kind !== null) {
     guarded(collector, rel, () => {
       if (kind === "prompt") loadPromptRun(collector, dir);
@@ -277,19 +290,10 @@ function loadPromptRun(collector: Collector, dir: string): void {
   const notes: string[] = [];
   let metric: ReportMetric | undefined;
   if (records.length > 0) {
-    const correct = records.map((r) => r.correct === true);
-    const interval = accuracyInterval(correct, {
-      samples: collector.options.bootstrapSamples,
-      seed: collector.options.seed,
-      level: collector.options.level,
-    });
-    metric = {
-      name: "accuracy",
-      value: interval.value,
-      correct: correct.filter(Boolean).length,
-      total: correct.length,
-      interval: { low: interval.low, high: interval.high, level: interval.level },
-    };
+    metric = accuracyMetric(
+      collector,
+      records.map((r) => r.correct === true),
+    );
     if (!info.finishedAt)
       notes.push(`unfinished run: accuracy over the ${records.length} recorded example(s)`);
   } else if (info.metric) {
@@ -339,6 +343,7 @@ function loadPromptRun(collector: Collector, dir: string): void {
   if (info.finishedAt) run.finishedAt = info.finishedAt;
   if (metric) run.metric = metric;
   if (notes.length > 0) run.notes = notes;
+  markComparison(collector, dir, run);
   collector.runs.push(run);
 
   collector.examples.push({
@@ -348,6 +353,38 @@ function loadPromptRun(collector: Collector, dir: string): void {
   });
   const votes = voteAgreementChart(id, records);
   if (votes) collector.voteCharts.push(votes);
+}
+
+/** Accuracy with its seeded bootstrap interval from per-example correctness. */
+function accuracyMetric(collector: Collector, correct: boolean[]): ReportMetric {
+  const interval = accuracyInterval(correct, {
+    samples: collector.options.bootstrapSamples,
+    seed: collector.options.seed,
+    level: collector.options.level,
+  });
+  return {
+    name: "accuracy",
+    value: interval.value,
+    correct: correct.filter(Boolean).length,
+    total: correct.length,
+    interval: { low: interval.low, high: interval.high, level: interval.level },
+  };
+}
+
+interface TestPrediction {
+  id?: string;
+  correct?: boolean;
+  answer?: string | null;
+  gold?: string;
+}
+
+/** A run that is a comparison row's artefact is marked so (its row already stands for it in the plots). */
+function markComparison(collector: Collector, dir: string, run: ReportRun): void {
+  const artifact =
+    collector.comparisonArtifacts.get(dir) ??
+    collector.comparisonArtifacts.get(join(dir, "adapter")) ??
+    collector.comparisonArtifacts.get(join(dir, "model"));
+  if (artifact) run.comparison = `${artifact.comparison}: ${artifact.row}`;
 }
 
 function clip(text: unknown): string {
@@ -453,12 +490,36 @@ function loadTrainRun(collector: Collector, dir: string): void {
   if (result.seconds !== undefined) cost.seconds = result.seconds;
 
   let metric: ReportMetric | undefined;
+  const predictions = readJsonLines<TestPrediction>(join(dir, TEST_PREDICTIONS_FILE));
   const final = evaluations.at(-1)?.metrics ?? result.finalMetrics ?? {};
   const metricName = final.accuracy !== undefined ? "accuracy" : Object.keys(final).find((k) => k !== "loss");
-  if (metricName !== undefined && Number.isFinite(final[metricName])) {
+  if (predictions.length > 0) {
+    metric = accuracyMetric(
+      collector,
+      predictions.map((p) => p.correct === true),
+    );
+    notes.push(`accuracy on the test examples of ${TEST_PREDICTIONS_FILE}`);
+    collector.examples.push({
+      runId: id,
+      total: predictions.length,
+      examples: predictions.slice(0, collector.options.maxExamples).map((p, index) => ({
+        index,
+        id: String(p.id ?? index),
+        input: "",
+        prompts: [],
+        outputs: [],
+        answers: [],
+        answer: p.answer === null || p.answer === undefined ? null : clip(p.answer),
+        gold: clip(p.gold),
+        correct: p.correct === true,
+      })),
+    });
+  } else if (metricName !== undefined && Number.isFinite(final[metricName])) {
     metric = { name: metricName, value: final[metricName] as number };
     if (result.evalExamples) metric.total = result.evalExamples;
-    notes.push("no per-example predictions recorded: no confidence interval");
+    notes.push(
+      "validation metric of the last evaluation; no per-example predictions: no confidence interval",
+    );
   } else notes.push(`no evaluation with a task metric (${EVAL_LOG_FILE} missing or empty)`);
   if (!file) notes.push(`no ${TRAIN_RUN_FILE}: per-step training losses and the run's options are unknown`);
 
@@ -481,6 +542,7 @@ function loadTrainRun(collector: Collector, dir: string): void {
   if (typeof runOptions.seed === "number") run.seed = runOptions.seed;
   if (metric) run.metric = metric;
   if (notes.length > 0) run.notes = notes;
+  markComparison(collector, dir, run);
   collector.runs.push(run);
   collector.curves.push({
     runId: id,
@@ -524,4 +586,6 @@ function loadComparison(collector: Collector, dir: string): void {
   if (section.chart) collector.comparisonCharts.push(section.chart);
   collector.comparisonSpecialists.push(...section.specialists);
   collector.comparisonGeneralists.push(...section.generalists);
+  for (const { row, path } of section.artifacts)
+    collector.comparisonArtifacts.set(resolve(dir, path), { row, comparison: label });
 }

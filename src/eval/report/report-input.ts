@@ -78,6 +78,11 @@ export interface ReportRun {
   cost: ReportCost;
   /** Anything the reader should know (e.g. "no eval file: no metric"). */
   notes?: string[];
+  /**
+   * Set when the run is a row's artefact of a comparison ("compare-sst2: lora"): the comparison's row stands
+   * for it in the Pareto plots, so it is not plotted twice.
+   */
+  comparison?: string;
 }
 
 /** A table cell: text, a number, a value with its interval, or empty. */

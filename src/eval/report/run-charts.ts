@@ -1,7 +1,8 @@
 // The charts a report derives from its runs: training and validation curves, accuracy per run with its
 // interval, accuracy against any numeric option swept across otherwise equal prompt runs (k demonstrations,
 // self-consistency paths, ...), self-consistency vote agreement, and the two Pareto plots (specialists:
-// metric vs trainable parameters; generalists: accuracy vs tokens per example).
+// metric vs trainable parameters; generalists: accuracy vs tokens per example). A run that is a comparison
+// row's artefact is plotted once, as that row.
 
 import { stableStringify } from "../../lm/language-model.js";
 import type {
@@ -179,7 +180,7 @@ export function buildRunCharts(parts: RunChartParts): ReportChart[] {
 
   const specialists: ScatterPoint[] = [
     ...parts.runs
-      .filter((r) => r.kind === "train" && r.metric && (r.cost.trainableParameters ?? 0) > 0)
+      .filter((r) => r.kind === "train" && !r.comparison && r.metric && (r.cost.trainableParameters ?? 0) > 0)
       .map((r) => ({
         label: pointLabel(r),
         x: r.cost.trainableParameters as number,
@@ -201,7 +202,7 @@ export function buildRunCharts(parts: RunChartParts): ReportChart[] {
     });
   }
   const promptRuns = parts.runs.filter(
-    (r) => r.kind === "prompt" && r.metric && r.cost.tokensPerExample !== undefined,
+    (r) => r.kind === "prompt" && !r.comparison && r.metric && r.cost.tokensPerExample !== undefined,
   );
   const generalists: ScatterPoint[] = [
     ...promptRuns.map((r) => ({

@@ -9,7 +9,13 @@ import { renderReportHtml } from "../../../src/eval/report/html-report.js";
 import { loadReportInput } from "../../../src/eval/report/load-report-input.js";
 import { secretsFromEnvironment } from "../../../src/eval/report/redact.js";
 import type { ReportInput } from "../../../src/eval/report/report-input.js";
-import { FAKE_API_KEY, MALICIOUS, type ResultsFolder, writeResultsFolder } from "./report-fixtures.js";
+import {
+  FAKE_API_KEY,
+  MALICIOUS,
+  type ResultsFolder,
+  writeComparisonFolder,
+  writeResultsFolder,
+} from "./report-fixtures.js";
 import { countMarks, figure } from "./svg-marks.js";
 
 describe("HTML report of a results folder", () => {
@@ -100,9 +106,9 @@ describe("HTML report of a results folder", () => {
     // validation loss: both training runs
     assert.equal(countMarks(figure(html, "Validation loss"), "line", "line", "path"), 2);
     // Pareto plots: two specialists, two generalists, each labelled
-    // (each with the comparison's row)
+    // (with the comparison's rows)
     const specialists = figure(html, "Specialists: metric vs trainable parameters");
-    assert.equal(countMarks(specialists, "symbol", "point", "path"), 3);
+    assert.equal(countMarks(specialists, "symbol", "point", "path"), 4);
     assert.ok(specialists.includes("lora (train-lora)"));
     const generalists = figure(html, "Generalists: accuracy vs tokens per example");
     assert.equal(countMarks(generalists, "symbol", "point", "path"), 3);
@@ -117,6 +123,7 @@ describe("HTML report of a results folder", () => {
       table?.rows.map((r) => r.slice(0, 4)),
       [
         ["lora", "fine-tuning", { value: 0.82, low: 0.7, high: 0.92, percent: true }, 12_345],
+        ["bitfit", "fine-tuning", { value: 0.76, low: 0.64, high: 0.88, percent: true }, 1_100],
         ["few-shot:4", "prompting", { value: 0.7, low: 0.56, high: 0.82, percent: true }, 0],
         ["least-to-most", "prompting", "skipped: needs an answer task", null],
       ],
@@ -124,8 +131,8 @@ describe("HTML report of a results folder", () => {
     assert.ok(html.includes('82.0% <span class="meta">[70.0%, 92.0%]</span>'));
     assert.ok(html.includes("12,345"));
     const chart = figure(html, "Accuracy with 95% CI: compare-sst2");
-    assert.equal(countMarks(chart, "rect", "bar", "path"), 2);
-    assert.equal(countMarks(chart, "rule", "error-bar", "line"), 2);
+    assert.equal(countMarks(chart, "rect", "bar", "path"), 3);
+    assert.equal(countMarks(chart, "rule", "error-bar", "line"), 3);
   });
 
   test("the example browser shows prompts, outputs, votes and gold, HTML-escaped", () => {
@@ -185,5 +192,51 @@ describe("HTML report of a results folder", () => {
       message: /does not exist/,
     });
     assert.throws(() => loadReportInput(`${folder.root}/notes`), { code: "REPORT_NOTHING_FOUND" });
+  });
+});
+
+describe("HTML report of a comparison folder", () => {
+  test("rows' artefacts: runs are linked to their row and plotted once; a bare adapter is skipped", async () => {
+    const dir = writeComparisonFolder();
+    const input = loadReportInput(dir);
+    assert.deepEqual(
+      input.runs.map((r) => [r.id, r.comparison]),
+      [
+        ["prompt/few-shot-4", "compare-run: few-shot:4"],
+        ["train/lora", "compare-run: lora"],
+      ],
+    );
+    assert.deepEqual(
+      input.skipped.map((s) => s.path),
+      ["adapters/bitfit"],
+    );
+    assert.match(input.skipped[0]?.reason ?? "", /the adapter of row "bitfit" of the comparison compare-run/);
+    // the training run's test predictions give its accuracy, interval and example rows
+    const lora = input.runs[1];
+    const expected = accuracyInterval([true, false, true, true], { samples: 1000, seed: 0 });
+    assert.deepEqual(lora?.metric, {
+      name: "accuracy",
+      value: 0.75,
+      correct: 3,
+      total: 4,
+      interval: { low: expected.low, high: expected.high, level: 0.95 },
+    });
+    assert.deepEqual(
+      input.examples.find((x) => x.runId === "train/lora")?.examples.map((x) => [x.id, x.answer, x.correct]),
+      [
+        ["t0", "pos", true],
+        ["t1", "pos", false],
+        ["t2", "neg", true],
+        ["t3", MALICIOUS, true],
+      ],
+    );
+    const html = await renderReportHtml(input);
+    assert.ok(!html.includes(MALICIOUS));
+    assert.ok(html.includes("a row of the comparison compare-run: lora"));
+    // Pareto plots: the comparison's rows only (lora, bitfit; few-shot:4)
+    const specialists = figure(html, "Specialists: metric vs trainable parameters");
+    assert.equal(countMarks(specialists, "symbol", "point", "path"), 2);
+    const generalists = figure(html, "Generalists: accuracy vs tokens per example");
+    assert.equal(countMarks(generalists, "symbol", "point", "path"), 1);
   });
 });

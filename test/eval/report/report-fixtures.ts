@@ -4,7 +4,7 @@
 // train_run.json holding the step losses, BitFit with only what the trainer writes), a folder that is no run
 // and a run folder with a broken run.json.
 
-import { mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ExampleRecord, ResultsStore } from "../../../src/eval/results-store.js";
 import { saveAdapter } from "../../../src/peft/adapter-store.js";
@@ -172,10 +172,10 @@ export function writeTrainRun(dir: string, method: "lora" | "bitfit", summary: b
 }
 
 /**
- * compare.json as `adaptlm compare` writes it (src/eval/compare/report.ts, version 1): a LoRA row, a few-shot
- * row and a strategy skipped for the task.
+ * compare.json as `adaptlm compare` writes it (src/eval/compare/report.ts, version 1): LoRA and BitFit rows, a
+ * few-shot row and a strategy skipped for the task; `artifacts` gives rows their folders (row name -> path).
  */
-export function writeComparison(dir: string): void {
+export function writeComparison(dir: string, artifacts: Record<string, string> = {}): void {
   mkdirSync(dir, { recursive: true });
   const row = (fields: Record<string, unknown>) => ({
     status: "done",
@@ -188,10 +188,10 @@ export function writeComparison(dir: string): void {
     promptTokensPerExample: null,
     completionTokensPerExample: null,
     cost: null,
-    artifacts: null,
     examples: [],
     finishedAt: "2026-11-28T12:00:00.000Z",
     ...fields,
+    artifacts: artifacts[fields.name as string] ?? null,
   });
   const metric = (value: number, low: number, high: number) => ({
     name: "accuracy",
@@ -214,6 +214,15 @@ export function writeComparison(dir: string): void {
         baseParameters: 4_400_000,
         storedBytes: 52_000,
         trainingSeconds: 31.5,
+        tokensPerExample: 24,
+      }),
+      row({
+        name: "bitfit",
+        kind: "method",
+        metric: metric(0.76, 0.64, 0.88),
+        trainableParameters: 1_100,
+        storedBytes: 6_000,
+        trainingSeconds: 20,
         tokensPerExample: 24,
       }),
       row({
@@ -265,4 +274,34 @@ export function writeResultsFolder(): ResultsFolder {
   mkdirSync(join(root, "broken"), { recursive: true });
   writeFileSync(join(root, "broken", "run.json"), "{ not json");
   return folder;
+}
+
+/**
+ * A comparison folder laid out as `adaptlm compare` leaves it: compare.json, the LoRA row's training run
+ * (train/lora: trainer files, adapter/ and test_predictions.jsonl, 3 of 4 right), the few-shot row's prompt
+ * run (prompt/few-shot-4) and the BitFit row's bare adapter folder (adapters/bitfit).
+ */
+export function writeComparisonFolder(): string {
+  const dir = join(makeTempDir("report-compare"), "compare-run");
+  writeComparison(dir, {
+    lora: "train/lora/adapter",
+    bitfit: "adapters/bitfit",
+    "few-shot:4": "prompt/few-shot-4",
+  });
+  writeTrainRun(join(dir, "train", "lora"), "lora", false);
+  const predictions = [
+    { id: "t0", correct: true, answer: "pos", gold: "pos" },
+    { id: "t1", correct: false, answer: "pos", gold: "neg" },
+    { id: "t2", correct: true, answer: "neg", gold: "neg" },
+    { id: "t3", correct: true, answer: MALICIOUS, gold: MALICIOUS },
+  ];
+  writeFileSync(
+    join(dir, "train", "lora", "test_predictions.jsonl"),
+    predictions.map((p) => `${JSON.stringify(p)}\n`).join(""),
+  );
+  writeFewShotRun(join(dir, "prompt", "few-shot-4"));
+  const scratch = join(dir, "..", "scratch");
+  writeTrainRun(scratch, "bitfit", false);
+  cpSync(join(scratch, "adapter"), join(dir, "adapters", "bitfit"), { recursive: true });
+  return dir;
 }
