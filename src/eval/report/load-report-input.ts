@@ -4,9 +4,11 @@
 //   prompt run       run.json + examples.jsonl (src/eval/results-store.ts)
 //   train run        what `adaptlm train` writes: eval_log.jsonl, checkpoint/trainer_state.json, adapter/ (PEFT
 //                    folder) or model/; plus, where present, train_run.json (the TrainRunResult, optionally
-//                    with the options under "options") for the per-step training losses
+//                    with the options under "options") for the per-step training losses, and
+//                    test_predictions.jsonl (`adaptlm compare`) for test accuracy with an interval
 //   adapter folder   adapter_config.json + adapter_model.safetensors alone (cost only, no metric)
-//   comparison       compare.json in any visited folder (written by `adaptlm compare`)
+//   comparison       compare.json in any visited folder (written by `adaptlm compare`); the folders its rows
+//                    name as artefacts are linked to their row, so each result is plotted once
 // Anything else is listed under `skipped` with the reason, never an exception: one broken run must not hide
 // the others. Secrets never pass: option keys that name credentials are redacted, endpoints lose user info
 // and query strings.
@@ -44,6 +46,8 @@ export const TRAIN_RUN_FILE = "train_run.json";
 export const EVAL_LOG_FILE = "eval_log.jsonl";
 /** Per test example {id, correct, answer, gold}: written by `adaptlm compare` into its training run folders. */
 export const TEST_PREDICTIONS_FILE = "test_predictions.jsonl";
+/** Token totals of a prompt run ({answered, promptTokens, completionTokens, ...}), from `adaptlm compare`. */
+export const USAGE_FILE = "usage.json";
 
 export interface LoadReportOptions {
   title?: string;
@@ -275,6 +279,27 @@ interface RecordUsage {
   completionTokens?: number;
 }
 
+/** Token totals metered over a run's answered examples (`adaptlm compare` writes them next to the run). */
+interface RunUsage {
+  answered: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** usage.json when it holds usable totals, else null (absent or malformed: the estimate stands). */
+function readUsage(path: string): RunUsage | null {
+  if (!existsSync(path)) return null;
+  try {
+    const usage = JSON.parse(readFileSync(path, "utf8")) as Partial<RunUsage>;
+    const ok = [usage.answered, usage.promptTokens, usage.completionTokens].every(
+      (v) => typeof v === "number" && Number.isFinite(v) && v >= 0,
+    );
+    return ok && (usage.answered as number) > 0 ? (usage as RunUsage) : null;
+  } catch {
+    return null;
+  }
+}
+
 function loadPromptRun(collector: Collector, dir: string): void {
   const info = readJson(join(dir, RUN_FILE)) as Partial<RunInfo>;
   if (typeof info !== "object" || info === null || typeof info.strategy !== "string") {
@@ -321,6 +346,11 @@ function loadPromptRun(collector: Collector, dir: string): void {
     cost.tokensPerExample = mean(tokens);
     cost.tokensEstimated = !measured;
     cost.callsPerExample = mean(records.map((r) => (r.prompts ?? []).length));
+    const metered = measured ? null : readUsage(join(dir, USAGE_FILE));
+    if (metered) {
+      cost.tokensPerExample = (metered.promptTokens + metered.completionTokens) / metered.answered;
+      cost.tokensEstimated = false;
+    }
   }
   if (info.startedAt && info.finishedAt) {
     const seconds = (Date.parse(info.finishedAt) - Date.parse(info.startedAt)) / 1000;

@@ -67,6 +67,9 @@ describe("HTML report of a results folder", () => {
       assert.ok((run.cost.trainableParameters ?? 0) > 0);
       assert.ok((run.cost.storedBytes ?? 0) > 0);
     }
+    // without metered tokens, tokens per example are estimated from the text (and flagged)
+    assert.equal(input.runs[0]?.cost.tokensEstimated, true);
+    assert.ok(html.includes("≈"));
     // LoRA's train_run.json gives its options and seed
     assert.equal(input.runs[3]?.seed, 5);
     assert.equal(input.runs[3]?.model, "toy-bert");
@@ -211,6 +214,9 @@ describe("HTML report of a comparison folder", () => {
       ["adapters/bitfit"],
     );
     assert.match(input.skipped[0]?.reason ?? "", /the adapter of row "bitfit" of the comparison compare-run/);
+    // metered tokens (usage.json) replace the estimate from text length
+    assert.equal(input.runs[0]?.cost.tokensPerExample, 260);
+    assert.equal(input.runs[0]?.cost.tokensEstimated, false);
     // the training run's test predictions give its accuracy, interval and example rows
     const lora = input.runs[1];
     const expected = accuracyInterval([true, false, true, true], { samples: 1000, seed: 0 });

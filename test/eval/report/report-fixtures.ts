@@ -279,7 +279,8 @@ export function writeResultsFolder(): ResultsFolder {
 /**
  * A comparison folder laid out as `adaptlm compare` leaves it: compare.json, the LoRA row's training run
  * (train/lora: trainer files, adapter/ and test_predictions.jsonl, 3 of 4 right), the few-shot row's prompt
- * run (prompt/few-shot-4) and the BitFit row's bare adapter folder (adapters/bitfit).
+ * run (prompt/few-shot-4, with the usage.json of its metered tokens) and the BitFit row's bare adapter folder
+ * (adapters/bitfit).
  */
 export function writeComparisonFolder(): string {
   const dir = join(makeTempDir("report-compare"), "compare-run");
@@ -300,6 +301,10 @@ export function writeComparisonFolder(): string {
     predictions.map((p) => `${JSON.stringify(p)}\n`).join(""),
   );
   writeFewShotRun(join(dir, "prompt", "few-shot-4"));
+  writeFileSync(
+    join(dir, "prompt", "few-shot-4", "usage.json"),
+    JSON.stringify({ answered: 4, seconds: 2, promptTokens: 1000, completionTokens: 40, cost: 0 }),
+  );
   const scratch = join(dir, "..", "scratch");
   writeTrainRun(scratch, "bitfit", false);
   cpSync(join(scratch, "adapter"), join(dir, "adapters", "bitfit"), { recursive: true });
