@@ -25,6 +25,7 @@ import { AdaptlmError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic-file.js";
 import { type ModelConfig, parseHfConfig } from "../io/hf-config.js";
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "../io/safetensors.js";
+import { BertForMaskedLM } from "../models/bert.js";
 import { buildModel } from "../models/registry.js";
 import type { Module } from "../nn/module.js";
 import { AdamW } from "../optim/adamw.js";
@@ -309,6 +310,32 @@ const SHUFFLE_STREAM = 1;
 const MASK_STREAM = 2;
 const VALIDATION_MASK_STREAM = 3;
 
+/**
+ * The masked-LM loss with only the selected positions (targets not -100) going through the prediction head,
+ * gathered from the encoder output: the same loss and gradients as transformers' full-sequence head at a
+ * fraction of the [tokens, vocab] work. inputIds [batch, seq]; targets [batch * seq].
+ */
+export function maskedLmLoss(model: BertForMaskedLM, inputIds: T.Tensor, targets: Int32Array): T.Tensor {
+  const positions: number[] = [];
+  const labels: number[] = [];
+  targets.forEach((t, i) => {
+    if (t !== MLM_IGNORE_LABEL) {
+      positions.push(i);
+      labels.push(t);
+    }
+  });
+  if (positions.length === 0)
+    return T.crossEntropy(model.forward({ inputIds }), T.tensor(targets, inputIds.shape, "int32"));
+  const hidden = model.bert.forward({ inputIds }).lastHiddenState; // [batch, seq, hidden]
+  const [batch, seq, width] = hidden.shape;
+  const flat = T.reshape(hidden, [batch * seq, width]);
+  const picked = T.embedding(flat, T.tensor(positions, [positions.length], "int32")); // [selected, hidden]
+  const head = (model.getModule("cls") as Module).getModule("predictions") as unknown as {
+    forward(h: T.Tensor): T.Tensor;
+  };
+  return T.crossEntropy(head.forward(picked), T.tensor(labels, [labels.length], "int32"));
+}
+
 /** Learning rate at `step` (0-based): linear warm-up from 0, then cosine from the peak to minRatio * peak. */
 export function pretrainLearningRate(
   step: number,
@@ -447,6 +474,16 @@ export function pretrain(options: PretrainOptions): PretrainResult {
     eps: o.eps ?? 1e-8,
   });
 
+  /** Mean cross-entropy over the targets that are not ignored. */
+  const lossOf = (inputs: Int32Array, targets: Int32Array, rows: number): T.Tensor => {
+    const inputIds = T.tensor(inputs, [rows, seqLen], "int32");
+    if (objective === "clm" || !(model instanceof BertForMaskedLM)) {
+      const logits = model.forward({ inputIds }); // [rows, seq, vocab]
+      return T.crossEntropy(logits, T.tensor(targets, [rows, seqLen], "int32"));
+    }
+    return maskedLmLoss(model, inputIds, targets);
+  };
+
   let state: PretrainState = {
     step: 0,
     file: "",
@@ -544,8 +581,7 @@ export function pretrain(options: PretrainOptions): PretrainResult {
         if (n === 0) continue;
         const loss = T.scope(() =>
           noGrad(() => {
-            const logits = model.forward({ inputIds: T.tensor(inputs, [rows, seqLen], "int32") });
-            return T.crossEntropy(logits, T.tensor(targets, [rows, seqLen], "int32")).item();
+            return lossOf(inputs, targets, rows).item();
           }),
         );
         lossSum += loss * n;
@@ -607,8 +643,7 @@ export function pretrain(options: PretrainOptions): PretrainResult {
     let gradNorm = 0;
     try {
       loss = T.scope(() => {
-        const logits = model.forward({ inputIds: T.tensor(inputs, [batchSize, seqLen], "int32") }); // [batch, seq, vocab]
-        const lossTensor = T.crossEntropy(logits, T.tensor(targets, [batchSize, seqLen], "int32"));
+        const lossTensor = lossOf(inputs, targets, batchSize);
         const value = lossTensor.item();
         if (Number.isFinite(value)) T.backward(lossTensor);
         return value;

@@ -7,12 +7,15 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { parseHfConfig } from "../../src/io/hf-config.js";
 import { readSafetensors } from "../../src/io/safetensors.js";
+import { BertForMaskedLM } from "../../src/models/bert.js";
 import { loadLocalModel } from "../../src/models/load-model.js";
 import type { Module } from "../../src/nn/module.js";
 import * as T from "../../src/tensor/index.js";
 import { tokenizerFromJson } from "../../src/tokenizers/tokenizer-json.js";
 import {
+  maskedLmLoss,
   PretrainError,
   type PretrainEvent,
   type PretrainOptions,
@@ -342,6 +345,33 @@ test("f16 output is half the size and its logits are close to the f32 model's", 
   const worst = Math.max(...expected.map((v, i) => Math.abs(v - actual[i])));
   assert.ok(worst < 5e-3 * Math.max(1, scale), `max |f16 - f32| ${worst} (scale ${scale})`);
   assert.equal(JSON.parse(readFileSync(join(dir, "config.json"), "utf8")).torch_dtype, "float16");
+});
+
+test("maskedLmLoss (head on the selected positions only) equals the full-sequence loss and gradients", () => {
+  const model = new BertForMaskedLM(parseHfConfig(bertConfig), { seed: 3 });
+  model.setRequiresGrad(true);
+  const ids = [2, 5, 6, 7, 8, 3, 2, 9, 10, 11, 12, 3];
+  const targets = Int32Array.from([-100, 5, -100, -100, 8, -100, -100, -100, 10, -100, -100, -100]);
+  const run = (gathered: boolean) =>
+    T.scope(() => {
+      const inputIds = T.tensor(ids, [2, 6], "int32");
+      const loss = gathered
+        ? maskedLmLoss(model, inputIds, targets)
+        : T.crossEntropy(model.forward({ inputIds }), T.tensor(targets, [2, 6], "int32"));
+      T.backward(loss);
+      const grads = model
+        .namedParameters()
+        .map(([, p]) => Array.from(p.grad?.floats.subarray(0, p.size) ?? []));
+      for (const [, p] of model.namedParameters()) p.grad?.floats.fill(0);
+      return { loss: loss.item(), grads };
+    });
+  const full = run(false);
+  const gathered = run(true);
+  assert.ok(Math.abs(full.loss - gathered.loss) < 1e-6, `${full.loss} vs ${gathered.loss}`);
+  full.grads.forEach((g, i) => {
+    const worst = Math.max(0, ...g.map((v, j) => Math.abs(v - gathered.grads[i][j])));
+    assert.ok(worst < 1e-5, `parameter ${i}: max gradient difference ${worst}`);
+  });
 });
 
 test("bad options and too little data: typed errors", () => {
