@@ -17,9 +17,10 @@
 // Adapters (as vLLM serves LoRA modules): several PEFT adapter folders on the one frozen base, requested through
 // the `model` field as "<base>:<adapter>"; /v1/models lists the base and every "<base>:<adapter>". Requests run
 // one at a time, so the adapter a request names is attached for its generation (AdapterSet.use) and a request
-// for the base detaches it again. Adapters that change the model's layers (LoRA, BitFit, Houlsby) are served;
-// virtual-token adapters (prompt tuning, prefix tuning) are refused at start, since generation with the KV
-// cache does not take their extra positions.
+// for the base detaches it again. Adapters that change the model's layers (LoRA, BitFit, Houlsby) act through
+// the attached modules; prompt tuning through a wrapped model that puts its virtual tokens in front of each
+// prompt (prompt-tuned-model.ts). Prefix tuning is refused at start: cached generation ignores its
+// past keys/values.
 //
 // Safety: binds 127.0.0.1 unless told otherwise; optional bearer key; limits on body size, max_tokens, n and
 // queue length answer with OpenAI-style JSON errors (400, 401, 404, 413, 429). Nothing is printed.
@@ -44,6 +45,7 @@ import {
   chatFormatFor,
 } from "../tokenizers/chat-template.js";
 import { DecodeStream } from "../tokenizers/decode-stream.js";
+import { promptTunedModel } from "./prompt-tuned-model.js";
 
 export interface ServeOptions {
   /** Name clients send as `model` (default "local"). */
@@ -100,10 +102,13 @@ function adapterSetFor(loaded: LoadedModel, adapters: ReadonlyMap<string, Adapte
         `adapter name ${JSON.stringify(name)} must be letters, digits, ".", "_" or "-" (it is requested as "<base>:<name>")`,
       );
     }
-    if (adapter.virtualTokens > 0 || adapter.peftType === "PREFIX_TUNING") {
+    if (
+      adapter.peftType === "PREFIX_TUNING" ||
+      (adapter.virtualTokens > 0 && adapter.peftType !== "PROMPT_TUNING")
+    ) {
       throw new ServeError(
         "SERVE_ADAPTER",
-        `adapter "${name}" is ${adapter.peftType}: its virtual tokens are not applied by cached generation, so it cannot be served yet; serve LoRA (or BitFit/Houlsby) adapters, or evaluate it with adaptlm train's evaluation`,
+        `adapter "${name}" is ${adapter.peftType}: its keys/values are not applied by cached generation, so it cannot be served yet; serve LoRA, prompt-tuning, BitFit or Houlsby adapters`,
       );
     }
     set.add(name, adapter);
@@ -232,11 +237,11 @@ export async function startOpenAIServer(
    * The model a request names (default: the base) and the adapter it needs, made active: requests run one
    * at a time, so the adapter stays attached for exactly this request's generation.
    */
-  const useModel = (body: Record<string, unknown>): string => {
+  const useModel = (body: Record<string, unknown>): { model: string; view: LoadedModel } => {
     const requested = body.model;
     if (requested === undefined || requested === null || requested === name) {
       adapterSet?.use(null);
-      return name;
+      return { model: name, view: loaded };
     }
     if (typeof requested === "string" && requested.startsWith(`${name}:`)) {
       const adapter = requested.slice(name.length + 1);
@@ -253,8 +258,13 @@ export async function startOpenAIServer(
           "model_not_found",
         );
       }
-      adapterSet.use(adapter);
-      return requested;
+      const active = adapterSet.use(adapter) as Adapter;
+      // virtual-token adapters act on the inputs, not the layers: generation sees a wrapped model
+      const view: LoadedModel =
+        active.virtualTokens > 0
+          ? ({ ...loaded, model: promptTunedModel(causalModel(loaded), active) } as LoadedModel)
+          : loaded;
+      return { model: requested, view };
     }
     throw new HttpError(
       404,
@@ -276,7 +286,7 @@ export async function startOpenAIServer(
   const codePoints = (text: string): number => [...text].length;
 
   async function completions(body: Record<string, unknown>, res: ServerResponse, id: string): Promise<void> {
-    const model = useModel(body);
+    const { model, view } = useModel(body);
     if (typeof body.prompt !== "string") {
       throw new HttpError(
         400,
@@ -295,7 +305,7 @@ export async function startOpenAIServer(
     const chunk = (index: number, text: string, finish: string | null) =>
       `data: ${JSON.stringify({ id, object: "text_completion", created, model, choices: [{ index, text, logprobs: null, finish_reason: finish }] })}\n\n`;
     if (stream) startEvents(res);
-    const result = await generateTextAsync(loaded, [prompt], {
+    const result = await generateTextAsync(view, [prompt], {
       ...fields,
       signal: disconnected(res),
       topLogprobs: logprobs ?? 0,
@@ -325,7 +335,7 @@ export async function startOpenAIServer(
     } | null = null;
     if (echo) {
       const ids = result ? promptIds : tokenizer.encode(prompt).ids;
-      const positions = sequenceLogprobs(causalModel(loaded), ids, Math.max(1, logprobs ?? 0));
+      const positions = sequenceLogprobs(causalModel(view), ids, Math.max(1, logprobs ?? 0));
       const texts = tokenTextsOf(ids);
       echoed = {
         tokens: texts,
@@ -391,7 +401,7 @@ export async function startOpenAIServer(
   }
 
   async function chat(body: Record<string, unknown>, res: ServerResponse, id: string): Promise<void> {
-    const model = useModel(body);
+    const { model, view } = useModel(body);
     const messages = body.messages;
     if (!Array.isArray(messages) || messages.length === 0)
       throw new HttpError(400, '"messages" must be a non-empty array');
@@ -434,7 +444,7 @@ export async function startOpenAIServer(
     }
     // The plain transcript leaves a space after "assistant:" to the model; cleanReply drops it from the first text.
     const started = new Set<number>();
-    const result = await generateTextAsync(loaded, [prompt], {
+    const result = await generateTextAsync(view, [prompt], {
       ...fields,
       signal: disconnected(res),
       topLogprobs: topK,
