@@ -363,4 +363,49 @@ describe("runComparison", () => {
     const searchPrompts = lm.calls.map((c) => (c.kind === "score" ? c.prompt : String(c.request.prompt)));
     assert.ok(searchPrompts.every((p) => (p.match(/marker\d+x/g) ?? []).length <= 1));
   });
+
+  test("cot and self-consistency show train rationales; without them they are skipped rows", async () => {
+    const dir = makeTempDir("compare-cot");
+    writeTask(dir, 12, 6);
+    const train = readFileSync(join(dir, "train.jsonl"), "utf8").trim().split("\n");
+    const withRationales = train.map((line) => {
+      const record = JSON.parse(line) as { sentence: string; sentiment: string };
+      const word = record.sentence.split(" ").at(-1);
+      return JSON.stringify({ ...record, rationale: `It says ${word}.` });
+    });
+    // Reasoning from the question's keyword: right on every example.
+    const lm = new ScriptedLanguageModel({
+      capabilities: { n: false },
+      generate: (request) => {
+        const question =
+          String(request.prompt)
+            .split("\n")
+            .filter((l) => l.startsWith("Q: "))
+            .at(-1) ?? "";
+        const great = question.includes("great");
+        return ` It says ${great ? "great" : "awful"}. The answer is ${great ? "pos" : "neg"}.`;
+      },
+    });
+    const options = { ...common, lm, strategies: ["cot:2", "self-consistency:2"], samples: 3 };
+    const skipped = await runComparison({ ...options, task: dir, outputDir: join(dir, "run-plain") });
+    assert.deepEqual(
+      skipped.rows.map((r) => r.status),
+      ["skipped", "skipped"],
+    );
+    assert.match(skipped.rows[0]?.skipReason ?? "", /rationale/);
+    assert.equal(lm.calls.length, 0);
+
+    writeFileSync(join(dir, "train.jsonl"), `${withRationales.join("\n")}\n`);
+    const report = await runComparison({ ...options, task: dir, outputDir: join(dir, "run-rationales") });
+    const [cot, sc] = report.rows;
+    assert.equal(cot?.metric?.correct, 6);
+    assert.equal(sc?.metric?.correct, 6);
+    // 6 CoT requests, then 3 sampled paths for each of the 6 examples.
+    assert.equal(lm.calls.length, 6 + 18);
+    for (const request of lm.generateRequests) {
+      const prompt = String(request.prompt);
+      assert.equal((prompt.match(/It says (great|awful)\./g) ?? []).length, 2, "two train rationales");
+      assert.ok((prompt.match(/marker\d+x/g) ?? []).length === 1, "only the query is a test example");
+    }
+  });
 });

@@ -39,8 +39,9 @@ prompt/<strategy>/ (results stores with every prompt and answer). --resume conti
 interrupted comparison: finished rows are kept, prompting rows resume per example.
 
 Methods:    ${TRAIN_METHODS.join(", ")} (default with --encoder: ${DEFAULT_METHODS.join(",")})
-Strategies: ${COMPARE_STRATEGIES.join(", ")}; few-shot, cot, self-consistency and least-to-most
-            take ":k" demonstrations, e.g. few-shot:8 (default with an LM: ${DEFAULT_STRATEGIES.join(",")})
+Strategies: ${COMPARE_STRATEGIES.join(", ")}
+            (default with an LM: ${DEFAULT_STRATEGIES.join(",")}); few-shot, cot, self-consistency and
+            least-to-most take ":k" demonstrations, e.g. few-shot:8 (default 4)
 A strategy that does not fit the task (least-to-most without decompositions, cot without
 rationales, more demonstrations than train examples) becomes a skipped row with the reason.
 
@@ -56,7 +57,8 @@ Options:
   --endpoint URL          OpenAI-compatible server instead of --lm (with --model)
   --model NAME            model name served at --endpoint
   --server KIND           server preset: ${Object.keys(SERVER_CAPABILITIES).join("|")} (default generic)
-  --cache FILE            SQLite response cache for LM answers
+  --cache FILE            SQLite response cache for LM answers (cached answers are free: they
+                          count no tokens and no money)
   --strategies A,B        strategies to run (default ${DEFAULT_STRATEGIES.join(",")})
   --instruction TEXT      instruction of the "instructions" strategy (default "${DEFAULT_INSTRUCTION}")
   --samples N             self-consistency paths (default 5)

@@ -51,9 +51,12 @@ export interface CompareRow {
    * minus those of the example's own input, i.e. the template, instruction and demonstrations.
    */
   storedBytes: number | null;
-  /** Fine-tuning: training wall time; APE: instruction search time; other strategies 0. */
+  /**
+   * Fine-tuning: training wall time (of the last process only, when an interrupted training was resumed from
+   * its checkpoint); APE: instruction search time; other strategies 0.
+   */
   trainingSeconds: number | null;
-  /** Wall time of answering the test examples, per example. */
+  /** Wall time of answering the test examples, per example (prompting: summed over resumed runs). */
   inferenceSecondsPerExample: number | null;
   /** Tokens processed per test example: encoder input tokens, or LM prompt + completion tokens. */
   tokensPerExample: number | null;
