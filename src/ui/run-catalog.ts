@@ -160,7 +160,9 @@ export class RunCatalog {
     const key = `${id}\u0000${index}`;
     let svg = snapshot.svgs.get(key);
     if (!svg) {
-      svg = renderSvg(chartSpec(chart, { width: 520, height: 240 }));
+      // a single bar (one run's metric) needs no full-width plot
+      const narrow = chart.kind === "bars" && chart.bars.length === 1;
+      svg = renderSvg(chartSpec(chart, { width: narrow ? 220 : 520, height: 240 }));
       snapshot.svgs.set(key, svg);
       // a failed render is retried on the next request instead of being remembered
       svg.catch(() => snapshot.svgs.delete(key));

@@ -62,6 +62,20 @@ export const UI_SCRIPT = String.raw`"use strict";
     return text;
   }
 
+  function round(x) { return Number(x.toPrecision(4)).toLocaleString("en-US"); }
+
+  function costText(cost) {
+    var parts = [];
+    if (cost.trainableParameters !== undefined) parts.push(round(cost.trainableParameters) + " trainable parameters" +
+      (cost.percentOfBase !== undefined ? " (" + round(cost.percentOfBase) + "% of the base)" : ""));
+    if (cost.storedBytes !== undefined) parts.push(round(cost.storedBytes / 1048576) + " MiB stored");
+    if (cost.tokensPerExample !== undefined) parts.push((cost.tokensEstimated ? "≈" : "") + round(cost.tokensPerExample) +
+      " tokens per example" + (cost.tokensEstimated ? " (estimated from text length)" : ""));
+    if (cost.callsPerExample !== undefined) parts.push(round(cost.callsPerExample) + " model call(s) per example");
+    if (cost.seconds !== undefined) parts.push(round(cost.seconds) + " s");
+    return parts.join(" · ");
+  }
+
   function dateText(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : ""; }
 
   function runLink(id) {
@@ -153,7 +167,7 @@ export const UI_SCRIPT = String.raw`"use strict";
       row("strategy / method", run.approach); row("seed", run.seed); row("options", run.options);
       row("started", dateText(run.startedAt)); row("finished", dateText(run.finishedAt));
       row("metric", metricText(run.metric));
-      if (run.cost) row("cost", run.cost);
+      if (run.cost) row("cost", costText(run.cost));
       (run.notes || []).forEach(function (note) { row("note", note); });
       view.appendChild(setup);
       var charts = el("div", { "class": "charts", "data-testid": "charts" });
