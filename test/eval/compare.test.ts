@@ -251,6 +251,26 @@ describe("runComparison", () => {
     assert.deepEqual(report.setup.split, { kind: "seeded", testFraction: 0.2 });
     assert.equal(report.rows[1]?.status, "skipped");
     assert.match(report.rows[1]?.skipReason ?? "", /needs 30 demonstrations but the train split has 19/);
+
+    // A test label train never had: zero-shot would offer it as a candidate to that example alone, so it is
+    // skipped; instructions classifies among the train labels and gets that example wrong.
+    const unseenDir = makeTempDir("compare-unseen");
+    writeTask(unseenDir, 12, 6);
+    const testLines = readFileSync(join(unseenDir, "test.jsonl"), "utf8").trim().split("\n");
+    testLines.push(JSON.stringify({ sentence: "the film was meh", sentiment: "mixed" }));
+    writeFileSync(join(unseenDir, "test.jsonl"), `${testLines.join("\n")}\n`);
+    const unseen = await runComparison({
+      ...common,
+      task: unseenDir,
+      lm: scriptedLm(),
+      strategies: ["zero-shot", "instructions"],
+      outputDir: join(unseenDir, "run"),
+    });
+    assert.equal(unseen.rows[0]?.status, "skipped");
+    assert.match(unseen.rows[0]?.skipReason ?? "", /test labels \["mixed"\] are not among the train labels/);
+    assert.equal(unseen.rows[1]?.metric?.total, 7);
+    assert.equal(unseen.rows[1]?.examples.at(-1)?.correct, false);
+
     const expectCode = async (code: string, pattern: RegExp, options: Parameters<typeof runComparison>[0]) =>
       assert.rejects(runComparison(options), (error: AdaptlmError) => {
         assert.equal(error.code, code);

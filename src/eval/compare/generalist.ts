@@ -62,6 +62,14 @@ export function strategyMismatch(spec: StrategySpec, splits: TaskSplits): string
     !has((r) => Array.isArray(r.subquestions) && r.subquestions.length > 0 && Array.isArray(r.steps))
   )
     return 'no train example has a decomposition ("subquestions" and "steps") to show: least-to-most needs them';
+  if (spec.strategy === "zero-shot" || spec.strategy === "few-shot") {
+    // prompt-run takes the candidates from the golds it is given, the query's included: a label train lacks
+    // would be offered to that example alone and give its answer away.
+    const known = new Set(splits.labels);
+    const unseen = [...new Set(splits.test.map((e) => e.label).filter((label) => !known.has(label)))];
+    if (unseen.length > 0)
+      return `test labels ${JSON.stringify(unseen.slice(0, 5))} are not among the train labels, and offering them as candidates would give them away (the instructions strategy counts them as errors instead)`;
+  }
   if (spec.strategy === "ape" && train.length < 2)
     return "APE needs at least 2 train examples (to induce instructions and to score them)";
   return null;
