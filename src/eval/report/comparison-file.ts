@@ -35,6 +35,8 @@ export interface ComparisonSection {
   generalists: ScatterPoint[];
   /** Each row's artefact folder (relative to the comparison's folder): an adapter or a prompt run. */
   artifacts: Array<{ row: string; path: string }>;
+  /** The task the comparison ran on (its setup), when recorded. */
+  task?: string;
 }
 
 function finite(value: number | null | undefined): number | null {
@@ -46,7 +48,7 @@ function finite(value: number | null | undefined): number | null {
  * the path shown under the table. Errors: ReportInputError REPORT_BAD_JSON / REPORT_BAD_COMPARE.
  */
 export function readComparison(path: string, label: string, source: string): ComparisonSection {
-  let parsed: { version?: unknown; rows?: unknown };
+  let parsed: { version?: unknown; rows?: unknown; setup?: { task?: unknown } };
   try {
     parsed = JSON.parse(readFileSync(path, "utf8")) as typeof parsed;
   } catch (error) {
@@ -135,5 +137,7 @@ export function readComparison(path: string, label: string, source: string): Com
   const artifacts = rows
     .filter((r) => typeof r.artifacts === "string" && r.artifacts !== "")
     .map((r) => ({ row: String(r.name ?? "?"), path: r.artifacts as string }));
-  return { table, chart, specialists, generalists, artifacts };
+  const section: ComparisonSection = { table, chart, specialists, generalists, artifacts };
+  if (typeof parsed.setup?.task === "string") section.task = parsed.setup.task;
+  return section;
 }

@@ -80,7 +80,7 @@ interface Collector {
   comparisonSpecialists: ScatterPoint[];
   comparisonGeneralists: ScatterPoint[];
   /** Folders that are a comparison row's artefacts (absolute path -> "row X of comparison Y"). */
-  comparisonArtifacts: Map<string, { row: string; comparison: string }>;
+  comparisonArtifacts: Map<string, { row: string; comparison: string; task?: string }>;
 }
 
 /**
@@ -414,7 +414,10 @@ function markComparison(collector: Collector, dir: string, run: ReportRun): void
     collector.comparisonArtifacts.get(dir) ??
     collector.comparisonArtifacts.get(join(dir, "adapter")) ??
     collector.comparisonArtifacts.get(join(dir, "model"));
-  if (artifact) run.comparison = `${artifact.comparison}: ${artifact.row}`;
+  if (!artifact) return;
+  run.comparison = `${artifact.comparison}: ${artifact.row}`;
+  // a training run of a comparison does not record its data; the comparison's setup does
+  if (run.task === "unknown" && artifact.task !== undefined) run.task = artifact.task;
 }
 
 function clip(text: unknown): string {
@@ -616,6 +619,11 @@ function loadComparison(collector: Collector, dir: string): void {
   if (section.chart) collector.comparisonCharts.push(section.chart);
   collector.comparisonSpecialists.push(...section.specialists);
   collector.comparisonGeneralists.push(...section.generalists);
-  for (const { row, path } of section.artifacts)
-    collector.comparisonArtifacts.set(resolve(dir, path), { row, comparison: label });
+  for (const { row, path } of section.artifacts) {
+    collector.comparisonArtifacts.set(resolve(dir, path), {
+      row,
+      comparison: label,
+      ...(section.task !== undefined ? { task: section.task } : {}),
+    });
+  }
 }
