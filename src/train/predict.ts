@@ -216,7 +216,11 @@ export function loadClassifier(source: ClassifierSource): Classifier {
   }
   adapter?.attach(model);
   model.eval();
-  const maxLength = source.maxLength ?? Math.min(128, config.maxPositions - config.positionIdOffset);
+  // Prefix and prompt tuning take num_virtual_tokens positions of the model's table (peft/method.ts
+  // checkPositions): the default length leaves room for them, as compare-methods trains them.
+  const virtual = Number(adapter?.sourceConfig?.num_virtual_tokens ?? 0) || 0;
+  const positions = config.maxPositions - config.positionIdOffset;
+  const maxLength = source.maxLength ?? Math.min(128, positions - virtual);
   return {
     model,
     adapter,

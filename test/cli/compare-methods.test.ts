@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runMethodComparison } from "../../src/train/compare-run.js";
+import { readRecordsAsync } from "../../src/train/dataset.js";
+import { evaluateClassifier, loadClassifier } from "../../src/train/predict.js";
 import { makeTempDir } from "../io/temp-dir.js";
 import { writeTinyBertFolder } from "../models/model-fixtures.js";
 
@@ -100,13 +102,18 @@ describe("adaptlm compare-methods", () => {
     const result = await runMethodComparison({
       model,
       taskDir,
-      methods: ["full", "bitfit"],
+      methods: ["full", "bitfit", "prompt"],
       maxSteps: 2,
       batchSize: 8,
-      maxLength: 32,
       outputDir: dir,
     });
-    const [full, bitfit] = result.rows;
+    const [full, bitfit, prompt] = result.rows;
+    // The tiny BERT has 64 positions: inputs are cut to 54 tokens so prompt tuning's 10 virtual tokens fit,
+    // and eval's default length does the same for the stored prompt adapter (the same test accuracy).
+    const reloaded = loadClassifier({ model, adapter: join(dir, "prompt") });
+    assert.equal(reloaded.maxLength, 54);
+    const { report } = evaluateClassifier(reloaded, await readRecordsAsync(join(taskDir, "test.jsonl")));
+    assert.equal(report.accuracy, prompt.metrics.accuracy);
     assert.equal(full.trainableParameters, full.baseParameters);
     assert.equal(full.percentOfBase, 100);
     assert.equal(full.storedBytes, statSync(join(dir, "full", "model.safetensors")).size);
