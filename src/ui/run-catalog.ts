@@ -16,6 +16,7 @@ import {
   type ReportInput,
   ReportInputError,
   type ReportRun,
+  type ReportTable,
   type SkippedEntry,
 } from "../eval/report/report-input.js";
 import { UiError } from "./ui-error.js";
@@ -48,6 +49,10 @@ export interface RunsListing {
   /** Why the list is empty (no folder, nothing recognisable in it), if it is. */
   problem?: string;
   runs: RunSummary[];
+  /** Comparison tables of the folder (compare.json files written by adaptlm compare). */
+  tables: ReportTable[];
+  /** The folder's charts across runs (accuracy per run, Pareto plots, comparisons): /api/chart?n=N. */
+  charts: ChartInfo[];
   skipped: SkippedEntry[];
 }
 
@@ -99,6 +104,8 @@ export class RunCatalog {
       resultsDir: this.resultsDir,
       ...(snapshot.problem !== undefined ? { problem: snapshot.problem } : {}),
       runs,
+      tables: snapshot.input?.tables ?? [],
+      charts: folderCharts(snapshot.input).map((chart, index) => ({ index, title: chart.title })),
       skipped: snapshot.input?.skipped ?? [],
     };
   }
@@ -143,21 +150,22 @@ export class RunCatalog {
     }));
   }
 
-  /** Chart `index` of run `id` as SVG, rendered once per load by the report's Vega renderer. */
-  chartSvg(id: string, index: number): Promise<string> {
+  /**
+   * Chart `index` of run `id` (or of the whole folder when `id` is undefined) as SVG, rendered once per load
+   * by the report's Vega renderer.
+   */
+  chartSvg(id: string | undefined, index: number): Promise<string> {
     const snapshot = this.load();
-    const charts = runCharts(this.run(id), snapshot.input?.charts ?? []);
+    const charts =
+      id === undefined ? folderCharts(snapshot.input) : runCharts(this.run(id), snapshot.input?.charts ?? []);
     const chart = charts[index];
     if (!chart) {
+      const owner = id === undefined ? "the folder" : `run "${id}"`;
       return Promise.reject(
-        new UiError(
-          "UI_CHART_NOT_FOUND",
-          `run "${id}" has ${charts.length} chart(s), no chart ${index}`,
-          404,
-        ),
+        new UiError("UI_CHART_NOT_FOUND", `${owner} has ${charts.length} chart(s), no chart ${index}`, 404),
       );
     }
-    const key = `${id}\u0000${index}`;
+    const key = `${id ?? ""}\u0000${index}`;
     let svg = snapshot.svgs.get(key);
     if (!svg) {
       // a single bar (one run's metric) needs no full-width plot
@@ -226,6 +234,13 @@ function summarize(run: ReportRun, snapshot: Snapshot): RunSummary {
     ...(run.finishedAt ? { finishedAt: run.finishedAt } : {}),
     examples: snapshot.examples.get(run.id)?.length ?? 0,
   };
+}
+
+/** The report's charts that span runs (every chart not about a single run, see runCharts). */
+function folderCharts(input: ReportInput | undefined): ReportChart[] {
+  if (!input) return [];
+  const runIds = input.runs.map((run) => run.id);
+  return input.charts.filter((chart) => !runIds.some((id) => chart.title.endsWith(`: ${id}`)));
 }
 
 /**

@@ -6,7 +6,7 @@
 //   POST /api/reload                    forget the loaded folder, read it again, then the runs list
 //   GET  /api/run?id=ID                 one run: setup, metric, chart titles, example count
 //   GET  /api/examples?id=ID&offset=&limit=&filter=all|correct|wrong
-//   GET  /api/chart?id=ID&n=N           chart N of the run as image/svg+xml
+//   GET  /api/chart?id=ID&n=N           chart N of the run as image/svg+xml (without id: of the folder)
 //   GET  /api/compare?id=A&id=B[&id=C]  metrics side by side + the examples where the runs differ
 //   GET  /api/playground                whether a model is configured, its name, strategies, pools
 //   POST /api/playground                answer one input (PlaygroundRequest) -> PlaygroundResult
@@ -64,8 +64,10 @@ export class UiApi {
     });
   }
 
+  /** ?id=ID&n=N: chart N of a run; ?n=N alone: chart N of the folder (across runs). */
   chart(query: URLSearchParams): Promise<string> {
-    return this.catalog.chartSvg(requiredId(query), integerParam(query, "n", 0));
+    const id = query.get("id");
+    return this.catalog.chartSvg(id === null || id === "" ? undefined : id, integerParam(query, "n", 0));
   }
 
   compare(query: URLSearchParams): RunComparison {

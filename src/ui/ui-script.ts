@@ -144,11 +144,44 @@ export const UI_SCRIPT = String.raw`"use strict";
         selected().forEach(function (id) { query.append("id", id); });
         location.hash = "#/compare?" + query.toString();
       });
+      if (listing.tables.length > 0) {
+        view.appendChild(el("h3", { text: "Comparison tables" }));
+        listing.tables.forEach(function (table) { view.appendChild(reportTable(table)); });
+      }
+      if (listing.charts.length > 0) {
+        view.appendChild(el("h3", { text: "Charts across runs" }));
+        view.appendChild(el("div", { "class": "charts", "data-testid": "folder-charts" }, listing.charts.map(function (chart) {
+          var src = "/api/chart?" + new URLSearchParams({ n: String(chart.index) }).toString();
+          return el("figure", null, el("img", { src: src, alt: chart.title, loading: "lazy", "data-testid": "chart" }));
+        })));
+      }
       if (listing.skipped.length > 0) {
         view.appendChild(el("h3", { text: "Skipped" }));
         view.appendChild(el("ul", null, listing.skipped.map(function (s) { return el("li", { text: s.path + ": " + s.reason }); })));
       }
     }).catch(function (error) { showError(view, error); });
+  }
+
+  function cellText(cell) {
+    if (cell === null || cell === undefined) return "—";
+    if (typeof cell === "object") {
+      var f = cell.percent ? percent : function (x) { return round(x); };
+      return f(cell.value) + " [" + f(cell.low) + ", " + f(cell.high) + "]";
+    }
+    return typeof cell === "number" ? round(cell) : String(cell);
+  }
+
+  function reportTable(table) {
+    return el("div", { "data-testid": "comparison-table" },
+      el("div", { "class": "label", text: table.title + (table.source ? " (" + table.source + ")" : "") }),
+      el("table", null,
+        el("thead", null, el("tr", null, table.columns.map(function (c) { return el("th", { text: c }); }))),
+        el("tbody", null, table.rows.map(function (row) {
+          return el("tr", null, row.map(function (cell) {
+            return el("td", { "class": typeof cell === "string" ? null : "num", text: cellText(cell) });
+          }));
+        }))),
+      table.note ? el("p", { "class": "muted", text: table.note }) : null);
   }
 
   // ------------------------------------------------------------------------------------------ one run

@@ -88,6 +88,19 @@ describe("adaptlm ui server", () => {
     assert.ok(cot.metric.interval.high - cot.metric.interval.low > 0);
     assert.equal(byId.get(SC_RUN).approach, "self-consistency");
     assert.equal(byId.get(SC_RUN).metric.correct, 3);
+    assert.deepEqual(body.tables, []);
+    // the folder's charts across runs, served without a run id
+    const accuracy = body.charts.find((c: Json) => c.title.startsWith("Accuracy per run"));
+    assert.ok(accuracy, body.charts.map((c: Json) => c.title).join("; "));
+    assert.ok(
+      !body.charts.some((c: Json) => c.title.endsWith(`: ${SC_RUN}`)),
+      "run charts stay with their run",
+    );
+    const res = await fetch(new URL(`/api/chart?${q({ n: String(accuracy.index) })}`, server.url));
+    assert.equal(res.status, 200);
+    const svg = await res.text();
+    assert.match(svg, /mark-rect role-mark bar/);
+    assert.ok(svg.includes(COT_RUN) && svg.includes(SC_RUN), "both runs are drawn");
   });
 
   test("run detail: setup with the option key redacted, charts as SVG", async () => {
