@@ -82,6 +82,7 @@ export type CompareEvent =
   | { type: "train-progress"; name: string; event: TrainerEvent }
   | { type: "prompt-progress"; name: string; done: number; total: number; correct: number; resumed: number }
   | { type: "row-done"; row: CompareRow; index: number; total: number }
+  /** A strategy that does not fit the task: row.skipReason says why (no row-start precedes it). */
   | { type: "row-skipped"; row: CompareRow; index: number; total: number };
 
 function bad(message: string): never {
@@ -247,9 +248,11 @@ export async function runComparison(options: CompareOptions): Promise<CompareRep
       emit({ type: "row-reused", row: done, index, total });
       continue;
     }
-    emit({ type: "row-start", name: request.name, kind: request.kind, index, total });
+    const mismatch = request.kind === "strategy" ? strategyMismatch(request.spec, splits) : null;
     let row: CompareRow;
-    if (request.kind === "method") {
+    if (mismatch !== null) row = skippedRow(request.name, mismatch);
+    else if (request.kind === "method") {
+      emit({ type: "row-start", name: request.name, kind: request.kind, index, total });
       row = runSpecialistRow({
         encoder: options.encoder as string,
         splits,
@@ -270,14 +273,7 @@ export async function runComparison(options: CompareOptions): Promise<CompareRep
       });
     } else {
       const spec = request.spec;
-      const mismatch = strategyMismatch(spec, splits);
-      if (mismatch !== null) {
-        row = skippedRow(spec.name, mismatch);
-        report.rows.push(row);
-        save();
-        emit({ type: "row-skipped", row, index, total });
-        continue;
-      }
+      emit({ type: "row-start", name: request.name, kind: request.kind, index, total });
       row = await runGeneralistRow({
         lm: options.lm as LanguageModel,
         endpoint: options.endpoint ?? null,
@@ -294,7 +290,7 @@ export async function runComparison(options: CompareOptions): Promise<CompareRep
     }
     report.rows.push(row);
     save();
-    emit({ type: "row-done", row, index, total });
+    emit({ type: row.status === "skipped" ? "row-skipped" : "row-done", row, index, total });
   }
   return { ...report, rows: [...report.rows, ...keptRows] };
 }
