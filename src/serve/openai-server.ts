@@ -3,7 +3,8 @@
 //   GET  /v1/models               the one model served
 //   POST /v1/completions          prompt (string), max_tokens, temperature, top_p, n, seed, stop, logprobs (k),
 //                                 echo (prompt tokens with their logprobs, as vLLM: the basis of scoring), stream
-//   POST /v1/chat/completions     messages, the same sampling fields, logprobs + top_logprobs, stream
+//   POST /v1/chat/completions     messages, the same sampling fields, logprobs + top_logprobs, stream, and
+//                                 vLLM's add_generation_prompt and chat_template_kwargs
 // Streaming is Server-Sent Events (`data: <chunk>\n\n` ... `data: [DONE]\n\n`). Generation yields to the event
 // loop between tokens, so chunks leave as they are made; requests run one at a time (the engine uses every
 // core), others wait in a bounded queue.
@@ -420,9 +421,16 @@ export async function startOpenAIServer(
         "chat_template_missing",
       );
     const format = chatFormat;
+    // vLLM's extensions of the chat request: add_generation_prompt and chat_template_kwargs
+    const addGenerationPrompt = body.add_generation_prompt ?? true;
+    if (typeof addGenerationPrompt !== "boolean")
+      throw new HttpError(400, '"add_generation_prompt" must be true or false');
+    const kwargs = body.chat_template_kwargs ?? {};
+    if (typeof kwargs !== "object" || kwargs === null || Array.isArray(kwargs))
+      throw new HttpError(400, '"chat_template_kwargs" must be an object of template variables');
     let prompt: string;
     try {
-      prompt = format.render(checked);
+      prompt = format.render(checked, { addGenerationPrompt, variables: kwargs as Record<string, unknown> });
     } catch (error) {
       if (error instanceof ChatTemplateError) throw new HttpError(400, error.message);
       throw error;

@@ -117,3 +117,41 @@ describe("adaptlm serve with a chat template", () => {
     }
   });
 });
+
+describe("chat request extensions (as vLLM)", () => {
+  test("add_generation_prompt and chat_template_kwargs reach the template", async () => {
+    const loaded = await loadModel(copyTiny(undefined));
+    const server = await startOpenAIServer(loaded, {
+      modelName: "tiny",
+      port: 0,
+      chatTemplates: {
+        default:
+          "{% for m in messages %}{{ m['content'] }}{% endfor %}{% if add_generation_prompt %} lo{% endif %}{% if wide %} wider{% endif %}",
+      },
+    });
+    try {
+      const promptTokens = async (extra: Record<string, unknown>): Promise<number> => {
+        const response = await fetch(`${server.url}/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ messages: [{ role: "user", content: "lowest" }], max_tokens: 1, ...extra }),
+        });
+        assert.equal(response.status, 200, await response.clone().text());
+        return ((await response.json()) as { usage: { prompt_tokens: number } }).usage.prompt_tokens;
+      };
+      const count = (text: string): number => loaded.tokenizer?.encode(text).ids.length ?? -1;
+      assert.equal(await promptTokens({}), count("lowest lo"));
+      assert.equal(await promptTokens({ add_generation_prompt: false }), count("lowest"));
+      assert.equal(await promptTokens({ chat_template_kwargs: { wide: true } }), count("lowest lo wider"));
+      assert.ok(count("lowest lo wider") > count("lowest lo"));
+      const bad = await fetch(`${server.url}/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ messages: [{ role: "user", content: "x" }], chat_template_kwargs: [1] }),
+      });
+      assert.equal(bad.status, 400);
+    } finally {
+      await server.close();
+    }
+  });
+});
