@@ -294,10 +294,16 @@ export function scatterChartSpec(chart: ScatterChartData, size: ChartSize = {}):
   const ys = points.map((p) => p.y);
   const low = ys.length > 0 ? Math.min(...ys) : 0;
   const high = ys.length > 0 ? Math.max(...ys) : 1;
-  const margin = Math.max(high - low, chart.percent ? 0.1 : Math.abs(high) || 1) * 0.1;
-  const yDomain = chart.percent
-    ? [Math.max(0, low - margin), Math.min(1, high + margin)]
-    : [low - margin, high + margin];
+  // A span of at least 10 points for rates (else equal values give an axis of repeated "50%" ticks).
+  const span = Math.max(high - low, chart.percent ? 0.1 : Math.abs(high) * 0.2 || 1);
+  const middle = (low + high) / 2;
+  const half = span * 0.55;
+  let yDomain = [middle - half, middle + half];
+  if (chart.percent) {
+    // keep the span inside [0, 1] by shifting, not cutting, so the points keep their headroom
+    if (yDomain[0] < 0) yDomain = [0, Math.min(1, 2 * half)];
+    if (yDomain[1] > 1) yDomain = [Math.max(0, 1 - 2 * half), 1];
+  }
   const marks: unknown[] = [];
   if (frontier.length > 1) {
     marks.push({
@@ -374,6 +380,7 @@ export function scatterChartSpec(chart: ScatterChartData, size: ChartSize = {}):
         scale: "y",
         title: chart.yLabel,
         grid: true,
+        tickCount: 6,
         ...(chart.percent ? { format: ".0%" } : {}),
       },
     ],
