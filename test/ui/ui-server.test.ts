@@ -12,6 +12,7 @@ import { Playground } from "../../src/ui/playground.js";
 import { RunCatalog } from "../../src/ui/run-catalog.js";
 import { UI_PAGE_HTML, UI_SCRIPT, UI_STYLE } from "../../src/ui/ui-page.js";
 import { type RunningUiServer, startUiServer } from "../../src/ui/ui-server.js";
+import { writeResultsFolder } from "../eval/report/report-fixtures.js";
 import { ScriptedLanguageModel } from "../lm/scripted-language-model.js";
 import {
   buildResultsFolder,
@@ -358,5 +359,32 @@ describe("adaptlm ui command", () => {
       ]),
       /ADAPTLM_UI_UNSET_KEY: that environment variable is empty or unset/,
     );
+  });
+});
+
+describe("adaptlm ui over a mixed results folder", () => {
+  test("train runs, adapters, compare.json tables and broken folders are listed; a train run's curves render", async () => {
+    const folder = writeResultsFolder();
+    const server = await startUiServer({ catalog: new RunCatalog(folder.root, { bootstrapSamples: 100 }) });
+    try {
+      const { body } = await getJson(server, "/api/runs");
+      const kinds = body.runs.map((run: Json) => `${run.kind}:${run.approach}`).sort();
+      assert.ok(kinds.includes("train:lora"), kinds.join(", "));
+      assert.ok(kinds.includes("train:bitfit"), kinds.join(", "));
+      assert.ok(kinds.includes("prompt:self-consistency"), kinds.join(", "));
+      assert.ok(body.tables.length >= 1);
+      assert.ok(body.tables[0].rows.some((row: Json[]) => row.includes("lora")));
+      assert.ok(body.skipped.some((s: Json) => s.path.startsWith("broken")));
+      const lora = body.runs.find((run: Json) => run.approach === "lora");
+      const detail = await getJson(server, `/api/run?${q({ id: lora.id })}`);
+      const loss = detail.body.charts.find((c: Json) => c.title === "Training loss per step");
+      assert.ok(loss, detail.body.charts.map((c: Json) => c.title).join("; "));
+      const svg = await (
+        await fetch(new URL(`/api/chart?${q({ id: lora.id, n: String(loss.index) })}`, server.url))
+      ).text();
+      assert.match(svg, /role-mark line/);
+    } finally {
+      await server.close();
+    }
   });
 });
