@@ -17,6 +17,27 @@ export {
   parseDelimited,
   readRecords,
 } from "./dataset.js";
+export { type LabRecipeData, labRecipeData } from "./lab-recipe-data.js";
+export { type MaskedTokens, MaskingError, type MlmMaskingOptions, maskTokens } from "./mlm-masking.js";
+export {
+  PretrainError,
+  type PretrainEvent,
+  type PretrainObjective,
+  type PretrainOptions,
+  type PretrainResult,
+  packBlocks,
+  pretrain,
+  pretrainLearningRate,
+  readTextDocuments,
+} from "./pretrain.js";
+export {
+  getRecipe,
+  type PretrainRecipe,
+  RECIPE_NAMES,
+  RECIPES,
+  RecipeError,
+  recipeOptions,
+} from "./recipes.js";
 export { classificationMetrics, entityMetrics } from "./task-metrics.js";
 export {
   type EvalPrediction,
