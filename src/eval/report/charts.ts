@@ -179,8 +179,10 @@ export function barChartSpec(chart: BarChartData, size: ChartSize = {}): vega.Sp
   if (single) for (const v of values) v.slot = "";
   const slots = single ? [""] : groups;
   const longLabels = categories.some((c) => c.length > 12) || categories.length > 6;
+  // Wide enough for every bar to stay visible (the page scales the SVG down to its width).
+  const width = size.width ?? Math.max(DEFAULT_WIDTH, 24 * values.length + 12 * categories.length);
   return {
-    ...baseSpec(chart.title, size),
+    ...baseSpec(chart.title, { ...size, width }),
     data: [{ name: "bars", values }],
     scales: [
       { name: "category", type: "band", domain: categories, range: "width", padding: 0.2 },

@@ -241,6 +241,9 @@ function runSetup(run: ReportRun, open: boolean): string {
 function texts(items: readonly (string | null)[], what: string): string {
   if (items.length === 0) return "–";
   if (items.length === 1) return `<pre>${e(items[0] ?? "(none)")}</pre>`;
+  // self-consistency sends one prompt several times: show it once
+  if (items.every((t) => t === items[0]))
+    return `<p class="meta">sent ${items.length} times</p><pre>${e(items[0] ?? "(none)")}</pre>`;
   return (
     `<details><summary>${items.length} ${e(what)}</summary>` +
     items.map((t, i) => `<pre>${i + 1}. ${e(t ?? "(none)")}</pre>`).join("") +

@@ -145,6 +145,8 @@ describe("HTML report of a results folder", () => {
     assert.ok(html.includes("Let&#39;s think step by step."));
     assert.ok(html.includes("prompt/self-consistency: first 5 of 5 example(s)"));
     assert.ok(html.includes("The answer is 12."));
+    // the self-consistency prompt, sent once per path, is shown once
+    assert.ok(html.includes('<p class="meta">sent 5 times</p><pre>Q: What is 0 + 10?'));
     assert.ok(
       html.includes("14: 2<br>100: 1<br>101: 1<br>102: 1"),
       "votes of the last self-consistency example",
