@@ -37,7 +37,9 @@ import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { readRecords } from "./dataset.js";
 import { MLM_IGNORE_LABEL, maskTokens } from "./mlm-masking.js";
 
-/** Codes: BAD_OPTION, TOKENIZER_MISMATCH, NOT_ENOUGH_DATA, CHECKPOINT_MISMATCH, NON_FINITE_LOSS. */
+/**
+ * Codes: BAD_OPTION, TOKENIZER_MISMATCH, NOT_ENOUGH_DATA, CHECKPOINT_EXISTS, CHECKPOINT_MISMATCH, NON_FINITE_LOSS.
+ */
 export class PretrainError extends AdaptlmError {}
 
 export type PretrainObjective = "mlm" | "clm";
@@ -500,8 +502,13 @@ export function pretrain(options: PretrainOptions): PretrainResult {
     truncateLog(logPath, state.step);
     emit({ type: "resumed", step: state.step });
     appendLog(logPath, { type: "resumed", step: state.step });
+  } else if (existsSync(statePath)) {
+    // Refuse rather than silently overwrite what may be an hour of training.
+    throw new PretrainError(
+      "CHECKPOINT_EXISTS",
+      `${checkpointDir} holds a checkpoint of an earlier run: pass resume (--resume) to continue it, or delete that folder (or choose another output folder) to start afresh`,
+    );
   } else {
-    rmSync(checkpointDir, { recursive: true, force: true });
     rmSync(logPath, { force: true });
   }
 
@@ -595,7 +602,17 @@ export function pretrain(options: PretrainOptions): PretrainResult {
     return { loss, perplexity: Math.exp(loss) };
   }
   const runEval = (): { loss: number; perplexity: number } | null => {
-    const result = evaluate();
+    let result: { loss: number; perplexity: number } | null;
+    try {
+      result = evaluate();
+    } catch (error) {
+      if (!(error instanceof T.NonFiniteError)) throw error;
+      throw new PretrainError(
+        "NON_FINITE_LOSS",
+        `validation loss is not finite after step ${state.step} (${error.message}): training diverged; lower the learning rate; ${state.file ? `the last checkpoint (${state.file}) is kept in ${checkpointDir}` : "no checkpoint was written yet"}`,
+        { cause: error },
+      );
+    }
     if (result) {
       emit({ type: "eval", step: state.step, ...result });
       appendLog(logPath, { type: "eval", step: state.step, ...result });

@@ -376,6 +376,12 @@ test("maskedLmLoss (head on the selected positions only) equals the full-sequenc
 
 test("bad options and too little data: typed errors", () => {
   const dir = makeTempDir("pretrain-bad");
+  const finished = makeTempDir("pretrain-finished");
+  pretrain({ ...baseOptions("clm", finished), steps: 2, evalEvery: 2 });
+  assert.throws(
+    () => pretrain({ ...baseOptions("clm", finished), steps: 2 }),
+    (e: unknown) => e instanceof PretrainError && e.code === "CHECKPOINT_EXISTS",
+  );
   assert.throws(
     () => pretrain({ ...baseOptions("clm", dir), trainTexts: ["ab"] }),
     (e: unknown) => e instanceof PretrainError && e.code === "NOT_ENOUGH_DATA",
