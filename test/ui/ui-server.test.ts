@@ -3,9 +3,11 @@
 // and script-free of innerHTML, and the playground through the real strategy code on a scripted model.
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { runUiCommand } from "../../src/cli/commands/ui.js";
 import type { LanguageModel } from "../../src/lm/language-model.js";
 import { Playground } from "../../src/ui/playground.js";
@@ -385,6 +387,44 @@ describe("adaptlm ui over a mixed results folder", () => {
       assert.match(svg, /role-mark line/);
     } finally {
       await server.close();
+    }
+  });
+});
+
+describe("adaptlm ui as a process", () => {
+  test("prints its loopback URL, serves the runs, and stops cleanly on SIGINT", async () => {
+    const root = buildResultsFolder();
+    const main = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+    const child = spawn(process.execPath, [main, "ui", "--results", root, "--port", "0", "--quiet"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    try {
+      let stdout = "";
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on("data", (chunk: Buffer) => {
+          stdout += chunk.toString();
+          const match = /adaptlm ui at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+          // the second line says whether the playground has a model
+          if (match && stdout.includes("playground")) resolve(match[1] as string);
+        });
+        child.once("exit", (code) =>
+          reject(new Error(`ui exited with ${code} before printing its URL: ${stderr}`)),
+        );
+      });
+      assert.match(stdout, /playground: no model/);
+      const runs = (await (await fetch(new URL("/api/runs", url))).json()) as Json;
+      assert.equal(runs.runs.length, 2);
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      child.kill("SIGINT");
+      assert.equal(await exited, 0);
+      assert.match(stderr, /adaptlm ui stopped/);
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+      rmSync(root, { recursive: true, force: true });
     }
   });
 });
