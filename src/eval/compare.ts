@@ -266,6 +266,7 @@ export async function runComparison(options: CompareOptions): Promise<CompareRep
         batchSize,
         ...(options.learningRate !== undefined ? { learningRate: options.learningRate } : {}),
         maxLength,
+        positions: encoderConfig ? encoderConfig.maxPositions - encoderConfig.positionIdOffset : maxLength,
         // A method folder without a finished row is an interrupted training run: continue its checkpoint.
         resume: options.resume ?? false,
         bootstrap,

@@ -428,4 +428,38 @@ describe("runComparison", () => {
       assert.ok((prompt.match(/marker\d+x/g) ?? []).length === 1, "only the query is a test example");
     }
   });
+
+  test("prompt and prefix tuning leave position-table room for their virtual tokens on long inputs", async () => {
+    const dir = makeTempDir("compare-long");
+    writeTask(dir, 8, 4);
+    // ~100 tokens: longer than the tiny encoder's 64 positions.
+    const long = (label: string) =>
+      JSON.stringify({
+        sentence: `${"word ".repeat(100)}${label === "pos" ? "great" : "awful"}`,
+        sentiment: label,
+      });
+    for (const split of ["train", "test"])
+      writeFileSync(
+        join(dir, `${split}.jsonl`),
+        `${readFileSync(join(dir, `${split}.jsonl`), "utf8")}${long("pos")}\n${long("neg")}\n`,
+      );
+    const report = await runComparison({
+      ...common,
+      maxSteps: 2,
+      task: dir,
+      encoder,
+      methods: ["prompt", "prefix"],
+      outputDir: join(dir, "run"),
+    });
+    assert.deepEqual(
+      report.rows.map((r) => [r.name, r.status, r.metric?.total]),
+      [
+        ["prompt", "done", 6],
+        ["prefix", "done", 6],
+      ],
+    );
+    assert.equal(report.setup.encoder?.maxLength, 64);
+    // Prompt tuning reads at most 64 - 20 input tokens plus its 20 virtual tokens.
+    assert.ok((report.rows[0]?.tokensPerExample as number) <= 64);
+  });
 });

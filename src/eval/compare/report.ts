@@ -58,7 +58,10 @@ export interface CompareRow {
   trainingSeconds: number | null;
   /** Wall time of answering the test examples, per example (prompting: summed over resumed runs). */
   inferenceSecondsPerExample: number | null;
-  /** Tokens processed per test example: encoder input tokens, or LM prompt + completion tokens. */
+  /**
+   * Tokens processed per test example: encoder input tokens (+ the virtual tokens of prefix / prompt tuning),
+   * or LM prompt + completion tokens.
+   */
   tokensPerExample: number | null;
   promptTokensPerExample: number | null;
   completionTokensPerExample: number | null;
@@ -96,6 +99,7 @@ export interface CompareSetup {
     batchSize: number;
     /** null: each method's default (DEFAULT_LEARNING_RATES). */
     learningRate: number | null;
+    /** Input tokens kept; prefix and prompt tuning keep 20 fewer where the position table needs the room. */
     maxLength: number;
   } | null;
   /** The strategy rows' LM (a local folder / .bin, or a model served at endpoint); null until a run has strategies. */

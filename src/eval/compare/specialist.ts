@@ -11,7 +11,7 @@ import { loadClassifier, predictRecords } from "../../train/predict.js";
 import { runTraining, type TrainMethod } from "../../train/train-run.js";
 import type { TrainerEvent } from "../../train/trainer.js";
 import { accuracyInterval } from "../bootstrap.js";
-import type { CompareRow, ExampleOutcome } from "./report.js";
+import { CompareError, type CompareRow, type ExampleOutcome } from "./report.js";
 import { rowFolderName } from "./row-specs.js";
 import type { TaskSplits } from "./task-splits.js";
 
@@ -29,6 +29,9 @@ export const DEFAULT_LEARNING_RATES: Readonly<Record<TrainMethod, number>> = {
   prompt: 3e-2,
 };
 
+/** Virtual tokens of prefix and prompt tuning (runTraining's default, passed explicitly to stay in step). */
+export const VIRTUAL_TOKENS = 20;
+
 export interface SpecialistOptions {
   encoder: string;
   splits: TaskSplits;
@@ -42,6 +45,8 @@ export interface SpecialistOptions {
   batchSize: number;
   learningRate?: number;
   maxLength: number;
+  /** Positions of the encoder's table (max_position_embeddings less any offset). */
+  positions: number;
   resume: boolean;
   bootstrap: { samples: number; level: number; seed: number };
   onTrainerEvent?: (event: TrainerEvent) => void;
@@ -59,6 +64,15 @@ export function folderBytes(dir: string): number {
 export function runSpecialistRow(options: SpecialistOptions): CompareRow {
   const { splits, method } = options;
   const outputDir = join(options.runDir, "train", rowFolderName(method));
+  // Prompt tuning puts its virtual tokens in front of the input, in the model's position table (prefix tuning
+  // is checked the same way in peft/method.ts): leave room for them, in training and at test time alike.
+  const virtual = method === "prefix" || method === "prompt" ? VIRTUAL_TOKENS : 0;
+  const maxLength = Math.min(options.maxLength, options.positions - virtual);
+  if (maxLength < 1)
+    throw new CompareError(
+      "COMPARE_BAD_OPTION",
+      `${method} needs ${virtual} virtual tokens but the encoder has only ${options.positions} positions`,
+    );
   const started = performance.now();
   const result = runTraining({
     model: options.encoder,
@@ -72,7 +86,8 @@ export function runSpecialistRow(options: SpecialistOptions): CompareRow {
     batchSize: options.batchSize,
     learningRate: options.learningRate ?? DEFAULT_LEARNING_RATES[method],
     seed: options.seed,
-    maxLength: options.maxLength,
+    maxLength,
+    ...(virtual > 0 ? { virtualTokens: virtual } : {}),
     outputDir,
     resume: options.resume,
     ...(options.onTrainerEvent ? { onEvent: options.onTrainerEvent } : {}),
@@ -85,7 +100,7 @@ export function runSpecialistRow(options: SpecialistOptions): CompareRow {
     model: options.encoder,
     adapter: result.savedTo,
     seed: options.seed,
-    maxLength: options.maxLength,
+    maxLength,
   });
   // Only the text goes in: a test label the train split never had must count as an error, not stop the run.
   const predictions = predictRecords(
@@ -96,7 +111,10 @@ export function runSpecialistRow(options: SpecialistOptions): CompareRow {
   const inferenceSeconds = (performance.now() - inferenceStarted) / 1000;
   const tokens =
     splits.test.reduce(
-      (sum, e) => sum + Math.min(classifier.tokenizer.encode(e.text).ids.length, options.maxLength),
+      (sum, e) =>
+        sum +
+        Math.min(classifier.tokenizer.encode(e.text).ids.length, maxLength) +
+        (method === "prompt" ? virtual : 0),
       0,
     ) / splits.test.length;
 
