@@ -185,6 +185,7 @@ export class LocalLanguageModel implements LanguageModel {
       stop: chat ? [...normalised.stop, ...chat.stop] : normalised.stop,
       topLogprobs: normalised.logprobs ?? 0,
       addSpecialTokens: chat ? chat.addSpecialTokens : true,
+      extraEosTokenIds: chat ? chat.endOfTurnTokenIds : [],
     });
     let completionTokens = 0;
     const choices = result.samples[0].map((sample): Choice => {

@@ -38,6 +38,8 @@ export interface TextGenerationOptions {
    * by a chat template, which writes them itself (as transformers' apply_chat_template encodes).
    */
   addSpecialTokens?: boolean;
+  /** Token ids that also end a sample, besides the model's EOS (e.g. a chat template's end-of-turn token). */
+  extraEosTokenIds?: readonly number[];
 }
 
 export interface GeneratedToken {
@@ -191,7 +193,7 @@ function planTextGeneration(
     seed: options.seed ?? 0,
     n,
     topLogprobs: topK,
-    eosTokenIds: eosTokenIds(loaded),
+    eosTokenIds: [...new Set([...eosTokenIds(loaded), ...(options.extraEosTokenIds ?? [])])],
     padTokenId: loaded.config.padTokenId ?? 0,
     onToken: (event) => {
       const state = states[event.prompt][event.sample];

@@ -457,6 +457,7 @@ export async function startOpenAIServer(
       signal: disconnected(res),
       topLogprobs: topK,
       addSpecialTokens: format.addSpecialTokens,
+      extraEosTokenIds: format.endOfTurnTokenIds,
       ...(stream
         ? {
             onText: (_p: number, sample: number, text: string) => {

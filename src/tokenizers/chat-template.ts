@@ -194,6 +194,11 @@ export interface ChatFormat {
   stop: readonly string[];
   /** Whether the tokenizer adds its own special tokens when encoding the rendered text (not for templates). */
   addSpecialTokens: boolean;
+  /**
+   * Tokens that end the reply besides the model's EOS: the tokenizer's eos_token, which chat templates write
+   * at the end of every turn (</s>, <|im_end|>, <|eot_id|>) while config.json may name another EOS.
+   */
+  endOfTurnTokenIds: readonly number[];
   /** The reply as a chat message's content. */
   cleanReply(text: string): string;
 }
@@ -228,6 +233,7 @@ export function chatFormatFor(
       render: (messages, renderOptions) => template.render(messages, renderOptions),
       stop: [],
       addSpecialTokens: false,
+      endOfTurnTokenIds: tokenizer.specialTokens.eos ? [tokenizer.specialTokens.eos.id] : [],
       cleanReply: (text) => text,
     };
   }
@@ -237,6 +243,7 @@ export function chatFormatFor(
       render: (messages, renderOptions) => PLAIN_TRANSCRIPT.render(messages, renderOptions),
       stop: PLAIN_TRANSCRIPT.stop,
       addSpecialTokens: true,
+      endOfTurnTokenIds: [],
       cleanReply: PLAIN_TRANSCRIPT.cleanReply,
     };
   }

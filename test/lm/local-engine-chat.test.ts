@@ -16,13 +16,14 @@ import { stories260K } from "../models/model-fixtures.js";
 const tinyGpt2 = sharedPath("models/tiny-gpt2-hf-random");
 
 /** A temp copy of tiny-gpt2-hf-random whose tokenizer adds BOS and whose tokenizer_config has `template`. */
-function tinyChatModel(template: string | undefined): string {
+function tinyChatModel(template: string | undefined, extra: Record<string, unknown> = {}): string {
   const dir = makeTempDir("local-chat");
   for (const file of readdirSync(tinyGpt2)) copyFileSync(join(tinyGpt2, file), join(dir, file));
   const config = JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8")) as Record<
     string,
     unknown
   >;
+  Object.assign(config, extra);
   config.add_bos_token = true;
   if (template !== undefined) config.chat_template = template;
   writeFileSync(join(dir, "tokenizer_config.json"), JSON.stringify(config));
@@ -76,6 +77,35 @@ describe("LocalLanguageModel chat", () => {
     });
     assert.equal(chat.choices[0].text, direct.choices[0].text.replace(/^ /, ""));
     assert.equal(chat.usage.promptTokens, direct.usage.promptTokens);
+  });
+
+  test("the tokenizer's eos_token ends a chat reply even where config.json names another EOS", async () => {
+    const template = "{% for m in messages %}{{ m['content'] }}{% endfor %}";
+    const messages = [{ role: "user" as const, content: " lowest newer" }];
+    const first = await new LocalLanguageModel(tinyChatModel(template)).generate({
+      prompt: messages,
+      maxTokens: 6,
+      logprobs: 0,
+    });
+    assert.ok(first.usage.completionTokens > 1, "the reference reply runs past its first token");
+    // make the first reply token the tokenizer's eos_token (config.json keeps eos_token_id 20)
+    const reference = await loadModel(tinyGpt2);
+    const firstToken = reference.tokenizer?.encode(first.choices[0].logprobs?.[0].token ?? "").ids ?? [];
+    assert.equal(firstToken.length, 1);
+    const endOfTurn = reference.tokenizer?.idToToken(firstToken[0]);
+    assert.ok(endOfTurn !== undefined && firstToken[0] !== 20);
+    const ended = await new LocalLanguageModel(tinyChatModel(template, { eos_token: endOfTurn })).generate({
+      prompt: messages,
+      maxTokens: 6,
+    });
+    assert.equal(ended.usage.completionTokens, 1);
+    assert.equal(ended.choices[0].finishReason, "stop");
+    // plain prompts are not chat: the model's own EOS only
+    const plain = await new LocalLanguageModel(tinyChatModel(template, { eos_token: endOfTurn })).generate({
+      prompt: " lowest newer",
+      maxTokens: 6,
+    });
+    assert.ok(plain.usage.completionTokens > 1);
   });
 
   test("a template given in the options overrides the folder's", async () => {

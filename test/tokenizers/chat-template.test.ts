@@ -148,6 +148,8 @@ describe("chat templates", () => {
     const templated = chatFormatFor(fromJinja, tokenizer);
     assert.equal(templated.kind, "template");
     assert.equal(templated.addSpecialTokens, false);
+    assert.deepEqual(templated.endOfTurnTokenIds, [2]);
+    assert.deepEqual(plain.endOfTurnTokenIds, []);
     assert.equal(templated.render([{ role: "user", content: "hey" }]), "hey!");
   });
 
