@@ -28,7 +28,7 @@ import { parseMethods, parseStrategies } from "./compare/row-specs.js";
 import { runSpecialistRow } from "./compare/specialist.js";
 import { loadTaskSplits } from "./compare/task-splits.js";
 
-export { DEFAULT_INSTRUCTION } from "./compare/generalist.js";
+export { DEFAULT_INSTRUCTION, ROW_USAGE_FILE, type RowUsage } from "./compare/generalist.js";
 export * from "./compare/report.js";
 export {
   COMPARE_STRATEGIES,

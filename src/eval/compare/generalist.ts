@@ -100,8 +100,11 @@ function instructionTemplate(instruction: string): PromptTemplate {
   };
 }
 
-interface RowUsage {
-  /** Examples answered (and metered) so far. */
+/** RUNDIR/prompt/<strategy>/usage.json (read by `adaptlm report`): the metered usage of the row so far. */
+export const ROW_USAGE_FILE = "usage.json";
+
+export interface RowUsage {
+  /** Examples answered (and metered) so far, over every run that resumed the row. */
   answered: number;
   seconds: number;
   promptTokens: number;
@@ -194,7 +197,7 @@ export async function runGeneralistRow(options: GeneralistOptions): Promise<Comp
   const template = instruction !== null ? instructionTemplate(instruction) : null;
 
   // Usage of every example answered so far, across interrupted runs, so a resumed row reports all of it.
-  const usagePath = join(dir, "usage.json");
+  const usagePath = join(dir, ROW_USAGE_FILE);
   const totals: RowUsage = existsSync(usagePath)
     ? (JSON.parse(readFileSync(usagePath, "utf8")) as RowUsage)
     : { answered: 0, seconds: 0, promptTokens: 0, completionTokens: 0, cost: 0 };
