@@ -248,11 +248,11 @@ export async function runApeCommand(argv: string[]): Promise<void> {
 
   const target = searchTarget("ape", positionals, values);
   let scoredCount = 0;
+  let bestScore = Number.NEGATIVE_INFINITY;
   options.onCandidate = (candidate) => {
     scoredCount++;
-    process.stderr.write(
-      `\rscored ${scoredCount} candidate(s), best so far ${candidate.score.toFixed(3)}   `,
-    );
+    bestScore = Math.max(bestScore, candidate.score);
+    process.stderr.write(`\rscored ${scoredCount} candidate(s), best so far ${bestScore.toFixed(3)}   `);
   };
   try {
     const result = await searchInstructions(target.stack.lm, options);
