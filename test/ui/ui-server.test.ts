@@ -15,6 +15,7 @@ import { RunCatalog } from "../../src/ui/run-catalog.js";
 import { UI_PAGE_HTML, UI_SCRIPT, UI_STYLE } from "../../src/ui/ui-page.js";
 import { type RunningUiServer, startUiServer } from "../../src/ui/ui-server.js";
 import { writeResultsFolder } from "../eval/report/report-fixtures.js";
+import { completionBody, startFakeServer } from "../lm/fake-openai-server.js";
 import { ScriptedLanguageModel } from "../lm/scripted-language-model.js";
 import {
   buildResultsFolder,
@@ -391,39 +392,123 @@ describe("adaptlm ui over a mixed results folder", () => {
   });
 });
 
+interface UiProcess {
+  url: string;
+  output(): { stdout: string; stderr: string };
+  /** Sends SIGINT; resolves with the exit code. */
+  interrupt(): Promise<number | null>;
+  kill(): void;
+}
+
+/** Starts `adaptlm ui` (the compiled CLI) and waits for it to print its URL and playground line. */
+async function startUiProcess(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<UiProcess> {
+  const main = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
+  const child = spawn(process.execPath, [main, "ui", "--port", "0", "--quiet", ...args], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env,
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+      const match = /adaptlm ui at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+      // the second line says whether the playground has a model
+      if (match && stdout.includes("playground")) resolve(match[1] as string);
+    });
+    child.once("exit", (code) =>
+      reject(new Error(`ui exited with ${code} before printing its URL: ${stderr}`)),
+    );
+  });
+  return {
+    url,
+    output: () => ({ stdout, stderr }),
+    interrupt: () => {
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      child.kill("SIGINT");
+      return exited;
+    },
+    kill: () => {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    },
+  };
+}
+
 describe("adaptlm ui as a process", () => {
   test("prints its loopback URL, serves the runs, and stops cleanly on SIGINT", async () => {
     const root = buildResultsFolder();
-    const main = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-    const child = spawn(process.execPath, [main, "ui", "--results", root, "--port", "0", "--quiet"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    let ui: UiProcess | undefined;
     try {
-      let stdout = "";
-      let stderr = "";
-      child.stderr.on("data", (chunk: Buffer) => {
-        stderr += chunk.toString();
-      });
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on("data", (chunk: Buffer) => {
-          stdout += chunk.toString();
-          const match = /adaptlm ui at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
-          // the second line says whether the playground has a model
-          if (match && stdout.includes("playground")) resolve(match[1] as string);
-        });
-        child.once("exit", (code) =>
-          reject(new Error(`ui exited with ${code} before printing its URL: ${stderr}`)),
-        );
-      });
-      assert.match(stdout, /playground: no model/);
-      const runs = (await (await fetch(new URL("/api/runs", url))).json()) as Json;
+      ui = await startUiProcess(["--results", root]);
+      assert.match(ui.output().stdout, /playground: no model/);
+      const runs = (await (await fetch(new URL("/api/runs", ui.url))).json()) as Json;
       assert.equal(runs.runs.length, 2);
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-      child.kill("SIGINT");
-      assert.equal(await exited, 0);
-      assert.match(stderr, /adaptlm ui stopped/);
+      assert.equal(await ui.interrupt(), 0);
+      assert.match(ui.output().stderr, /adaptlm ui stopped/);
     } finally {
-      if (child.exitCode === null) child.kill("SIGKILL");
+      ui?.kill();
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  test("--endpoint: the key goes to the server only; a server error quoting it reaches the page redacted", async () => {
+    const key = "ui-bearer-7c1e9a04d2b85f36";
+    const fake = await startFakeServer((request) => {
+      if (request.headers.authorization !== `Bearer ${key}`)
+        return { status: 401, body: { error: { message: "missing or wrong key" } } };
+      if (String(request.body.prompt ?? "").includes("explode"))
+        return { status: 400, body: { error: { message: `request refused for key ${key}` } } };
+      return { body: completionBody([" 4."]) };
+    });
+    const root = buildResultsFolder();
+    let ui: UiProcess | undefined;
+    try {
+      // a variable name that does not look like a credential: the key is still never shown
+      const env = { ...process.env, ADAPTLM_UI_PLAYGROUND_BEARER: key };
+      ui = await startUiProcess(
+        [
+          "--results",
+          root,
+          "--endpoint",
+          fake.baseUrl,
+          "--model",
+          "fake-model",
+          "--api-key-env",
+          "ADAPTLM_UI_PLAYGROUND_BEARER",
+        ],
+        env,
+      );
+      assert.match(ui.output().stdout, /playground model: fake-model/);
+      const post = async (input: string) => {
+        const res = await fetch(new URL("/api/playground", ui?.url), {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ strategy: "zero-shot-cot", input, answerType: "number" }),
+        });
+        return { status: res.status, text: await res.text() };
+      };
+      const ok = await post("What is 2 + 2?");
+      assert.equal(ok.status, 200, ok.text);
+      assert.equal((JSON.parse(ok.text) as Json).answer, "4");
+      assert.ok(fake.requests.length >= 2, "zero-shot-cot asks twice");
+      assert.ok(fake.requests.every((r) => r.headers.authorization === `Bearer ${key}`));
+      const failed = await post("please explode");
+      assert.equal(failed.status, 502);
+      assert.match(failed.text, /request refused for key/);
+      assert.ok(!failed.text.includes(key), failed.text);
+      for (const path of ["/", "/ui.js", "/api/playground", "/api/runs"]) {
+        const body = await (await fetch(new URL(path, ui.url))).text();
+        assert.ok(!body.includes(key), path);
+      }
+      assert.equal(await ui.interrupt(), 0);
+      const { stdout, stderr } = ui.output();
+      assert.ok(!stdout.includes(key) && !stderr.includes(key));
+    } finally {
+      ui?.kill();
+      await fake.close();
       rmSync(root, { recursive: true, force: true });
     }
   });

@@ -88,6 +88,9 @@ export async function runUiCommand(argv: string[]): Promise<void> {
 
   // every credential-like variable (and so the key) is kept out of pages, errors and logs
   const secrets = secretsFromEnvironment(process.env);
+  // the key's variable may have any name: its value is a secret whatever the name says
+  const apiKey = process.env[apiKeyEnv ?? "OPENAI_API_KEY"]?.trim();
+  if (values.endpoint !== undefined && apiKey) secrets.push(apiKey);
   const catalog = new RunCatalog(values.results ?? "runs", { secrets });
   let stack: LanguageModelStack | undefined;
   if (values.model !== undefined) {
