@@ -112,7 +112,8 @@ export async function runServeCommand(argv: string[]): Promise<void> {
 }
 
 export const command: CliCommand = {
-  summary: "OpenAI-compatible HTTP server over the local engine",
+  summary:
+    "OpenAI-compatible HTTP server over the local engine (chat templates; adapters as <name>:<adapter>)",
   help: serveHelp,
   run: runServeCommand,
 };
