@@ -1,0 +1,95 @@
+// One in-context classification cell: every query gets the prompt its condition builds (with the prompting
+// layer's few-shot builder), the model classifies it (prompting/classification.ts: log-likelihood scoring
+// where the backend can score), and the record goes to the cell's results store, so an interrupted cell
+// resumes at the next example. The record keeps the demonstrations shown (input, label shown, gold label) so
+// a reader (and the tests) can check what each condition put in the prompt.
+
+import type { LanguageModel } from "../../lm/language-model.js";
+import { type ClassificationMethod, classify } from "../../prompting/classification.js";
+import type { LabelledExample } from "../../prompting/example.js";
+import type { FewShotPrompt } from "../../prompting/few-shot.js";
+import { type ExampleRecord, ResultsStore, type RunSetup } from "../results-store.js";
+
+export interface ShownDemonstration {
+  id?: string;
+  input: string;
+  /** The label in the prompt (after perturbation, before verbalisation). */
+  shown: string;
+  /** The demonstration's true label, where it is known. */
+  gold?: string;
+}
+
+export interface ClassificationExampleRecord extends ExampleRecord {
+  demonstrations: ShownDemonstration[];
+}
+
+export interface ClassificationCellOptions {
+  lm: LanguageModel;
+  dir: string;
+  setup: RunSetup;
+  queries: readonly LabelledExample[];
+  /** The prompt of query `index` (built by buildFewShotPrompt or from its parts). */
+  prompt: (query: LabelledExample, index: number) => FewShotPrompt;
+  /** Gold labels of demonstrations by id (the perturbed prompt no longer knows them). */
+  goldOf?: (id: string | undefined) => string | undefined;
+  method?: ClassificationMethod;
+  signal?: AbortSignal;
+  onExample?: (done: number, total: number, correct: number) => void;
+}
+
+/** Runs (or resumes) the cell; returns the records of all queries in order. */
+export async function runClassificationCell(
+  options: ClassificationCellOptions,
+): Promise<ClassificationExampleRecord[]> {
+  const store = ResultsStore.open(options.dir, `cell-${options.setup.strategy}`, options.setup);
+  const records: ClassificationExampleRecord[] = [];
+  let correct = 0;
+  for (const [index, query] of options.queries.entries()) {
+    const id = query.id ?? String(index);
+    let record = store.recorded(id) as ClassificationExampleRecord | undefined;
+    if (!record) {
+      options.signal?.throwIfAborted();
+      const fewShot = options.prompt(query, index);
+      const result = await classify(options.lm, fewShot.prompt, fewShot.candidates, {
+        ...(options.method ? { method: options.method } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      const predicted = result.label ?? null;
+      record = {
+        index,
+        id,
+        input: Object.values(query.fields).join("\n"),
+        prompts: [fewShot.prompt],
+        outputs: result.generated !== undefined ? [result.generated] : [],
+        answers: [predicted],
+        answer: predicted,
+        gold: query.label,
+        correct: predicted === query.label,
+        demonstrations: fewShot.demonstrations.map((demo) => {
+          const gold = options.goldOf?.(demo.id);
+          return {
+            ...(demo.id !== undefined ? { id: demo.id } : {}),
+            input: Object.values(demo.fields).join("\n"),
+            shown: demo.label,
+            ...(gold !== undefined ? { gold } : {}),
+          };
+        }),
+      };
+      if (result.logprobs) {
+        record.candidates = fewShot.candidates.map((candidate) => candidate.continuation);
+        record.logprobs = result.logprobs.map((value) => (Number.isFinite(value) ? value : null));
+      }
+      store.append(record);
+    }
+    records.push(record);
+    if (record.correct) correct++;
+    options.onExample?.(index + 1, options.queries.length, correct);
+  }
+  store.finish({
+    name: "accuracy",
+    value: records.length === 0 ? 0 : correct / records.length,
+    correct,
+    total: records.length,
+  });
+  return records;
+}

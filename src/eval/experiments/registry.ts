@@ -1,0 +1,19 @@
+// Every lecture experiment by name, in the order `adaptlm experiment list` shows them. Adding an experiment
+// is adding its file and one line here.
+
+import { demoLabels } from "./demo-labels.js";
+import { type ExperimentDefinition, ExperimentError } from "./experiment.js";
+import { flippedLabels } from "./flipped-labels.js";
+
+export const EXPERIMENTS: readonly ExperimentDefinition[] = [demoLabels, flippedLabels];
+
+export function findExperiment(name: string): ExperimentDefinition {
+  const experiment = EXPERIMENTS.find((candidate) => candidate.name === name);
+  if (!experiment) {
+    throw new ExperimentError(
+      "EXPERIMENT_UNKNOWN",
+      `unknown experiment "${name}": use one of ${EXPERIMENTS.map((e) => e.name).join(", ")} (adaptlm experiment list)`,
+    );
+  }
+  return experiment;
+}
