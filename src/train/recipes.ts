@@ -4,8 +4,8 @@
 //
 // Step times were measured on 2026-11-28 on this project's 2-core machine (native backend) while other jobs
 // ran (load average 3.5-4.4), by timing pretrain() steps 2-4 of each recipe on random ids; so they are pessimistic,
-// and `steps` is set from them so that estimatedMinutes lands in the budget: 40-55 min for lab-encoder and
-// lab-decoder-l, 15-25 min for lab-decoder-s, ~35 min for lab-decoder-m.
+// and `steps` is set from them so that every estimatedMinutes stays under the hour. Decoders train on 256-token blocks
+// (same tokens per step as 32 x 128) so few-shot prompts with 8-16 demonstrations fit the trained context.
 
 import { AdaptlmError } from "../errors.js";
 import type { PretrainObjective, PretrainOptions } from "./pretrain.js";
@@ -104,7 +104,8 @@ function recipe(
 }
 
 export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
-  // ~4.3M parameters. 2026-11-28: 2000-3200 ms/step (batch 32 x 128, head on masked positions only) -> ~49 min.
+  // ~4.3M parameters. 2026-11-28: 2000-3200 ms/step (batch 32 x 128, head on masked positions only) -> ~23 min.
+  // 450 steps is what the shipped models/lab-encoder was trained with (~1.8M tokens, 0.7 epoch of the corpus).
   "lab-encoder": recipe({
     name: "lab-encoder",
     description:
@@ -114,17 +115,16 @@ export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
     config: bertConfig(256, 4, 4, 1024, 128),
     seqLen: 128,
     batchSize: 32,
-    steps: 950,
+    steps: 450,
     learningRate: 7e-4,
     weightDecay: 0.01,
     betas: [0.9, 0.999],
-    warmupSteps: 95,
     evalEvery: 100,
     evalBlocks: 64,
     dtype: "f32",
     measuredMsPerStep: 3000,
   }),
-  // ~1.4M parameters. 2026-11-28: 1050-1890 ms/step (batch 32 x 128) -> ~20 min.
+  // ~1.4M parameters. 2026-11-28: 1600-1900 ms/step at 16 x 256 under load (1050-1890 at 32 x 128) -> ~26 min.
   "lab-decoder-s": recipe({
     name: "lab-decoder-s",
     description:
@@ -132,8 +132,8 @@ export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
     objective: "clm",
     tokenizer: { kind: "byte-level-bpe", vocabSize: VOCAB },
     config: llamaConfig(128, 4, 4, 384, 256),
-    seqLen: 128,
-    batchSize: 32,
+    seqLen: 256,
+    batchSize: 16,
     steps: 850,
     learningRate: 2e-3,
     weightDecay: 0.1,
@@ -141,9 +141,9 @@ export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
     evalEvery: 100,
     evalBlocks: 64,
     dtype: "f32",
-    measuredMsPerStep: 1400,
+    measuredMsPerStep: 1800,
   }),
-  // ~4.5M parameters. 2026-11-28: 2310-2470 ms/step (batch 32 x 128; the others rose ~30% under more load) -> ~36 min.
+  // ~4.5M parameters. 2026-11-28: 3600-4800 ms/step at 16 x 256 under load (2310-2470 at 32 x 128) -> ~43 min.
   "lab-decoder-m": recipe({
     name: "lab-decoder-m",
     description:
@@ -151,18 +151,18 @@ export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
     objective: "clm",
     tokenizer: { kind: "byte-level-bpe", vocabSize: VOCAB },
     config: llamaConfig(256, 4, 4, 768, 256),
-    seqLen: 128,
-    batchSize: 32,
-    steps: 700,
+    seqLen: 256,
+    batchSize: 16,
+    steps: 600,
     learningRate: 1e-3,
     weightDecay: 0.1,
     betas: [0.9, 0.95],
     evalEvery: 100,
     evalBlocks: 64,
     dtype: "f32",
-    measuredMsPerStep: 3000,
+    measuredMsPerStep: 4200,
   }),
-  // ~10.4M parameters (f16: ~21 MB). 2026-11-28: 2500-4840 ms/step (batch 16 x 128; 5600-6600 at batch 32)
+  // ~10.4M parameters (f16: ~21 MB). 2026-11-28: 4500-4900 ms/step at 8 x 256 under load (2500-4840 at 16 x 128)
   // -> ~49 min.
   "lab-decoder-l": recipe({
     name: "lab-decoder-l",
@@ -171,8 +171,8 @@ export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
     objective: "clm",
     tokenizer: { kind: "byte-level-bpe", vocabSize: VOCAB },
     config: llamaConfig(384, 5, 6, 1024, 256),
-    seqLen: 128,
-    batchSize: 16,
+    seqLen: 256,
+    batchSize: 8,
     steps: 600,
     learningRate: 1e-3,
     weightDecay: 0.1,

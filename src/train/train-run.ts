@@ -4,10 +4,11 @@
 // fine-tuning). Builds everything from options and returns numbers; it never prints (progress goes through
 // onEvent).
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AdaptlmError } from "../errors.js";
 import { BertForSequenceClassification } from "../heads/sequence-classification.js";
+import { writeFileAtomic } from "../io/atomic-file.js";
 import { writeSafetensors } from "../io/safetensors.js";
 import { loadLocalModel, requireTokenizer } from "../models/load-model.js";
 import { AdapterBiasAdapter } from "../peft/adapter-bias.js";
@@ -254,18 +255,18 @@ export function runTraining(options: TrainRunOptions): TrainRunResult {
       string,
       unknown
     >;
-    writeFileSync(
+    writeFileAtomic(
       join(savedTo, "config.json"),
       `${JSON.stringify({ ...hfConfig, architectures: ["BertForSequenceClassification"], ...labelMaps }, null, 2)}\n`,
     );
   }
-  writeFileSync(
+  writeFileAtomic(
     join(savedTo, "labels.json"),
     `${JSON.stringify({ labels: train.labels, ...labelMaps }, null, 2)}\n`,
   );
 
   const evaluations = result.evaluations;
-  return {
+  const runResult: TrainRunResult = {
     method: options.method,
     labels: train.labels,
     trainExamples: train.examples.length,
@@ -281,4 +282,14 @@ export function runTraining(options: TrainRunOptions): TrainRunResult {
     savedTo,
     savedKind: adapter ? "adapter" : "model",
   };
+  // The run's record for `adaptlm report` (loss curve, options, seed) next to the saved adapter or model.
+  const { onEvent: _onEvent, ...recordedOptions } = options;
+  writeFileAtomic(
+    join(options.outputDir, TRAIN_RUN_FILE),
+    `${JSON.stringify({ result: runResult, options: recordedOptions }, null, 2)}\n`,
+  );
+  return runResult;
 }
+
+/** `<outputDir>/train_run.json`: { result: TrainRunResult, options: TrainRunOptions without onEvent }. */
+export const TRAIN_RUN_FILE = "train_run.json";

@@ -91,6 +91,12 @@ describe("adaptlm train", () => {
     assert.ok(existsSync(join(adapterDir, "adapter_config.json")));
     assert.ok(existsSync(join(adapterDir, "adapter_model.safetensors")));
     assert.equal(readAdapterConfig(adapterDir).r, 8);
+    // The run's record for adaptlm report: per-step losses and the options, never the callback.
+    const record = JSON.parse(readFileSync(join(out, "train_run.json"), "utf8"));
+    assert.equal(record.result.stepLosses.length, 30);
+    assert.equal(record.options.method, "lora");
+    assert.equal(record.options.maxSteps, 30);
+    assert.equal(record.result.evaluations.length, 3);
     const adapter = loadAdapter(adapterDir);
     assert.equal(adapter.peftType, "LORA");
 
