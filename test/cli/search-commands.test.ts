@@ -241,5 +241,24 @@ describe("adaptlm ape / rl-prompt", () => {
     const badField = await adaptlm(["ape", server.baseUrl, "--model", "m", "--task", task]);
     assert.equal(badField.code, 1);
     assert.match(badField.stderr, /record 0 has no field "text"/);
+    const badTemplate = await adaptlm([
+      "ape",
+      server.baseUrl,
+      "--model",
+      "m",
+      "--task",
+      task,
+      "--input-field",
+      "review",
+      "--label-field",
+      "sentiment",
+      "--evaluation-template",
+      "Do {{instruction}} to {{text}}",
+    ]);
+    assert.equal(badTemplate.code, 1);
+    assert.match(
+      badTemplate.stderr,
+      /--evaluation-template may use \{\{instruction\}\}, \{\{input\}\} only, found \{\{text\}\}/,
+    );
   });
 });

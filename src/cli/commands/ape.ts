@@ -17,6 +17,7 @@ import {
   searchInstructions,
 } from "../../prompting/ape.js";
 import { createRng, shuffled } from "../../prompting/random.js";
+import { templateFields } from "../../prompting/template.js";
 import { type DataRecord, readRecords } from "../../train/dataset.js";
 import type { CliCommand } from "../command.js";
 import { CliUsageError, numberOption } from "./pull.js";
@@ -186,6 +187,10 @@ ${SEARCH_TARGET_HELP}
   --variants N           variants per round (default 4)
   --max-instruction-tokens N   (default 64)
   --max-output-tokens N  tokens per dev answer under execution scoring (default 32)
+  --evaluation-template T  the scoring prompt, with {{instruction}} and {{input}} (default
+                         "Instruction: {{instruction}}\\n\\nInput: {{input}}\\nOutput:"; \\n is a newline)
+  --induction-template T the meta-prompt, with {{count}} and {{pairs}} (default APE's "I gave a
+                         friend an instruction ...")
 `;
 
 export async function runApeCommand(argv: string[]): Promise<void> {
@@ -204,6 +209,8 @@ export async function runApeCommand(argv: string[]): Promise<void> {
       variants: { type: "string" },
       "max-instruction-tokens": { type: "string" },
       "max-output-tokens": { type: "string" },
+      "evaluation-template": { type: "string" },
+      "induction-template": { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -229,6 +236,22 @@ export async function runApeCommand(argv: string[]): Promise<void> {
     throw new CliUsageError(`--scoring must be execution or likelihood, got "${scoring}"`);
 
   const options: ApeOptions = { demonstrations, dev, seed, scoring };
+  const templates: Record<string, string> = {};
+  for (const [flag, key, fields] of [
+    ["evaluation-template", "evaluationTemplate", ["instruction", "input"]],
+    ["induction-template", "inductionTemplate", ["count", "pairs"]],
+  ] as const) {
+    const raw = values[flag];
+    if (raw === undefined) continue;
+    const template = raw.replace(/\\n/g, "\n");
+    const unknown = templateFields(template).filter((name) => !(fields as readonly string[]).includes(name));
+    if (unknown.length > 0)
+      throw new CliUsageError(
+        `--${flag} may use {{${fields.join("}}, {{")}}} only, found {{${unknown.join("}}, {{")}}}`,
+      );
+    options[key] = template;
+    templates[key] = template;
+  }
   const numeric: Array<[string, keyof ApeOptions, { integer?: boolean; min?: number; max?: number }]> = [
     ["subsets", "subsets", { integer: true, min: 1 }],
     ["pairs-per-subset", "pairsPerSubset", { integer: true, min: 1 }],
@@ -275,7 +298,7 @@ export async function runApeCommand(argv: string[]): Promise<void> {
         task: values.task,
         fields: { input: inputField, label: labelField },
         seed,
-        options: { scoring, demonstrations: demonstrations.length, dev: dev.length, ...chosen },
+        options: { scoring, demonstrations: demonstrations.length, dev: dev.length, ...chosen, ...templates },
         best: result.best,
         candidates: result.candidates,
         cost,

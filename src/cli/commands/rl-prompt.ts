@@ -44,6 +44,8 @@ ${SEARCH_TARGET_HELP}
   --batch-size N         prompts sampled per step (default 4)
   --examples-per-step N  examples each prompt is scored on per step (default 8)
   --learning-rate X      (default 1)
+  --correct-weight X     margin reward: gap x X when the prediction is right (default 200)
+  --incorrect-weight X   margin reward: gap x X when it is wrong (default 180)
   --reward R             margin|accuracy (default margin; margin needs score or logprobs)
   --method M             score|token-logprobs|generation (default: by the backend's capabilities)
   --template T           the task prompt, with {{prompt}} and {{input}} (default
@@ -94,6 +96,8 @@ export async function runRlPromptCommand(argv: string[]): Promise<void> {
       "batch-size": { type: "string" },
       "examples-per-step": { type: "string" },
       "learning-rate": { type: "string" },
+      "correct-weight": { type: "string" },
+      "incorrect-weight": { type: "string" },
       reward: { type: "string" },
       method: { type: "string" },
       template: { type: "string" },
@@ -151,6 +155,8 @@ export async function runRlPromptCommand(argv: string[]): Promise<void> {
     ["batch-size", "batchSize", { integer: true, min: 1 }],
     ["examples-per-step", "examplesPerStep", { integer: true, min: 1 }],
     ["learning-rate", "learningRate", { min: 0 }],
+    ["correct-weight", "correctWeight", { min: 0 }],
+    ["incorrect-weight", "incorrectWeight", { min: 0 }],
   ];
   for (const [flag, key, check] of numeric) {
     const value = numberOption(values, flag, check);
