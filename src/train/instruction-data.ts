@@ -141,7 +141,7 @@ const TASK_TEXTS: Readonly<Record<string, TaskText>> = {
     ],
   },
   spam: {
-    noun: "e-mail",
+    noun: "mail",
     questions: [
       "Is this e-mail spam or ham (a normal mail)?",
       "Would a spam filter flag this message? Answer spam or ham.",
@@ -288,6 +288,8 @@ export interface InstructionDataOptions {
   mode?: "sample" | "all";
   /** Characters of a mail kept for the spam task (default 240, so a prompt fits a 256-token context). */
   spamChars?: number;
+  /** Test split: leave out inputs of the first N training records per task (the tuning data). Default 1000. */
+  trainingCount?: number;
 }
 
 interface TaskRecord {
@@ -302,6 +304,7 @@ export function taskRecords(
   count: number,
   seed: number,
   spamChars = 240,
+  trainingCount = 1000,
 ): TaskRecord[] {
   if (!Number.isInteger(count) || count < 1) {
     throw new InstructionDataError(
@@ -364,8 +367,9 @@ export function taskRecords(
     return shuffled(out, createRng(deriveSeed(splitSeed, task.name, "order")));
   };
   if (split === "train") return recordsOf("train", count);
-  // test inputs that also occur in training (e.g. a short number) are dropped and replaced by more draws
-  const trainInputs = new Set(recordsOf("train", Math.max(count, 200)).map((r) => r.input));
+  // test inputs that also occur in the training records (e.g. a short number) are dropped and replaced by
+  // more draws; the training records are those of a run with trainingCount records per task
+  const trainInputs = new Set(recordsOf("train", trainingCount).map((r) => r.input));
   const test: TaskRecord[] = [];
   for (let size = count; test.length < count && size <= count * 8; size *= 2) {
     test.length = 0;

@@ -443,6 +443,7 @@ export function instructionTune(o: InstructionTuneOptions): InstructionTuneResul
       examplesPerTask: o.evalExamplesPerTask ?? 40,
       // test records of a cluster do not depend on which clusters are tuned
       seed,
+      trainingCount: o.examplesPerTask ?? 200,
       templates,
       mode: "all",
     });
