@@ -4,11 +4,11 @@
 // report keeps working while the comparison gains columns; a different version is refused with the reason.
 
 import { readFileSync } from "node:fs";
+import { COMPARE_FILE, COMPARE_REPORT_VERSION } from "../compare/report.js";
 import type { BarChartData, ReportTable, ScatterPoint } from "./report-input.js";
 import { ReportInputError } from "./report-input.js";
 
-export const COMPARE_FILE = "compare.json";
-export const COMPARE_VERSION = 1;
+export { COMPARE_FILE };
 
 interface CompareRowLike {
   name?: string;
@@ -56,10 +56,10 @@ export function readComparison(path: string, label: string, source: string): Com
   }
   if (typeof parsed !== "object" || parsed === null || !Array.isArray(parsed.rows))
     throw new ReportInputError("REPORT_BAD_COMPARE", `${path} has no "rows" array: not a comparison file`);
-  if (parsed.version !== COMPARE_VERSION) {
+  if (parsed.version !== COMPARE_REPORT_VERSION) {
     throw new ReportInputError(
       "REPORT_BAD_COMPARE",
-      `${path} has version ${JSON.stringify(parsed.version)}; this report reads comparison version ${COMPARE_VERSION}`,
+      `${path} has version ${JSON.stringify(parsed.version)}; this report reads comparison version ${COMPARE_REPORT_VERSION}`,
     );
   }
   const rows = parsed.rows as CompareRowLike[];

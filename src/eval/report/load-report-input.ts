@@ -416,8 +416,9 @@ function markComparison(collector: Collector, dir: string, run: ReportRun): void
     collector.comparisonArtifacts.get(join(dir, "model"));
   if (!artifact) return;
   run.comparison = `${artifact.comparison}: ${artifact.row}`;
-  // a training run of a comparison does not record its data; the comparison's setup does
-  if (run.task === "unknown" && artifact.task !== undefined) run.task = artifact.task;
+  // a comparison row trains on the comparison's own split of the task (RUNDIR/data/train.jsonl): the task the
+  // user named is the one in the comparison's setup
+  if (artifact.task !== undefined) run.task = artifact.task;
 }
 
 function clip(text: unknown): string {
