@@ -1,11 +1,24 @@
 // Every lecture experiment by name, in the order `adaptlm experiment list` shows them. Adding an experiment
 // is adding its file and one line here.
 
+import { cot } from "./cot.js";
+import { demoDomain } from "./demo-domain.js";
 import { demoLabels } from "./demo-labels.js";
 import { type ExperimentDefinition, ExperimentError } from "./experiment.js";
 import { flippedLabels } from "./flipped-labels.js";
+import { iclNumeric } from "./icl-numeric.js";
+import { leastToMostExperiment } from "./least-to-most.js";
+import { selfConsistencyExperiment } from "./self-consistency.js";
 
-export const EXPERIMENTS: readonly ExperimentDefinition[] = [demoLabels, flippedLabels];
+export const EXPERIMENTS: readonly ExperimentDefinition[] = [
+  demoLabels,
+  flippedLabels,
+  demoDomain,
+  cot,
+  selfConsistencyExperiment,
+  leastToMostExperiment,
+  iclNumeric,
+];
 
 export function findExperiment(name: string): ExperimentDefinition {
   const experiment = EXPERIMENTS.find((candidate) => candidate.name === name);

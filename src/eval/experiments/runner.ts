@@ -164,7 +164,8 @@ export async function runExperiment(
         settings,
         dir: join(dir, runDir),
         lm: (label) => {
-          const model = byLabel.get(label);
+          // a cell names its model by label (classification grids) or by its full name (one-model runs)
+          const model = byLabel.get(label) ?? (settings.models.includes(label) ? label : undefined);
           if (model === undefined)
             throw new ExperimentError("EXPERIMENT_UNKNOWN_MODEL", `cell asks for unknown model "${label}"`);
           return options.languageModel(model);

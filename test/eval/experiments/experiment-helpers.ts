@@ -61,3 +61,9 @@ export function recountRows(
     return { correct: records.filter((r) => r.correct).length, total: records.length };
   });
 }
+
+/** The last "Q: ..." question of a prompt (up to its line end). */
+export function lastQuestion(prompt: string): string {
+  const at = prompt.lastIndexOf("Q: ");
+  return prompt.slice(at + 3).split("\n")[0] as string;
+}
