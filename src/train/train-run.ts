@@ -64,6 +64,11 @@ export interface TrainRunOptions {
   outputDir: string;
   /** Continue from outputDir/checkpoint; without it an existing checkpoint there is an error. */
   resume?: boolean;
+  /**
+   * Ignore the folder's weights and start the same architecture from its seeded random initialisation: the
+   * baseline that shows what pretraining buys (needs method "full").
+   */
+  fromScratch?: boolean;
   onEvent?: (event: TrainerEvent) => void;
 }
 
@@ -124,6 +129,10 @@ function makeAdapter(options: TrainRunOptions, seed: number): Adapter | null {
 }
 
 function validate(options: TrainRunOptions): void {
+  if (options.fromScratch && options.method !== "full")
+    bad(
+      `--from-scratch trains every weight: use method "full" (a frozen random backbone with ${options.method} is not a baseline)`,
+    );
   if (!(TRAIN_METHODS as readonly string[]).includes(options.method))
     bad(`method must be one of ${TRAIN_METHODS.join(", ")}, got "${options.method}"`);
   for (const [name, value] of [
@@ -191,7 +200,7 @@ export function runTraining(options: TrainRunOptions): TrainRunResult {
 
   const model = new BertForSequenceClassification(config, { numLabels: train.labels.length, seed });
   // The pretrained backbone: copy the loaded encoder's parameters into the task model's backbone.
-  const source = new Map(loaded.model.namedParameters());
+  const source = new Map(options.fromScratch ? [] : loaded.model.namedParameters());
   noGrad(() => {
     for (const [name, p] of model.bert.namedParameters()) {
       const from = source.get(name);

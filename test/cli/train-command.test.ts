@@ -7,7 +7,9 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
+import { openCheckpoint } from "../../src/io/safetensors-index.js";
 import { loadAdapter, readAdapterConfig } from "../../src/peft/adapter-store.js";
+import { runTraining } from "../../src/train/train-run.js";
 import { makeTempDir } from "../io/temp-dir.js";
 import { writeTinyBertFolder } from "../models/model-fixtures.js";
 
@@ -139,5 +141,47 @@ describe("adaptlm train", () => {
     ]);
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /training file \/nonexistent\.jsonl does not exist/);
+    const scratchLora = await adaptlm([
+      "train",
+      model,
+      "--train",
+      "x.jsonl",
+      "--method",
+      "lora",
+      "--from-scratch",
+      "--out",
+      "x",
+    ]);
+    assert.equal(scratchLora.code, 1);
+    assert.match(scratchLora.stderr, /--from-scratch trains every weight: use method "full"/);
+  });
+
+  test("--from-scratch starts from the seeded initialisation, not the folder's weights", () => {
+    const model = writeTinyBertFolder({ mlmHead: false });
+    const dir = makeTempDir("train-scratch");
+    const train = join(dir, "train.jsonl");
+    writeSet(train, 16, 0);
+    const run = (fromScratch: boolean) =>
+      runTraining({
+        model,
+        train,
+        textField: "sentence",
+        labelField: "sentiment",
+        method: "full",
+        maxSteps: 1,
+        learningRate: 1e-9,
+        outputDir: join(dir, fromScratch ? "scratch" : "pretrained"),
+        ...(fromScratch ? { fromScratch: true } : {}),
+      });
+    const embedding = (folder: string) =>
+      openCheckpoint(join(folder, "model.safetensors")).read("bert.embeddings.word_embeddings.weight").data;
+    const source = openCheckpoint(join(model, "model.safetensors")).read(
+      "bert.embeddings.word_embeddings.weight",
+    ).data;
+    const pretrained = embedding(run(false).savedTo);
+    const scratch = embedding(run(true).savedTo);
+    // lr 1e-9 for one step: the saved weights are the starting ones.
+    assert.ok(Math.abs(pretrained[5] - source[5]) < 1e-6);
+    assert.ok(scratch.some((v, i) => Math.abs(v - source[i]) > 1e-3));
   });
 });

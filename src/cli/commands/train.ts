@@ -40,6 +40,8 @@ Options:
   --eval-every N          evaluate and checkpoint every N steps
   --out DIR               output folder (required)
   --resume                continue from <out>/checkpoint
+  --from-scratch          ignore the folder's weights: train the same architecture from random
+                          initialisation (with --method full), the baseline for what pretraining buys
 `;
 
 export async function runTrainCommand(argv: string[]): Promise<void> {
@@ -65,6 +67,7 @@ export async function runTrainCommand(argv: string[]): Promise<void> {
       "eval-every": { type: "string" },
       out: { type: "string" },
       resume: { type: "boolean" },
+      "from-scratch": { type: "boolean" },
     },
     allowPositionals: true,
     strict: true,
@@ -83,6 +86,7 @@ export async function runTrainCommand(argv: string[]): Promise<void> {
     method: values.method as TrainMethod,
     outputDir: values.out,
     resume: values.resume ?? false,
+    ...(values["from-scratch"] ? { fromScratch: true } : {}),
   };
   if (values.eval !== undefined) options.eval = values.eval;
   if (values["text-field"] !== undefined) options.textField = values["text-field"];
