@@ -24,7 +24,8 @@ over seeds) and a plot. Writes <out>/<name>/result.json (resumable: finished cel
 unfinished prompt runs resume per example), cells/<cell>/ (one results store per cell) and plot.svg.
 
 Options:
-  --model PATH            local model folder (repeat for experiments over model sizes; default: models/lab-decoder-s);
+  --model PATH            local model folder (repeat for experiments over model sizes; default: models/lab-decoder-s,
+                          models/lab-encoder for adapters);
                           with --endpoint, the model name the server serves
   --endpoint URL          OpenAI-compatible server instead of a local model
   --out DIR               parent folder of the experiment's folder (default ./experiments)
@@ -108,7 +109,7 @@ export async function runExperimentCommand(argv: string[], io: ExperimentCommand
       ? values.model.map((model) =>
           values.endpoint === undefined && existsSync(model) ? resolve(model) : model,
         )
-      : [resolve(labModelPath("lab-decoder-s"))];
+      : [resolve(labModelPath(experiment.defaultModel ?? "lab-decoder-s"))];
   const seeds = numberOption(values, "seeds", { integer: true, min: 1 });
   const examples = numberOption(values, "examples", { integer: true, min: 1 });
 

@@ -130,6 +130,8 @@ export interface ExperimentDefinition {
   /** The lecture's finding the experiment measures, with its source. */
   finding: string;
   defaults: { full: ExperimentSizes; quick: ExperimentSizes };
+  /** The lab model used without --model (default "lab-decoder-s"). */
+  defaultModel?: string;
   /** Classification experiments may compare several models; the others use the first. */
   multiModel?: boolean;
   plan(settings: ExperimentSettings): ExperimentPlan;

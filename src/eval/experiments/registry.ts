@@ -1,6 +1,7 @@
 // Every lecture experiment by name, in the order `adaptlm experiment list` shows them. Adding an experiment
 // is adding its file and one line here.
 
+import { adapters } from "./adapters.js";
 import { cot } from "./cot.js";
 import { demoDomain } from "./demo-domain.js";
 import { demoLabels } from "./demo-labels.js";
@@ -18,6 +19,7 @@ export const EXPERIMENTS: readonly ExperimentDefinition[] = [
   selfConsistencyExperiment,
   leastToMostExperiment,
   iclNumeric,
+  adapters,
 ];
 
 export function findExperiment(name: string): ExperimentDefinition {
