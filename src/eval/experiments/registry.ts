@@ -9,6 +9,7 @@ import { type ExperimentDefinition, ExperimentError } from "./experiment.js";
 import { flippedLabels } from "./flipped-labels.js";
 import { iclNumeric } from "./icl-numeric.js";
 import { leastToMostExperiment } from "./least-to-most.js";
+import { promptSearch } from "./prompt-search.js";
 import { selfConsistencyExperiment } from "./self-consistency.js";
 
 export const EXPERIMENTS: readonly ExperimentDefinition[] = [
@@ -20,6 +21,7 @@ export const EXPERIMENTS: readonly ExperimentDefinition[] = [
   leastToMostExperiment,
   iclNumeric,
   adapters,
+  promptSearch,
 ];
 
 export function findExperiment(name: string): ExperimentDefinition {

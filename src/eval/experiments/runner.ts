@@ -158,6 +158,7 @@ export async function runExperiment(
     options.signal?.throwIfAborted();
     options.onEvent?.({ type: "cell-start", index, total, cell });
     const runDir = join("cells", cell.key);
+    mkdirSync(join(dir, runDir), { recursive: true });
     const outcome = await experiment.runCell(
       cell,
       {
