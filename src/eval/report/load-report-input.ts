@@ -22,6 +22,11 @@ import {
   summarizeAdapter,
 } from "../../peft/adapter-store.js";
 import { accuracyInterval } from "../bootstrap.js";
+import {
+  EXPERIMENT_RESULT_FILE,
+  isExperimentResult,
+  readExperimentSection,
+} from "../experiments/report-section.js";
 import { EXAMPLES_FILE, type ExampleRecord, RUN_FILE, type RunInfo } from "../results-store.js";
 import { COMPARE_FILE, readComparison } from "./comparison-file.js";
 import { redactOptions, safeEndpoint } from "./redact.js";
@@ -173,6 +178,18 @@ function runId(collector: Collector, dir: string): string {
 
 function visit(collector: Collector, dir: string, depth: number): void {
   const rel = relativeName(collector, dir);
+  // an experiment folder (adaptlm experiment): its tables and plot; its cells' runs are summarised there
+  if (isExperimentResult(join(dir, EXPERIMENT_RESULT_FILE))) {
+    guarded(collector, join(rel, EXPERIMENT_RESULT_FILE), () => {
+      const section = readExperimentSection(
+        join(dir, EXPERIMENT_RESULT_FILE),
+        join(rel, EXPERIMENT_RESULT_FILE),
+      );
+      collector.tables.push(...section.tables);
+      collector.comparisonCharts.push(section.chart);
+    });
+    return;
+  }
   if (existsSync(join(dir, COMPARE_FILE)))
     guarded(collector, join(rel, COMPARE_FILE), () => loadComparison(collector, dir));
   const kind = folderKind(dir);

@@ -11,6 +11,7 @@ import { runExperimentCommand } from "../../../src/cli/commands/experiment.js";
 import type { ClassificationExampleRecord } from "../../../src/eval/experiments/classification-cell.js";
 import { demoLabels } from "../../../src/eval/experiments/demo-labels.js";
 import { runExperiment } from "../../../src/eval/experiments/runner.js";
+import { loadReportInput } from "../../../src/eval/report/load-report-input.js";
 import { makeTempDir } from "../../io/temp-dir.js";
 import { countMarks } from "../report/svg-marks.js";
 import { cellRecords, majorityLabelModel, recountRows, shownLabels } from "./experiment-helpers.js";
@@ -170,5 +171,20 @@ describe("demo-labels", () => {
     assert.match(out, /sentiment\s+none\s+0\s+/);
     assert.ok(err.includes("finished earlier, skipped"));
     assert.ok(existsSync(join(dir, "demo-labels", "plot.svg")));
+  });
+
+  test("adaptlm report shows the experiment's table (with intervals) and plot, not its cells as runs", () => {
+    const input = loadReportInput(dir);
+    const table = input.tables.find((t) => t.title.startsWith("Experiment demo-labels"));
+    const result = JSON.parse(readFileSync(join(dir, "demo-labels", "result.json"), "utf8"));
+    assert.equal(table?.rows.length, result.rows.length);
+    assert.deepEqual(table?.rows[0]?.[4], {
+      value: result.rows[0].accuracy,
+      low: result.rows[0].low,
+      high: result.rows[0].high,
+      percent: true,
+    });
+    assert.ok(input.charts.some((c) => c.title.startsWith("demo-labels:")));
+    assert.equal(input.runs.length, 0);
   });
 });
