@@ -9,6 +9,7 @@ import { type ClassificationMethod, classify } from "../../prompting/classificat
 import type { LabelledExample } from "../../prompting/example.js";
 import type { FewShotPrompt } from "../../prompting/few-shot.js";
 import { type ExampleRecord, ResultsStore, type RunSetup } from "../results-store.js";
+import { type CellMeasurement, isContextTooLong } from "./experiment.js";
 
 export interface ShownDemonstration {
   id?: string;
@@ -50,10 +51,30 @@ export async function runClassificationCell(
     if (!record) {
       options.signal?.throwIfAborted();
       const fewShot = options.prompt(query, index);
-      const result = await classify(options.lm, fewShot.prompt, fewShot.candidates, {
-        ...(options.method ? { method: options.method } : {}),
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+      let result: Awaited<ReturnType<typeof classify>>;
+      try {
+        result = await classify(options.lm, fewShot.prompt, fewShot.candidates, {
+          ...(options.method ? { method: options.method } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+      } catch (error) {
+        if (!isContextTooLong(error)) throw error;
+        record = {
+          ...tooLongRecord(
+            index,
+            id,
+            Object.values(query.fields).join("\n"),
+            fewShot.prompt,
+            query.label,
+            error,
+          ),
+          demonstrations: [],
+        };
+        store.append(record);
+        records.push(record);
+        options.onExample?.(index + 1, options.queries.length, correct);
+        continue;
+      }
       const predicted = result.label ?? null;
       record = {
         index,
@@ -92,4 +113,42 @@ export async function runClassificationCell(
     total: records.length,
   });
   return records;
+}
+
+/** A record whose prompt did not fit the model's context: kept (so a resumed cell does not retry it), not scored. */
+export function tooLongRecord(
+  index: number,
+  id: string,
+  input: string,
+  prompt: string,
+  gold: string,
+  error: unknown,
+): ExampleRecord & { tooLong: true; error: string } {
+  return {
+    index,
+    id,
+    input,
+    prompts: [prompt],
+    outputs: [],
+    answers: [],
+    answer: null,
+    gold,
+    correct: false,
+    tooLong: true,
+    error: (error as Error).message,
+  };
+}
+
+/** The cell's measurement: correctness of the examples that fit, and how many did not. */
+export function measurementOf(
+  records: readonly ExampleRecord[],
+  coordinates: CellMeasurement["coordinates"] = {},
+): CellMeasurement {
+  const fitting = records.filter((record) => !(record as { tooLong?: boolean }).tooLong);
+  const excluded = records.length - fitting.length;
+  return {
+    coordinates,
+    correct: fitting.map((record) => record.correct),
+    ...(excluded > 0 ? { excluded } : {}),
+  };
 }

@@ -5,6 +5,7 @@
 // rationales removed, so only "The answer is x." remains), few-shot CoT, zero-shot CoT.
 
 import { arithmeticTaskRecords } from "../../tasks/synthetic/arithmetic.js";
+import { measurementOf } from "./classification-cell.js";
 import { type CellSpec, cellKey, type ExperimentDefinition } from "./experiment.js";
 import { answerTask, runPromptCell } from "./prompt-cell.js";
 import { poolRows } from "./summary.js";
@@ -79,7 +80,7 @@ export const cot: ExperimentDefinition = {
         answerType: "number",
       },
     });
-    return { measurements: [{ coordinates: {}, correct: examples.map((e) => e.correct) }] };
+    return { measurements: [measurementOf(examples)] };
   },
   summarize(cells) {
     const rowKeys = ["task", "condition"];

@@ -6,7 +6,7 @@
 // (labels kept; the prompting layer's outOfDomain option).
 
 import { buildFewShotPrompt } from "../../prompting/index.js";
-import { runClassificationCell } from "./classification-cell.js";
+import { measurementOf, runClassificationCell } from "./classification-cell.js";
 import {
   CLASSIFICATION_TASKS,
   classificationSplit,
@@ -100,7 +100,7 @@ export const demoDomain: ExperimentDefinition = {
       ...(context.signal ? { signal: context.signal } : {}),
       ...(context.onExample ? { onExample: context.onExample } : {}),
     });
-    return { measurements: [{ coordinates: {}, correct: records.map((r) => r.correct) }] };
+    return { measurements: [measurementOf(records)] };
   },
   summarize(cells) {
     const rowKeys = ["model", "task", "condition"];

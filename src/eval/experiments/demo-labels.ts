@@ -4,7 +4,7 @@
 // prompting layer's "random" perturbation, seeded), for k in {4, 8, 16} and several demonstration draws.
 
 import { buildFewShotPrompt, type LabelPerturbation } from "../../prompting/index.js";
-import { runClassificationCell } from "./classification-cell.js";
+import { measurementOf, runClassificationCell } from "./classification-cell.js";
 import {
   CLASSIFICATION_TASKS,
   classificationSplit,
@@ -91,7 +91,7 @@ export const demoLabels: ExperimentDefinition = {
       ...(context.signal ? { signal: context.signal } : {}),
       ...(context.onExample ? { onExample: context.onExample } : {}),
     });
-    return { measurements: [{ coordinates: {}, correct: records.map((r) => r.correct) }] };
+    return { measurements: [measurementOf(records)] };
   },
   summarize(cells) {
     const rowKeys = ["model", "task", "condition", "k"];

@@ -45,8 +45,10 @@ export interface CellSpec {
 export interface CellMeasurement {
   /** Added to the cell's coordinates (e.g. {samples: 3, vote: "weighted"}); {} for the cell itself. */
   coordinates: Coordinates;
-  /** Per evaluated example, in task order. */
+  /** Per evaluated example, in task order (examples whose prompt did not fit the model are left out). */
   correct: boolean[];
+  /** Examples left out because their prompt was longer than the model's context. */
+  excluded?: number;
 }
 
 export interface CellOutcome {
@@ -82,6 +84,8 @@ export interface ExperimentRow {
   high: number;
   /** Cells pooled (usually one per seed). */
   cells: number;
+  /** Examples left out because their prompt did not fit the model's context (not in total). */
+  excluded: number;
 }
 
 export interface ExperimentTable {
@@ -113,6 +117,7 @@ export interface CellResult {
     correct: string;
     accuracy: number;
     total: number;
+    excluded?: number;
   }>;
   extra?: Record<string, unknown>;
   finishedAt: string;
@@ -165,4 +170,12 @@ export function cellKey(coordinates: Coordinates): string {
     .map(([name, value]) => `${name}-${String(value)}`)
     .join("_")
     .replace(/[^\w.-]+/g, "-");
+}
+
+/** The error code of the local engine (and this folder's cells) for a prompt longer than the model's context. */
+export const CONTEXT_TOO_LONG = "CONTEXT_TOO_LONG";
+
+/** True for the error a backend throws when a prompt does not fit the model's context. */
+export function isContextTooLong(error: unknown): boolean {
+  return error instanceof AdaptlmError && error.code === CONTEXT_TOO_LONG;
 }

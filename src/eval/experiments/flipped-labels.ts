@@ -17,7 +17,7 @@ import {
   shuffled,
 } from "../../prompting/index.js";
 import type { PromptTemplate } from "../../prompting/template.js";
-import { runClassificationCell } from "./classification-cell.js";
+import { measurementOf, runClassificationCell } from "./classification-cell.js";
 import {
   CLASSIFICATION_TASKS,
   classificationSplit,
@@ -141,7 +141,7 @@ export const flippedLabels: ExperimentDefinition = {
       ...(context.signal ? { signal: context.signal } : {}),
       ...(context.onExample ? { onExample: context.onExample } : {}),
     });
-    return { measurements: [{ coordinates: {}, correct: records.map((r) => r.correct) }] };
+    return { measurements: [measurementOf(records)] };
   },
   summarize(cells) {
     const rowKeys = ["model", "task", "condition", "flipped"];

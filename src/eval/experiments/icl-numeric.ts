@@ -5,7 +5,7 @@
 // demonstrations k; the task is generated here, seeded.
 
 import { buildFewShotPrompt, createRng, type LabelledExample, randomIndex } from "../../prompting/index.js";
-import { runClassificationCell } from "./classification-cell.js";
+import { measurementOf, runClassificationCell } from "./classification-cell.js";
 import { demonstrationSeed, EXPERIMENT_CLASSIFICATION_TEMPLATE } from "./classification-data.js";
 import { type CellSpec, cellKey, type ExperimentDefinition, type ExperimentRow } from "./experiment.js";
 import { modelLabel } from "./runner.js";
@@ -95,7 +95,7 @@ export const iclNumeric: ExperimentDefinition = {
       ...(context.signal ? { signal: context.signal } : {}),
       ...(context.onExample ? { onExample: context.onExample } : {}),
     });
-    return { measurements: [{ coordinates: {}, correct: records.map((r) => r.correct) }] };
+    return { measurements: [measurementOf(records)] };
   },
   summarize(cells) {
     const rowKeys = ["model", "k"];

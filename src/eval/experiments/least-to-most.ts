@@ -4,6 +4,7 @@
 // least-to-most, both run by the prompt runner with exemplars drawn from the same list length.
 
 import { lastLetterTaskRecords } from "../../tasks/synthetic/last-letter.js";
+import { measurementOf } from "./classification-cell.js";
 import { type CellSpec, cellKey, type ExperimentDefinition, type ExperimentRow } from "./experiment.js";
 import { answerTask, runPromptCell } from "./prompt-cell.js";
 import { accuracyLineChart, poolRows, rowsWhere } from "./summary.js";
@@ -63,7 +64,7 @@ export const leastToMostExperiment: ExperimentDefinition = {
       limit: context.settings.examples,
       run: { strategy, k: LTM_K, seed, answerType: "text" },
     });
-    return { measurements: [{ coordinates: {}, correct: examples.map((e) => e.correct) }] };
+    return { measurements: [measurementOf(examples)] };
   },
   summarize(cells) {
     const rowKeys = ["strategy", "words"];

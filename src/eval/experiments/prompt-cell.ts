@@ -12,7 +12,8 @@ import {
   runPromptEvaluation,
 } from "../prompt-run.js";
 import { type ExampleRecord, ResultsStore, type RunSetup } from "../results-store.js";
-import type { CellContext } from "./experiment.js";
+import { tooLongRecord } from "./classification-cell.js";
+import { type CellContext, isContextTooLong } from "./experiment.js";
 
 /** Task records as prompt-run examples (text = question, label = answer, rationale and steps kept). */
 export function answerTask(records: readonly AnswerTaskRecord[]): PromptTaskExample[] {
@@ -42,11 +43,26 @@ export async function runPromptCell(
     seed: options.run.seed ?? 0,
   };
   const store = ResultsStore.open(context.dir, defaultRunId(setup), setup);
-  await runPromptEvaluation(context.lm(options.model), options.task, store, {
-    ...options.run,
-    limit: options.limit,
-    ...(context.signal ? { signal: context.signal } : {}),
-    onProgress: (progress) => context.onExample?.(progress.done, progress.total, progress.correct),
-  });
+  // The runner stops at an example whose prompt does not fit the model; that example is recorded as too long
+  // (left out of the accuracy) and the runner is started again: it skips every recorded example.
+  for (;;) {
+    let done = 0;
+    try {
+      await runPromptEvaluation(context.lm(options.model), options.task, store, {
+        ...options.run,
+        limit: options.limit,
+        ...(context.signal ? { signal: context.signal } : {}),
+        onProgress: (progress) => {
+          done = progress.done;
+          context.onExample?.(progress.done, progress.total, progress.correct);
+        },
+      });
+      break;
+    } catch (error) {
+      const failed = options.task[done];
+      if (!isContextTooLong(error) || failed === undefined || store.recorded(failed.id)) throw error;
+      store.append(tooLongRecord(failed.index, failed.id, failed.input, "", failed.gold, error));
+    }
+  }
   return store.examples().slice(0, options.limit);
 }

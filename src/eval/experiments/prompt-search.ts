@@ -16,7 +16,7 @@ import {
   searchPromptRl,
 } from "../../prompting/index.js";
 import type { PromptTemplate } from "../../prompting/template.js";
-import { runClassificationCell } from "./classification-cell.js";
+import { measurementOf, runClassificationCell } from "./classification-cell.js";
 import { classificationSplit, DATA_SEED } from "./classification-data.js";
 import { type CellSpec, cellKey, type ExperimentDefinition, type ExperimentTable } from "./experiment.js";
 import { percent, poolRows } from "./summary.js";
@@ -173,7 +173,7 @@ export const promptSearch: ExperimentDefinition = {
       ...(context.onExample ? { onExample: context.onExample } : {}),
     });
     return {
-      measurements: [{ coordinates: {}, correct: records.map((r) => r.correct) }],
+      measurements: [measurementOf(records)],
       extra: { ...search },
     };
   },

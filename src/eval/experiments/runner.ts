@@ -186,6 +186,7 @@ export async function runExperiment(
         correct: encodeCorrect(m.correct),
         accuracy: m.correct.length === 0 ? 0 : m.correct.filter(Boolean).length / m.correct.length,
         total: m.correct.length,
+        ...(m.excluded ? { excluded: m.excluded } : {}),
       })),
       ...(outcome.extra ? { extra: outcome.extra } : {}),
       finishedAt: now().toISOString(),

@@ -11,6 +11,7 @@ import { selectDemonstrations } from "../../prompting/demonstrations.js";
 import { aggregateVotes, selfConsistency } from "../../prompting/self-consistency.js";
 import { arithmeticTaskRecords } from "../../tasks/synthetic/arithmetic.js";
 import { type ExampleRecord, ResultsStore, type RunSetup } from "../results-store.js";
+import { measurementOf, tooLongRecord } from "./classification-cell.js";
 import { arithmeticTaskName, COT_K } from "./cot.js";
 import {
   type CellContext,
@@ -20,6 +21,7 @@ import {
   type ExperimentDefinition,
   type ExperimentRow,
   type ExperimentTable,
+  isContextTooLong,
 } from "./experiment.js";
 import { answerTask, runPromptCell } from "./prompt-cell.js";
 import { accuracyLineChart, flatSeries, percent, poolRows, rowsWhere } from "./summary.js";
@@ -41,6 +43,7 @@ export function votesAtPrefix(
   const majority: boolean[] = [];
   const weighted: boolean[] = [];
   for (const record of records) {
+    if ((record as { tooLong?: boolean }).tooLong) continue;
     const inputs = record.answers.slice(0, m).map((answer, i) => {
       const weight = record.weights[i];
       return { answer: answer ?? undefined, ...(weight !== null && weight !== undefined ? { weight } : {}) };
@@ -94,17 +97,29 @@ async function sampledCell(
         };
       });
       const request = cotRequest(exemplars, example.input, { answerType: "number" });
-      const result = await selfConsistency(
-        lm,
-        request,
-        (text) => extractCotAnswer(text, { answerType: "number" }),
-        {
-          samples,
-          temperature: SC_TEMPERATURE,
-          seed: seed * 1_000_003 + index * samples,
-          ...(context.signal ? { signal: context.signal } : {}),
-        },
-      );
+      let result: Awaited<ReturnType<typeof selfConsistency>>;
+      try {
+        result = await selfConsistency(
+          lm,
+          request,
+          (text) => extractCotAnswer(text, { answerType: "number" }),
+          {
+            samples,
+            temperature: SC_TEMPERATURE,
+            seed: seed * 1_000_003 + index * samples,
+            ...(context.signal ? { signal: context.signal } : {}),
+          },
+        );
+      } catch (error) {
+        if (!isContextTooLong(error)) throw error;
+        const tooLong = {
+          ...tooLongRecord(index, example.id, example.input, request.prompt as string, example.gold, error),
+          weights: [],
+        };
+        store.append(tooLong);
+        out.push(tooLong);
+        continue;
+      }
       record = {
         index,
         id: example.id,
@@ -184,24 +199,26 @@ export const selfConsistencyExperiment: ExperimentDefinition = {
         run: { strategy: "cot", k: COT_K, seed, answerType: "number" },
       });
       return {
-        measurements: [
-          { coordinates: { vote: "greedy", samples: 1 }, correct: examples.map((e) => e.correct) },
-        ],
+        measurements: [measurementOf(examples, { vote: "greedy", samples: 1 })],
       };
     }
     const samples = plan.setup.samples as number;
     const records = await sampledCell(context, difficulty, seed, samples);
     const measurements: CellMeasurement[] = [];
+    const tooLong = records.filter((r) => (r as { tooLong?: boolean }).tooLong).length;
+    const excluded = tooLong > 0 ? { excluded: tooLong } : {};
     for (let m = 1; m <= samples; m++) {
       const { majority, weighted } = votesAtPrefix(records, m);
-      measurements.push({ coordinates: { vote: "majority", samples: m }, correct: majority });
-      measurements.push({ coordinates: { vote: "weighted", samples: m }, correct: weighted });
+      measurements.push({ coordinates: { vote: "majority", samples: m }, correct: majority, ...excluded });
+      measurements.push({ coordinates: { vote: "weighted", samples: m }, correct: weighted, ...excluded });
     }
     // agreement: how many of the N paths gave the winning answer, per example
-    const agreement = records.map((record) => ({
-      top: record.votes?.[0]?.count ?? 0,
-      correct: record.correct,
-    }));
+    const agreement = records
+      .filter((r) => !(r as { tooLong?: boolean }).tooLong)
+      .map((record) => ({
+        top: record.votes?.[0]?.count ?? 0,
+        correct: record.correct,
+      }));
     return { measurements, extra: { agreement } };
   },
   summarize(cells, plan) {

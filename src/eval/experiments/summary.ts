@@ -11,6 +11,7 @@ import type { CellResult, Coordinate, Coordinates, ExperimentRow, ExperimentTabl
 export interface FlatMeasurement {
   coordinates: Coordinates;
   correct: boolean[];
+  excluded: number;
   cellKey: string;
 }
 
@@ -19,6 +20,7 @@ export function flattenMeasurements(cells: readonly CellResult[]): FlatMeasureme
     cell.measurements.map((measurement) => ({
       coordinates: { ...cell.coordinates, ...measurement.coordinates },
       correct: [...measurement.correct].map((c) => c === "1"),
+      excluded: measurement.excluded ?? 0,
       cellKey: cell.key,
     })),
   );
@@ -37,7 +39,10 @@ export function poolRows(
   keys: readonly string[],
   filter: (coordinates: Coordinates) => boolean = () => true,
 ): ExperimentRow[] {
-  const groups = new Map<string, { coordinates: Coordinates; correct: boolean[]; cells: Set<string> }>();
+  const groups = new Map<
+    string,
+    { coordinates: Coordinates; correct: boolean[]; excluded: number; cells: Set<string> }
+  >();
   for (const measurement of flattenMeasurements(cells)) {
     if (!filter(measurement.coordinates)) continue;
     const coordinates: Coordinates = {};
@@ -46,8 +51,9 @@ export function poolRows(
       if (value !== undefined) coordinates[key] = value;
     }
     const id = JSON.stringify(keys.map((key) => coordinates[key] ?? null));
-    const group = groups.get(id) ?? { coordinates, correct: [], cells: new Set<string>() };
+    const group = groups.get(id) ?? { coordinates, correct: [], excluded: 0, cells: new Set<string>() };
     group.correct.push(...measurement.correct);
+    group.excluded += measurement.excluded;
     group.cells.add(measurement.cellKey);
     groups.set(id, group);
   }
@@ -62,6 +68,7 @@ export function poolRows(
       low: interval.low,
       high: interval.high,
       cells: group.cells.size,
+      excluded: group.excluded,
     };
   });
 }
@@ -122,16 +129,24 @@ export function rowsTable(
   rowKeys: readonly string[],
   rows: readonly ExperimentRow[],
 ): ExperimentTable {
+  // shown only when it happened: prompts longer than the model's context are left out of the accuracy
+  const tooLong = rows.some((row) => row.excluded > 0);
   return {
     title,
-    columns: [...rowKeys, "accuracy", "95% CI", "correct/total", "cells"],
+    columns: [...rowKeys, "accuracy", "95% CI", "correct/total", "cells", ...(tooLong ? ["too long"] : [])],
     rows: rows.map((row) => [
       ...rowKeys.map((key) => row.coordinates[key] ?? null),
       percent(row.accuracy),
       `${percent(row.low)}–${percent(row.high)}`,
       `${row.correct}/${row.total}`,
       row.cells,
+      ...(tooLong ? [row.excluded] : []),
     ]),
+    ...(tooLong
+      ? {
+          note: "too long: examples whose prompt did not fit the model's context, left out of the accuracy",
+        }
+      : {}),
   };
 }
 

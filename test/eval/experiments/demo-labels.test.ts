@@ -8,11 +8,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { runExperimentCommand } from "../../../src/cli/commands/experiment.js";
+import { AdaptlmError } from "../../../src/errors.js";
 import type { ClassificationExampleRecord } from "../../../src/eval/experiments/classification-cell.js";
 import { demoLabels } from "../../../src/eval/experiments/demo-labels.js";
 import { runExperiment } from "../../../src/eval/experiments/runner.js";
 import { loadReportInput } from "../../../src/eval/report/load-report-input.js";
 import { makeTempDir } from "../../io/temp-dir.js";
+import { ScriptedLanguageModel } from "../../lm/scripted-language-model.js";
 import { countMarks } from "../report/svg-marks.js";
 import { cellRecords, majorityLabelModel, recountRows, shownLabels } from "./experiment-helpers.js";
 
@@ -186,5 +188,33 @@ describe("demo-labels", () => {
     });
     assert.ok(input.charts.some((c) => c.title.startsWith("demo-labels:")));
     assert.equal(input.runs.length, 0);
+  });
+
+  test("prompts longer than the model's context are recorded, left out of the accuracy and counted", async () => {
+    const out = makeTempDir("experiment-demo-labels-too-long");
+    const tooLong = new ScriptedLanguageModel({
+      score: (prompt, continuation) => {
+        if (shownLabels(prompt).length >= 4)
+          throw new AdaptlmError("CONTEXT_TOO_LONG", "the prompt has 300 tokens; the model's context is 256");
+        return shownLabels(prompt).filter((label) => label === continuation.trim()).length;
+      },
+    });
+    const { result } = await runExperiment(demoLabels, {
+      out,
+      models: ["/models/scripted"],
+      quick: true,
+      seeds: 1,
+      examples: 3,
+      languageModel: () => tooLong,
+    });
+    for (const row of result.rows) {
+      const fits = row.coordinates.condition === "none";
+      assert.equal(row.total, fits ? 3 : 0);
+      assert.equal(row.excluded, fits ? 0 : 3);
+    }
+    assert.equal(result.tables[0]?.columns.at(-1), "too long");
+    const cell = result.cells.find((c) => c.coordinates.condition === "gold");
+    const records = cellRecords(join(out, "demo-labels"), cell?.runDir as string);
+    assert.ok(records.every((r) => (r as { tooLong?: boolean }).tooLong === true && r.correct === false));
   });
 });

@@ -57,7 +57,9 @@ export function recountRows(
     const cells = result.cells.filter((cell) =>
       Object.entries(row.coordinates).every(([key, value]) => cell.coordinates[key] === value),
     );
-    const records = cells.flatMap((cell) => cellRecords(dir, cell.runDir));
+    const records = cells
+      .flatMap((cell) => cellRecords(dir, cell.runDir))
+      .filter((record) => !(record as { tooLong?: boolean }).tooLong);
     return { correct: records.filter((r) => r.correct).length, total: records.length };
   });
 }
