@@ -11,7 +11,8 @@ import { accuracyLineChart, poolRows, rowsWhere } from "./summary.js";
 
 const DATA_SEED = 1234;
 const EXEMPLAR_POOL = 32;
-export const LTM_K = 2;
+/** One exemplar: two already overflow the lab models' 256-token context in the solving stage. */
+export const LTM_K = 1;
 export const LTM_STRATEGIES = ["cot", "least-to-most"] as const;
 export const LIST_LENGTHS = [2, 3, 4, 5, 6] as const;
 
