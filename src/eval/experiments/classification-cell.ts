@@ -152,3 +152,14 @@ export function measurementOf(
     ...(excluded > 0 ? { excluded } : {}),
   };
 }
+
+/** How often each label was predicted ("none" where no label was found), for the prediction-bias table. */
+export function predictionCounts(records: readonly ExampleRecord[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const record of records) {
+    if ((record as { tooLong?: boolean }).tooLong) continue;
+    const label = record.answer ?? "none";
+    counts[label] = (counts[label] ?? 0) + 1;
+  }
+  return counts;
+}

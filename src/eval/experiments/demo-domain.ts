@@ -6,7 +6,7 @@
 // (labels kept; the prompting layer's outOfDomain option).
 
 import { buildFewShotPrompt } from "../../prompting/index.js";
-import { measurementOf, runClassificationCell } from "./classification-cell.js";
+import { measurementOf, predictionCounts, runClassificationCell } from "./classification-cell.js";
 import {
   CLASSIFICATION_TASKS,
   classificationSplit,
@@ -18,7 +18,7 @@ import {
 } from "./classification-data.js";
 import { type CellSpec, cellKey, type ExperimentDefinition } from "./experiment.js";
 import { modelLabel } from "./runner.js";
-import { distinct, poolRows, rowsWhere } from "./summary.js";
+import { distinct, poolRows, predictionTable, rowsWhere } from "./summary.js";
 
 export const DOMAIN_CONDITIONS = ["none", "in-domain", "other-domain", "ood-inputs"] as const;
 
@@ -100,7 +100,7 @@ export const demoDomain: ExperimentDefinition = {
       ...(context.signal ? { signal: context.signal } : {}),
       ...(context.onExample ? { onExample: context.onExample } : {}),
     });
-    return { measurements: [measurementOf(records)] };
+    return { measurements: [measurementOf(records)], extra: { predictions: predictionCounts(records) } };
   },
   summarize(cells) {
     const rowKeys = ["model", "task", "condition"];
@@ -110,6 +110,7 @@ export const demoDomain: ExperimentDefinition = {
     return {
       rows,
       rowKeys,
+      tables: [predictionTable(cells, rowKeys)],
       chart: {
         kind: "bars",
         title: "Accuracy by demonstration inputs (pooled over tasks and seeds, 95% CI)",

@@ -4,7 +4,7 @@
 // prompting layer's "random" perturbation, seeded), for k in {4, 8, 16} and several demonstration draws.
 
 import { buildFewShotPrompt, type LabelPerturbation } from "../../prompting/index.js";
-import { measurementOf, runClassificationCell } from "./classification-cell.js";
+import { measurementOf, predictionCounts, runClassificationCell } from "./classification-cell.js";
 import {
   CLASSIFICATION_TASKS,
   classificationSplit,
@@ -15,7 +15,7 @@ import {
 } from "./classification-data.js";
 import { type CellSpec, cellKey, type ExperimentDefinition, type ExperimentRow } from "./experiment.js";
 import { modelLabel } from "./runner.js";
-import { accuracyLineChart, distinct, flatSeries, poolRows, rowsWhere } from "./summary.js";
+import { accuracyLineChart, distinct, flatSeries, poolRows, predictionTable, rowsWhere } from "./summary.js";
 
 export const DEMO_LABELS_K = [4, 8, 16] as const;
 const QUICK_K = [4] as const;
@@ -91,7 +91,7 @@ export const demoLabels: ExperimentDefinition = {
       ...(context.signal ? { signal: context.signal } : {}),
       ...(context.onExample ? { onExample: context.onExample } : {}),
     });
-    return { measurements: [measurementOf(records)] };
+    return { measurements: [measurementOf(records)], extra: { predictions: predictionCounts(records) } };
   },
   summarize(cells) {
     const rowKeys = ["model", "task", "condition", "k"];
@@ -118,7 +118,7 @@ export const demoLabels: ExperimentDefinition = {
       "demonstrations k",
       series,
     );
-    return { rows, rowKeys, chart };
+    return { rows, rowKeys, tables: [predictionTable(cells, rowKeys)], chart };
   },
 };
 

@@ -17,7 +17,7 @@ import {
   shuffled,
 } from "../../prompting/index.js";
 import type { PromptTemplate } from "../../prompting/template.js";
-import { measurementOf, runClassificationCell } from "./classification-cell.js";
+import { measurementOf, predictionCounts, runClassificationCell } from "./classification-cell.js";
 import {
   CLASSIFICATION_TASKS,
   classificationSplit,
@@ -28,7 +28,7 @@ import {
 } from "./classification-data.js";
 import { type CellSpec, cellKey, type ExperimentDefinition, type ExperimentRow } from "./experiment.js";
 import { modelLabel } from "./runner.js";
-import { accuracyLineChart, distinct, flatSeries, poolRows, rowsWhere } from "./summary.js";
+import { accuracyLineChart, distinct, flatSeries, poolRows, predictionTable, rowsWhere } from "./summary.js";
 
 export const FLIP_PERCENTAGES = [0, 25, 50, 75, 100] as const;
 const QUICK_FLIP_PERCENTAGES = [0, 50, 100] as const;
@@ -141,7 +141,7 @@ export const flippedLabels: ExperimentDefinition = {
       ...(context.signal ? { signal: context.signal } : {}),
       ...(context.onExample ? { onExample: context.onExample } : {}),
     });
-    return { measurements: [measurementOf(records)] };
+    return { measurements: [measurementOf(records)], extra: { predictions: predictionCounts(records) } };
   },
   summarize(cells) {
     const rowKeys = ["model", "task", "condition", "flipped"];
@@ -164,7 +164,7 @@ export const flippedLabels: ExperimentDefinition = {
       "% of demonstration labels flipped",
       series,
     );
-    return { rows, rowKeys, chart };
+    return { rows, rowKeys, tables: [predictionTable(cells, rowKeys)], chart };
   },
 };
 

@@ -5,11 +5,11 @@
 // demonstrations k; the task is generated here, seeded.
 
 import { buildFewShotPrompt, createRng, type LabelledExample, randomIndex } from "../../prompting/index.js";
-import { measurementOf, runClassificationCell } from "./classification-cell.js";
+import { measurementOf, predictionCounts, runClassificationCell } from "./classification-cell.js";
 import { demonstrationSeed, EXPERIMENT_CLASSIFICATION_TEMPLATE } from "./classification-data.js";
 import { type CellSpec, cellKey, type ExperimentDefinition, type ExperimentRow } from "./experiment.js";
 import { modelLabel } from "./runner.js";
-import { accuracyLineChart, distinct, poolRows, rowsWhere } from "./summary.js";
+import { accuracyLineChart, distinct, poolRows, predictionTable, rowsWhere } from "./summary.js";
 
 export const NUMERIC_LABELS = ["foo", "bar"] as const;
 export const NUMERIC_DIMENSIONS = 3;
@@ -95,7 +95,7 @@ export const iclNumeric: ExperimentDefinition = {
       ...(context.signal ? { signal: context.signal } : {}),
       ...(context.onExample ? { onExample: context.onExample } : {}),
     });
-    return { measurements: [measurementOf(records)] };
+    return { measurements: [measurementOf(records)], extra: { predictions: predictionCounts(records) } };
   },
   summarize(cells) {
     const rowKeys = ["model", "k"];
@@ -109,6 +109,6 @@ export const iclNumeric: ExperimentDefinition = {
         x: (row: ExperimentRow) => Number(row.coordinates.k),
       })),
     );
-    return { rows, rowKeys, chart };
+    return { rows, rowKeys, tables: [predictionTable(cells, rowKeys)], chart };
   },
 };

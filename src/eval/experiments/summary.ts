@@ -177,3 +177,37 @@ export function flatSeries(name: string, row: ExperimentRow, xs: readonly number
     x: (point) => Number(point.coordinates.x),
   };
 }
+
+/**
+ * Which label a classifier predicts, pooled like the main table: a model that answers one label whatever the
+ * prompt scores the share of that class and ignores the demonstrations, which the accuracy alone hides.
+ */
+export function predictionTable(cells: readonly CellResult[], keys: readonly string[]): ExperimentTable {
+  const groups = new Map<string, { coordinates: Coordinates; counts: Record<string, number> }>();
+  for (const cell of cells) {
+    const counts = cell.extra?.predictions as Record<string, number> | undefined;
+    if (!counts) continue;
+    const coordinates: Coordinates = {};
+    for (const key of keys) if (cell.coordinates[key] !== undefined) coordinates[key] = cell.coordinates[key];
+    const id = JSON.stringify(keys.map((key) => coordinates[key] ?? null));
+    const group = groups.get(id) ?? { coordinates, counts: {} };
+    for (const [label, count] of Object.entries(counts))
+      group.counts[label] = (group.counts[label] ?? 0) + count;
+    groups.set(id, group);
+  }
+  return {
+    title: "Predicted labels (share of the answers)",
+    columns: [...keys, "most predicted", "share", "all predictions"],
+    rows: [...groups.values()].map((group) => {
+      const entries = Object.entries(group.counts).sort((a, b) => b[1] - a[1]);
+      const total = entries.reduce((sum, [, count]) => sum + count, 0);
+      const [top, topCount] = entries[0] ?? ["-", 0];
+      return [
+        ...keys.map((key) => group.coordinates[key] ?? null),
+        top,
+        percent(total === 0 ? 0 : topCount / total),
+        entries.map(([label, count]) => `${label} ${count}`).join(", "),
+      ];
+    }),
+  };
+}

@@ -48,6 +48,11 @@ describe("demo-labels", () => {
       result.rows.map((row) => (row.coordinates.condition === "none" ? 6 : 12)),
     );
     assert.equal(JSON.parse(readFileSync(join(dir, "demo-labels", "result.json"), "utf8")).version, 1);
+    // the prediction table: without demonstrations the copier always answers the first label
+    const predictions = result.tables[1];
+    assert.equal(predictions?.title, "Predicted labels (share of the answers)");
+    const none = predictions?.rows.find((row) => row[1] === "sentiment" && row[2] === "none");
+    assert.deepEqual(none?.slice(4), ["positive", "100.0%", "positive 6"]);
   });
 
   test("conditions build their prompts: none has no demonstrations, gold shows gold, random is seeded", () => {
