@@ -180,9 +180,9 @@ describe("adaptlm compare", () => {
     assert.match(endpoint.stderr, /--endpoint needs --model/);
   });
 
-  test("--endpoint: a served model's tokens and money per row, from the server's usage", async () => {
-    // Generation-only server (ollama preset): answers from the query's keyword, 5 prompt + 3 completion tokens.
-    const server = await startFakeServer((request) => {
+  test("--endpoint: a served model's tokens and money per row, from the server's usage; two servers share the load", async () => {
+    // Generation-only servers (ollama preset): answer from the query's keyword, 5 prompt + 3 completion tokens.
+    const answer = (request: { body: Record<string, unknown> }) => {
       const prompt = String(request.body.prompt ?? "");
       const query =
         prompt
@@ -190,7 +190,9 @@ describe("adaptlm compare", () => {
           .filter((l) => l.startsWith("Input: "))
           .at(-1) ?? "";
       return { body: completionBody([query.includes("great") ? " pos" : " neg"]) };
-    });
+    };
+    const server = await startFakeServer(answer);
+    const second = await startFakeServer(answer);
     try {
       const dir = join(root, "served");
       const run = await adaptlm([
@@ -199,6 +201,8 @@ describe("adaptlm compare", () => {
         task,
         "--endpoint",
         server.baseUrl,
+        "--endpoint",
+        second.baseUrl,
         "--model",
         "toy-served",
         "--server",
@@ -214,10 +218,11 @@ describe("adaptlm compare", () => {
       ]);
       assert.equal(run.code, 0, run.stderr);
       const report = JSON.parse(readFileSync(join(dir, "compare.json"), "utf8")) as CompareReport;
-      assert.deepEqual(report.setup.lm?.endpoint, server.baseUrl);
+      assert.deepEqual(report.setup.lm?.endpoint, `${server.baseUrl},${second.baseUrl}`);
       assert.equal(report.setup.lm?.model, "toy-served");
       const [row] = report.rows;
-      assert.equal(server.requests.length, 12, "one request per test example");
+      assert.equal(server.requests.length + second.requests.length, 12, "one request per test example");
+      assert.ok(server.requests.length > 0 && second.requests.length > 0, "both servers answered");
       assert.equal(row?.metric?.correct, 12);
       assert.equal(row?.promptTokensPerExample, 5);
       assert.equal(row?.completionTokensPerExample, 3);
@@ -225,6 +230,7 @@ describe("adaptlm compare", () => {
       assert.ok(Math.abs((row?.cost as number) - (12 * (5 * 1 + 3 * 2)) / 1e6) < 1e-12, String(row?.cost));
     } finally {
       await server.close();
+      await second.close();
     }
   });
 });

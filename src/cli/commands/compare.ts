@@ -54,7 +54,8 @@ Options:
   --methods A,B           methods to train (default ${DEFAULT_METHODS.join(",")})
   --lm MODEL              local causal LM for the strategy rows (folder, llama2.c .bin, hub id)
   --tokenizer PATH        tokenizer for a llama2.c .bin
-  --endpoint URL          OpenAI-compatible server instead of --lm (with --model)
+  --endpoint URL          OpenAI-compatible server instead of --lm (with --model); repeat it for
+                          several servers of the same model: requests are load-balanced over them
   --model NAME            model name served at --endpoint
   --server KIND           server preset: ${Object.keys(SERVER_CAPABILITIES).join("|")} (default generic)
   --cache FILE            SQLite response cache for LM answers (cached answers are free: they
@@ -157,7 +158,7 @@ export function formatCompareTable(report: CompareReport): string {
 }
 
 /** Progress on stderr: a line when a row starts or ends, a bar while it trains or answers. */
-function progressRenderer(): (event: CompareEvent) => void {
+export function compareProgressRenderer(): (event: CompareEvent) => void {
   let bar: ProgressBar | null = null;
   const summary = (row: CompareRow) =>
     row.metric
@@ -216,7 +217,7 @@ export async function runCompareCommand(argv: string[]): Promise<void> {
       methods: { type: "string" },
       lm: { type: "string" },
       tokenizer: { type: "string" },
-      endpoint: { type: "string" },
+      endpoint: { type: "string", multiple: true },
       model: { type: "string" },
       server: { type: "string" },
       cache: { type: "string" },
@@ -282,7 +283,7 @@ export async function runCompareCommand(argv: string[]): Promise<void> {
     strategies,
     outputDir: out,
     resume: values.resume ?? false,
-    onEvent: progressRenderer(),
+    onEvent: compareProgressRenderer(),
   };
   if (values["text-field"] !== undefined) options.textField = values["text-field"];
   if (values["label-field"] !== undefined) options.labelField = values["label-field"];
@@ -310,20 +311,21 @@ export async function runCompareCommand(argv: string[]): Promise<void> {
 
   let stack: LanguageModelStack | null = null;
   if (hasLm) {
-    const target = values.endpoint ?? (values.lm as string);
+    const [target, ...extraBaseUrls] = values.endpoint ?? [values.lm as string];
     stack = buildLanguageModelStack({
-      target,
+      target: target as string,
+      ...(extraBaseUrls.length > 0 ? { extraBaseUrls } : {}),
       ...(values.model ? { model: values.model } : {}),
       ...(server ? { http: { server } } : {}),
       ...(values.cache ? { cachePath: values.cache } : {}),
       // An absolute name, so resuming from another directory finds the same setup.
       localFactory: localEngineFactory({
         ...(values.tokenizer ? { tokenizer: values.tokenizer } : {}),
-        name: values.lm !== undefined && existsSync(values.lm) ? resolve(values.lm) : target,
+        name: values.lm !== undefined && existsSync(values.lm) ? resolve(values.lm) : (target as string),
       }),
     });
     options.lm = stack.lm;
-    if (values.endpoint) options.endpoint = values.endpoint;
+    if (values.endpoint) options.endpoint = values.endpoint.join(",");
   }
   try {
     const report = await runComparison(options);
