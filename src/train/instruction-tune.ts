@@ -223,11 +223,15 @@ function targetEos(loaded: LoadedModel): number {
   return ids[0];
 }
 
-/** Normalised generated answer: the first line, trimmed, without a final period or quotes, lower case. */
+/**
+ * Normalised generated answer: the first line, trimmed, lower case, without a leading "the answer is" /
+ * "answer:" (the direct-answer format the lab models were pretrained on), a final period or quotes.
+ */
 export function normaliseAnswer(text: string): string {
   return text
     .split("\n")[0]
     .trim()
+    .replace(/^(the answer is|answer:)\s*/i, "")
     .replace(/[.。]+$/, "")
     .replace(/^["']|["']$/g, "")
     .trim()

@@ -102,6 +102,7 @@ describe("completion-only labels", () => {
   test("answers compare after normalisation; the paired delta is tuned minus untuned", () => {
     assert.equal(normaliseAnswer(' "Ye".\nmore'), "ye");
     assert.equal(normaliseAnswer(" 101."), "101");
+    assert.equal(normaliseAnswer("The answer is 159."), "159");
     const delta = pairedDelta([false, false, true, true], [true, false, true, true], 1);
     assert.equal(delta.value, 0.25);
     const scores = templateScores(["a", "a", "b", "b"], [true, true, true, false], 1);
