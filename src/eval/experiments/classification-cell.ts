@@ -128,7 +128,8 @@ export function tooLongRecord(
     index,
     id,
     input,
-    prompts: [prompt],
+    // the prompt runner does not hand out the prompt it failed on: "" then, and none is recorded
+    prompts: prompt === "" ? [] : [prompt],
     outputs: [],
     answers: [],
     answer: null,
