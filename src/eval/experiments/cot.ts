@@ -94,13 +94,15 @@ export const cot: ExperimentDefinition = {
         xLabel: "task (digits, steps)",
         yLabel: "accuracy",
         percent: true,
-        bars: rows.map((row) => ({
-          category: String(row.coordinates.task),
-          group: String(row.coordinates.condition),
-          value: row.accuracy,
-          low: row.low,
-          high: row.high,
-        })),
+        bars: rows
+          .filter((row) => row.total > 0)
+          .map((row) => ({
+            category: String(row.coordinates.task),
+            group: String(row.coordinates.condition),
+            value: row.accuracy,
+            low: row.low,
+            high: row.high,
+          })),
       },
     };
   },

@@ -119,13 +119,15 @@ export const demoDomain: ExperimentDefinition = {
         percent: true,
         bars: models.flatMap((model) =>
           DOMAIN_CONDITIONS.flatMap((condition) =>
-            rowsWhere(pooled, { model, condition }).map((row) => ({
-              category: condition,
-              group: String(model),
-              value: row.accuracy,
-              low: row.low,
-              high: row.high,
-            })),
+            rowsWhere(pooled, { model, condition })
+              .filter((row) => row.total > 0)
+              .map((row) => ({
+                category: condition,
+                group: String(model),
+                value: row.accuracy,
+                low: row.low,
+                high: row.high,
+              })),
           ),
         ),
       },

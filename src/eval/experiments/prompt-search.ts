@@ -208,13 +208,15 @@ export const promptSearch: ExperimentDefinition = {
         xLabel: "prompt",
         yLabel: "accuracy",
         percent: true,
-        bars: rows.map((row) => ({
-          category: String(row.coordinates.method),
-          group: "accuracy",
-          value: row.accuracy,
-          low: row.low,
-          high: row.high,
-        })),
+        bars: rows
+          .filter((row) => row.total > 0)
+          .map((row) => ({
+            category: String(row.coordinates.method),
+            group: "accuracy",
+            value: row.accuracy,
+            low: row.low,
+            high: row.high,
+          })),
       },
     };
   },

@@ -36,7 +36,7 @@ export function readExperimentSection(
     columns: [...result.rowKeys, "accuracy (95% CI)", "correct/total"],
     rows: result.rows.map((row) => [
       ...result.rowKeys.map((key) => row.coordinates[key] ?? null),
-      { value: row.accuracy, low: row.low, high: row.high, percent: true },
+      row.total > 0 ? { value: row.accuracy, low: row.low, high: row.high, percent: true } : null,
       `${row.correct}/${row.total}`,
     ]),
     note: `${result.finding} Setup: ${setup}.${result.complete ? "" : ` Unfinished: ${result.cells.length}/${result.plannedCells} cells.`}`,

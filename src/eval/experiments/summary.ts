@@ -95,7 +95,11 @@ export function accuracyLineChart(
   const lines: LineSeries[] = series
     .map((spec) => ({
       name: spec.name,
-      points: spec.rows.map((row) => ({ x: spec.x(row), y: row.accuracy })).sort((a, b) => a.x - b.x),
+      // a row with no scored example (every prompt too long) has no accuracy to draw
+      points: spec.rows
+        .filter((row) => row.total > 0)
+        .map((row) => ({ x: spec.x(row), y: row.accuracy }))
+        .sort((a, b) => a.x - b.x),
     }))
     .filter((line) => line.points.length > 0);
   return {
@@ -136,8 +140,8 @@ export function rowsTable(
     columns: [...rowKeys, "accuracy", "95% CI", "correct/total", "cells", ...(tooLong ? ["too long"] : [])],
     rows: rows.map((row) => [
       ...rowKeys.map((key) => row.coordinates[key] ?? null),
-      percent(row.accuracy),
-      `${percent(row.low)}–${percent(row.high)}`,
+      row.total > 0 ? percent(row.accuracy) : "-",
+      row.total > 0 ? `${percent(row.low)}–${percent(row.high)}` : "-",
       `${row.correct}/${row.total}`,
       row.cells,
       ...(tooLong ? [row.excluded] : []),

@@ -218,6 +218,10 @@ describe("demo-labels", () => {
       assert.equal(row.excluded, fits ? 0 : 3);
     }
     assert.equal(result.tables[0]?.columns.at(-1), "too long");
+    // nothing scored: no accuracy in the table, no line in the plot (only "no demos")
+    const gold = result.tables[0]?.rows.find((row) => row[2] === "gold");
+    assert.deepEqual(gold?.slice(4), ["-", "-", "0/0", 1, 3]);
+    assert.equal(result.chart.kind === "line" ? result.chart.series.length : -1, 1);
     const cell = result.cells.find((c) => c.coordinates.condition === "gold");
     const records = cellRecords(join(out, "demo-labels"), cell?.runDir as string);
     assert.ok(records.every((r) => (r as { tooLong?: boolean }).tooLong === true && r.correct === false));
