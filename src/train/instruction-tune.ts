@@ -17,7 +17,6 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { AdaptlmError } from "../errors.js";
-import { accuracyInterval, bootstrapInterval } from "../eval/bootstrap.js";
 import { CausalLMTaskModel } from "../heads/causal-lm.js";
 import { writeFileAtomic } from "../io/atomic-file.js";
 import type { ModelConfig } from "../io/hf-config.js";
@@ -31,6 +30,7 @@ import { causalModel, encodePrompt } from "../models/text-generation.js";
 import { saveAdapter } from "../peft/adapter-store.js";
 import { LoraAdapter } from "../peft/lora.js";
 import * as T from "../tensor/index.js";
+import { accuracyInterval, bootstrapInterval } from "./bootstrap.js";
 import type { TrainExample } from "./collate.js";
 import {
   type ClusterName,

@@ -13,7 +13,7 @@ import { type ModelPrice, UsageMeter } from "../../lm/usage-meter.js";
 import { ApeError, searchInstructions } from "../../prompting/ape.js";
 import { classifyFewShot } from "../../prompting/few-shot.js";
 import type { PromptTemplate } from "../../prompting/template.js";
-import { accuracyInterval } from "../bootstrap.js";
+import { accuracyInterval } from "../../train/bootstrap.js";
 import {
   CLASSIFICATION_TEMPLATE,
   inferAnswerType,

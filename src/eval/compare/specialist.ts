@@ -7,10 +7,10 @@
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import { writeFileAtomic } from "../../io/atomic-file.js";
+import { accuracyInterval } from "../../train/bootstrap.js";
 import { loadClassifier, predictRecords } from "../../train/predict.js";
 import { runTraining, type TrainMethod } from "../../train/train-run.js";
 import type { TrainerEvent } from "../../train/trainer.js";
-import { accuracyInterval } from "../bootstrap.js";
 import { CompareError, type CompareRow, type ExampleOutcome } from "./report.js";
 import { rowFolderName } from "./row-specs.js";
 import type { TaskSplits } from "./task-splits.js";

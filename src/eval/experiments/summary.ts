@@ -3,7 +3,7 @@
 // accuracy gets a seeded percentile-bootstrap interval. Plot series are read off the same rows, so the plot
 // and the table can never disagree.
 
-import { accuracyInterval } from "../bootstrap.js";
+import { accuracyInterval } from "../../train/bootstrap.js";
 import type { LineChartData, LineSeries } from "../report/report-input.js";
 import type { CellResult, Coordinate, Coordinates, ExperimentRow, ExperimentTable } from "./experiment.js";
 

@@ -21,7 +21,7 @@ import {
   resolveBaseModelDir,
   summarizeAdapter,
 } from "../../peft/adapter-store.js";
-import { accuracyInterval } from "../bootstrap.js";
+import { accuracyInterval } from "../../train/bootstrap.js";
 import {
   EXPERIMENT_RESULT_FILE,
   isExperimentResult,

@@ -4,11 +4,11 @@
 
 import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
-import { accuracyInterval } from "../../../src/eval/bootstrap.js";
 import { renderReportHtml } from "../../../src/eval/report/html-report.js";
 import { loadReportInput } from "../../../src/eval/report/load-report-input.js";
 import { secretsFromEnvironment } from "../../../src/eval/report/redact.js";
 import type { ReportInput } from "../../../src/eval/report/report-input.js";
+import { accuracyInterval } from "../../../src/train/bootstrap.js";
 import {
   FAKE_API_KEY,
   MALICIOUS,

@@ -1,7 +1,8 @@
-// Confidence intervals for a metric measured on a finite test set: the percentile bootstrap over examples
-// (Efron & Tibshirani), seeded so a report shows the same interval every time it is rendered.
+// Confidence intervals for a task metric measured on a finite test set: the percentile bootstrap over examples
+// (Efron & Tibshirani), seeded so a report shows the same interval every time it is rendered. It sits next to
+// task-metrics.ts, below every layer that reports an interval (instruction tuning, compare, experiments, report).
 
-import { createRng, randomIndex } from "../prompting/random.js";
+import { Rng } from "../tensor/random.js";
 
 export interface Interval {
   /** The metric on the full sample. */
@@ -36,7 +37,7 @@ export function bootstrapInterval<T>(
     throw new RangeError(`bootstrap samples must be a positive integer, got ${samples}`);
   const value = statistic(items);
   if (items.length === 0) return { value, low: value, high: value, level };
-  const rng = createRng(options.seed ?? 0);
+  const rng = new Rng(options.seed ?? 0);
   const stats = new Float64Array(samples);
   const resample: T[] = new Array(items.length);
   for (let s = 0; s < samples; s++) {
@@ -57,6 +58,11 @@ function accuracyOf(correct: readonly boolean[]): number {
   let hits = 0;
   for (const c of correct) if (c) hits++;
   return hits / correct.length;
+}
+
+/** An integer in [0, n) (as src/prompting/random.ts draws it, so intervals stay the same). */
+function randomIndex(rng: Rng, n: number): number {
+  return Math.min(n - 1, Math.floor(rng.next() * n));
 }
 
 /** Linear-interpolated quantile of sorted values (numpy's default "linear" method). */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { accuracyInterval, bootstrapInterval } from "../../src/eval/bootstrap.js";
+import { accuracyInterval, bootstrapInterval } from "../../src/train/bootstrap.js";
 
 test("all-correct and all-wrong give degenerate intervals", () => {
   assert.deepEqual(accuracyInterval([true, true, true]), { value: 1, low: 1, high: 1, level: 0.95 });
