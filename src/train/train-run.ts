@@ -20,7 +20,7 @@ import type { Adapter } from "../peft/method.js";
 import { PrefixTuningAdapter } from "../peft/prefix.js";
 import { PromptTuningAdapter } from "../peft/prompt-tuning.js";
 import { noGrad } from "../tensor/grad-mode.js";
-import { classificationExamples, readRecords } from "./dataset.js";
+import { classificationExamples, type DataRecord, readRecords } from "./dataset.js";
 import { classificationMetrics } from "./task-metrics.js";
 import { Trainer, type TrainerEvent } from "./trainer.js";
 
@@ -43,6 +43,12 @@ export interface TrainRunOptions {
   model: string;
   train: string;
   eval?: string;
+  /**
+   * The records of `train` / `eval` when the caller has read them already: Parquet decodes asynchronously
+   * (readRecordsAsync), and training itself is synchronous.
+   */
+  trainRecords?: DataRecord[];
+  evalRecords?: DataRecord[];
   textField?: string;
   textPairField?: string;
   labelField?: string;
@@ -189,13 +195,15 @@ export function runTraining(options: TrainRunOptions): TrainRunResult {
     ...(options.textPairField ? { pairField: options.textPairField } : {}),
     maxLength,
   };
-  const trainRecords = readRecords(options.train);
+  const trainRecords = options.trainRecords ?? readRecords(options.train);
   const train = classificationExamples(trainRecords, tokenizer, fields);
   if (train.labels.length < 2)
     bad(`the training data has ${train.labels.length} distinct label(s); classification needs at least 2`);
   const validation = options.eval
-    ? classificationExamples(readRecords(options.eval), tokenizer, { ...fields, labels: train.labels })
-        .examples
+    ? classificationExamples(options.evalRecords ?? readRecords(options.eval), tokenizer, {
+        ...fields,
+        labels: train.labels,
+      }).examples
     : undefined;
 
   const model = new BertForSequenceClassification(config, { numLabels: train.labels.length, seed });
@@ -292,7 +300,7 @@ export function runTraining(options: TrainRunOptions): TrainRunResult {
     savedKind: adapter ? "adapter" : "model",
   };
   // The run's record for `adaptlm report` (loss curve, options, seed) next to the saved adapter or model.
-  const { onEvent: _onEvent, ...recordedOptions } = options;
+  const { onEvent: _onEvent, trainRecords: _train, evalRecords: _eval, ...recordedOptions } = options;
   writeFileAtomic(
     join(options.outputDir, TRAIN_RUN_FILE),
     `${JSON.stringify({ result: runResult, options: recordedOptions }, null, 2)}\n`,

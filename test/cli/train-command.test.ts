@@ -156,6 +156,19 @@ describe("adaptlm train", () => {
     assert.match(scratchLora.stderr, /--from-scratch trains every weight: use method "full"/);
   });
 
+  test("a Parquet training file trains like JSONL", async () => {
+    const model = writeTinyBertFolder({ mlmHead: false });
+    const parquet = fileURLToPath(new URL("../../../test/train/fixtures/sentiment.parquet", import.meta.url));
+    const out = join(makeTempDir("train-parquet"), "out");
+    const args = ["train", model, "--train", parquet, "--text-field", "sentence", "--method", "bitfit"];
+    const run = await adaptlm([...args, "--max-steps", "2", "--batch-size", "3", "--out", out]);
+    assert.equal(run.code, 0, run.stderr);
+    const record = JSON.parse(readFileSync(join(out, "train_run.json"), "utf8"));
+    assert.equal(record.result.trainExamples, 6);
+    assert.deepEqual(record.result.labels, ["0", "1"]);
+    assert.equal(record.options.trainRecords, undefined, "records are not copied into the run record");
+  });
+
   test("--from-scratch starts from the seeded initialisation, not the folder's weights", () => {
     const model = writeTinyBertFolder({ mlmHead: false });
     const dir = makeTempDir("train-scratch");

@@ -2,7 +2,9 @@
 // or pairs) with full fine-tuning or a parameter-efficient method. Argument parsing and rendering only; the
 // run itself is src/train/train-run.ts.
 
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { readRecordsAsync } from "../../train/dataset.js";
 import { runTraining, TRAIN_METHODS, type TrainMethod, type TrainRunOptions } from "../../train/train-run.js";
 import type { CliCommand } from "../command.js";
 import { ProgressBar } from "../progress.js";
@@ -11,7 +13,7 @@ import { CliUsageError, modelArgument, numberOption } from "./pull.js";
 export const trainHelp = `adaptlm train <model folder> --train FILE --method METHOD --out DIR [options]
 
 Fine-tunes a BERT-style encoder for sequence classification (single sentences, or sentence
-pairs with --text-pair-field) from a .jsonl, .json, .csv or .tsv file. Labels are inferred
+pairs with --text-pair-field) from a .jsonl, .json, .csv, .tsv or .parquet file. Labels are inferred
 from the training file. Prints a progress bar with the loss, the metrics of each evaluation
 (accuracy, macro-F1) and, at the end, the trainable parameters, their share of the base model
 and where the result was saved: <out>/adapter (a PEFT folder: adapter_config.json +
@@ -74,7 +76,7 @@ export async function runTrainCommand(argv: string[]): Promise<void> {
   });
   const model = modelArgument(positionals, "train");
   if (values.train === undefined)
-    throw new CliUsageError("train needs --train FILE (.jsonl, .json, .csv or .tsv)");
+    throw new CliUsageError("train needs --train FILE (.jsonl, .json, .csv, .tsv or .parquet)");
   if (values.out === undefined) throw new CliUsageError("train needs --out DIR");
   if (values.method === undefined)
     throw new CliUsageError(`train needs --method (${TRAIN_METHODS.join(", ")})`);
@@ -149,6 +151,10 @@ export async function runTrainCommand(argv: string[]): Promise<void> {
         break;
     }
   };
+  // Parquet decodes asynchronously: read the files here (any format), train synchronously on the records.
+  if (existsSync(options.train)) options.trainRecords = await readRecordsAsync(options.train);
+  if (options.eval !== undefined && existsSync(options.eval))
+    options.evalRecords = await readRecordsAsync(options.eval);
   const result = runTraining(options);
   (bar as ProgressBar | null)?.finish();
   const losses = result.stepLosses;
