@@ -10,6 +10,7 @@
 import { bertTrainingStepSuite } from "./suites/bert-training-step.js";
 import { gemmSuite } from "./suites/gemm.js";
 import { generationSuite } from "./suites/generation.js";
+import { promptingSuite } from "./suites/prompting.js";
 import { trainingSuite } from "./suites/training.js";
 
 export interface BenchRow {
@@ -40,7 +41,13 @@ export interface BenchSuite {
   run(context: BenchContext): Promise<void>;
 }
 
-const suites: BenchSuite[] = [gemmSuite, trainingSuite, generationSuite, bertTrainingStepSuite];
+const suites: BenchSuite[] = [
+  gemmSuite,
+  trainingSuite,
+  generationSuite,
+  bertTrainingStepSuite,
+  promptingSuite,
+];
 
 function format(value: number | null, digits: number): string {
   if (value === null || !Number.isFinite(value)) return "-";

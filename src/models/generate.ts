@@ -40,47 +40,69 @@ export interface GenerateResult {
   finishReason: "length" | "eos" | "stop";
 }
 
-/** log-softmax of one row, in float64. */
+/** log-softmax of one row, in float64. Indexed loops: iterator and callback forms cost ~10x on a vocab row. */
 function logSoftmaxRow(logits: Float32Array): Float64Array {
+  const n = logits.length;
   let max = -Infinity;
-  for (const v of logits) if (v > max) max = v;
+  for (let i = 0; i < n; i++) if (logits[i] > max) max = logits[i];
   let sum = 0;
-  for (const v of logits) sum += Math.exp(v - max);
+  for (let i = 0; i < n; i++) sum += Math.exp(logits[i] - max);
   const lse = max + Math.log(sum);
-  return Float64Array.from(logits, (v) => v - lse);
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) out[i] = logits[i] - lse;
+  return out;
 }
 
 /** Picks the next token from one row of logits. */
 export function chooseToken(logits: Float32Array, options: GenerateOptions, rng: T.Rng): number {
   const temperature = options.temperature ?? 0;
+  const n = logits.length;
   if (temperature <= 0) {
     let best = 0;
-    for (let i = 1; i < logits.length; i++) if (logits[i] > logits[best]) best = i;
+    for (let i = 1; i < n; i++) if (logits[i] > logits[best]) best = i;
     return best;
   }
-  const scaled = logSoftmaxRow(Float32Array.from(logits, (v) => v / temperature));
-  let order = [...scaled.keys()].sort((a, b) => scaled[b] - scaled[a]);
+  const tempered = new Float32Array(n);
+  for (let i = 0; i < n; i++) tempered[i] = logits[i] / temperature;
+  const scaled = logSoftmaxRow(tempered);
   const topK = options.topK ?? 0;
-  if (topK > 0) order = order.slice(0, topK);
   const topP = options.topP ?? 1;
+  if (topK <= 0 && topP >= 1) {
+    // No truncation: draw by inverse CDF in id order, which needs no sort of the vocabulary (the sort cost
+    // more than a decoding step of a small model).
+    let r = rng.next();
+    for (let i = 0; i < n; i++) {
+      r -= Math.exp(scaled[i] as number);
+      if (r <= 0) return i;
+    }
+    return n - 1;
+  }
+  // Candidates in decreasing probability (ties: lower id first, as a stable sort keeps them).
+  let order: number[] = new Array<number>(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  order.sort((a, b) => scaled[b] - scaled[a] || a - b);
+  if (topK > 0) order = order.slice(0, topK);
   if (topP < 1) {
     let mass = 0;
-    const kept: number[] = [];
-    for (const i of order) {
-      kept.push(i);
-      mass += Math.exp(scaled[i]);
+    let kept = 0;
+    while (kept < order.length) {
+      mass += Math.exp(scaled[order[kept++] as number]);
       if (mass >= topP) break;
     }
-    order = kept;
+    order = order.slice(0, kept);
   }
-  const weights = order.map((i) => Math.exp(scaled[i]));
-  const total = weights.reduce((a, b) => a + b, 0);
+  const weights = new Float64Array(order.length);
+  let total = 0;
+  for (let j = 0; j < order.length; j++) {
+    weights[j] = Math.exp(scaled[order[j] as number]);
+    total += weights[j];
+  }
   let r = rng.next() * total;
   for (let j = 0; j < order.length; j++) {
     r -= weights[j];
-    if (r <= 0) return order[j];
+    if (r <= 0) return order[j] as number;
   }
-  return order[order.length - 1];
+  return order[order.length - 1] as number;
 }
 
 /** The last position's logits of a [1, seq, vocab] output, as a fresh array. */

@@ -29,6 +29,9 @@ function collectReturned(value: unknown, found: Set<Disposable>, depth: number):
     found.add(value as Disposable);
     return;
   }
+  // Typed arrays hold numbers, never tensors: walking a returned vocabulary row element by element cost
+  // more than the decoding step that produced it.
+  if (ArrayBuffer.isView(value)) return;
   const items = Array.isArray(value)
     ? value
     : value instanceof Map

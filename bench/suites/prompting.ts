@@ -1,0 +1,103 @@
+// Prompting on the local engine: self-consistency's N sampled paths against one sample (the prompt is
+// prefilled once and the samples decode as one batch, so N paths should cost far less than N requests), and
+// `adaptlm serve`'s throughput and latency under concurrent clients. The model is the shipped lab decoder.
+// There is no external reference here: the "reference" of the first row is our own single sample, and the
+// server rows report requests/s and latency percentiles.
+
+import { fileURLToPath } from "node:url";
+import { LocalLanguageModel } from "../../src/lm/local-engine.js";
+import { loadLocalModel } from "../../src/models/load-model.js";
+import { startOpenAIServer } from "../../src/serve/openai-server.js";
+import type { BenchContext, BenchSuite } from "../main.js";
+
+const MODEL = fileURLToPath(new URL("../../../models/lab-decoder-s", import.meta.url));
+const PROMPT =
+  "Q: Mia has 34 stickers and buys 27 more. How many stickers does Mia have now?\nA: Let's think step by step.";
+const MAX_TOKENS = 48;
+
+async function bestOf(runs: number, fn: () => Promise<void>): Promise<number> {
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    await fn();
+    best = Math.min(best, performance.now() - start);
+  }
+  return best;
+}
+
+function percentile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
+}
+
+async function selfConsistency(context: BenchContext): Promise<void> {
+  const lm = new LocalLanguageModel(loadLocalModel(MODEL), { name: "lab-decoder-s" });
+  const request = { prompt: PROMPT, maxTokens: MAX_TOKENS, temperature: 0.7, seed: 1 };
+  await lm.generate({ ...request, n: 2 }); // warm-up
+  const runs = context.quick ? 1 : 3;
+  const single = await bestOf(runs, async () => {
+    await lm.generate({ ...request, n: 1 });
+  });
+  const samples = 20;
+  const many = await bestOf(runs, async () => {
+    await lm.generate({ ...request, n: samples });
+  });
+  context.row({
+    name: `self-consistency ${samples} paths vs 1 (lab-decoder-s, ${MAX_TOKENS} new tokens)`,
+    ours_ms: many,
+    ref_ms: single,
+    detail: { cost_vs_single: many / single, target: "<= 4x" },
+  });
+}
+
+async function serveThroughput(context: BenchContext): Promise<void> {
+  const server = await startOpenAIServer(loadLocalModel(MODEL), { port: 0, modelName: "lab", maxQueue: 64 });
+  try {
+    const clients = 8;
+    const perClient = context.quick ? 2 : 6;
+    const latencies: number[] = [];
+    const ask = async (i: number) => {
+      const start = performance.now();
+      const response = await fetch(`${server.url}/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ model: "lab", prompt: `${PROMPT} ${i}`, max_tokens: 16, temperature: 0 }),
+      });
+      if (!response.ok) throw new Error(`serve answered ${response.status}: ${await response.text()}`);
+      await response.json();
+      latencies.push(performance.now() - start);
+    };
+    await ask(-1); // warm-up
+    latencies.length = 0;
+    const start = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async (_, c) => {
+        for (let r = 0; r < perClient; r++) await ask(c * perClient + r);
+      }),
+    );
+    const wall = performance.now() - start;
+    const sorted = [...latencies].sort((a, b) => a - b);
+    context.row({
+      name: `serve: ${clients} concurrent clients x ${perClient} completions (16 tokens, lab-decoder-s)`,
+      ours_ms: wall,
+      ref_ms: null,
+      detail: {
+        requests_per_s: (1000 * latencies.length) / wall,
+        p50_ms: percentile(sorted, 0.5),
+        p99_ms: percentile(sorted, 0.99),
+      },
+    });
+  } finally {
+    await server.close();
+  }
+}
+
+export const promptingSuite: BenchSuite = {
+  name: "prompting",
+  description:
+    "self-consistency N=20 vs one sample on the local engine; adaptlm serve under 8 concurrent clients",
+  async run(context) {
+    context.note("model: models/lab-decoder-s (shipped); ratio = single-sample time / 20-path time");
+    await selfConsistency(context);
+    await serveThroughput(context);
+  },
+};
