@@ -3,7 +3,6 @@
 // folder: the aligned table on stdout, compare.json on disk, --json, --resume, and usage errors.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -13,23 +12,9 @@ import { sharedPath } from "../io/shared-paths.js";
 import { makeTempDir } from "../io/temp-dir.js";
 import { completionBody, startFakeServer } from "../lm/fake-openai-server.js";
 import { writeTinyBertFolder } from "../models/model-fixtures.js";
+import { adaptlm } from "./run-cli.js";
 
-const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function adaptlm(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const _cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
 function writeTask(dir: string): void {
   mkdirSync(dir, { recursive: true });

@@ -3,7 +3,6 @@
 // stored per method, and `adaptlm eval` on a stored result reproducing the table's test accuracy.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -13,25 +12,9 @@ import { readRecordsAsync } from "../../src/train/dataset.js";
 import { evaluateClassifier, loadClassifier } from "../../src/train/predict.js";
 import { makeTempDir } from "../io/temp-dir.js";
 import { writeTinyBertFolder } from "../models/model-fixtures.js";
+import { adaptlm } from "./run-cli.js";
 
-const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-
-function adaptlm(
-  args: string[],
-  env: NodeJS.ProcessEnv,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cli, ...args],
-      { maxBuffer: 16 * 1024 * 1024, env: { ...process.env, ...env } },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const _cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
 describe("adaptlm compare-methods", () => {
   const model = writeTinyBertFolder({ mlmHead: false });
@@ -54,7 +37,7 @@ describe("adaptlm compare-methods", () => {
         "--out",
         out,
       ],
-      { ADAPTLM_CACHE: cache },
+      { env: { ADAPTLM_CACHE: cache } },
     );
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /^28 training and 8 test examples, labels ham, spam$/m);
@@ -87,7 +70,9 @@ describe("adaptlm compare-methods", () => {
 
     // The stored LoRA result, scored again by adaptlm eval on the same test split: the same accuracy.
     const evalRun = await adaptlm(["eval", model, "--adapter", join(out, "lora"), ...common, "--json"], {
-      ADAPTLM_CACHE: cache,
+      env: {
+        ADAPTLM_CACHE: cache,
+      },
     });
     assert.equal(evalRun.code, 0, evalRun.stderr);
     const report = JSON.parse(evalRun.stdout) as { accuracy: number; examples: number };

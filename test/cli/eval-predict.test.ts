@@ -3,7 +3,6 @@
 // validation metrics, eval and predict agree, and eval's accuracy is the count of predict's correct labels.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -13,23 +12,9 @@ import { evaluateClassifier, loadClassifier, PredictError, predictRecords } from
 import { runTraining } from "../../src/train/train-run.js";
 import { makeTempDir } from "../io/temp-dir.js";
 import { writeTinyBertFolder } from "../models/model-fixtures.js";
+import { adaptlm } from "./run-cli.js";
 
-const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-
-function adaptlm(args: string[], stdin?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [cli, ...args],
-      { maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end(stdin ?? "");
-  });
-}
+const _cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
 const subjects = ["the movie", "this book", "our dinner", "that song", "the trip", "my day", "the show"];
 
@@ -148,10 +133,9 @@ describe("adaptlm eval / predict", () => {
       assert.equal(correct / 21, report.accuracy);
 
       // Plain text lines on standard input.
-      const stdinRun = await adaptlm(
-        ["predict", model, "--adapter", saved, "--seed", "5"],
-        `${records[0].text}\n{"text": ${JSON.stringify(records[1].text)}, "id": 7}\n`,
-      );
+      const stdinRun = await adaptlm(["predict", model, "--adapter", saved, "--seed", "5"], {
+        stdin: `${records[0].text}\n{"text": ${JSON.stringify(records[1].text)}, "id": 7}\n`,
+      });
       assert.equal(stdinRun.code, 0, stdinRun.stderr);
       const fromStdin = stdinRun.stdout
         .trim()

@@ -3,7 +3,6 @@
 // and a fake hub on 127.0.0.1.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFileSync, existsSync, readFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -13,28 +12,9 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { makeTempDir } from "../io/temp-dir.js";
 import { stories260K, tinyGpt2Folder, writeTinyBertFolder } from "../models/model-fixtures.js";
+import { adaptlm } from "./run-cli.js";
 
 const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function adaptlm(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cli, ...args],
-      { env: { ...process.env, ...env }, maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 const storiesArgs = [stories260K.checkpoint, "--tokenizer", stories260K.tokenizer];
 
@@ -250,16 +230,16 @@ describe("adaptlm pull", () => {
   test("pull downloads into HF_HUB_CACHE and prints the snapshot; the hub id then works offline", async () => {
     const cache = makeTempDir("cli-hub");
     const env = { HF_ENDPOINT: endpoint, HF_HUB_CACHE: cache };
-    const run = await adaptlm(["pull", "org/tiny"], env);
+    const run = await adaptlm(["pull", "org/tiny"], { env });
     assert.equal(run.code, 0, run.stderr);
     const snapshot = run.stdout.trim();
     assert.equal(snapshot, join(cache, "models--org--tiny", "snapshots", commit));
     for (const file of files.keys()) assert.ok(existsSync(join(snapshot, file)), file);
     assert.match(run.stderr, /downloaded model\.safetensors/);
-    const offline = await adaptlm(["info", "org/tiny", "--json"], { ...env, HF_HUB_OFFLINE: "1" });
+    const offline = await adaptlm(["info", "org/tiny", "--json"], { env: { ...env, HF_HUB_OFFLINE: "1" } });
     assert.equal(offline.code, 0, offline.stderr);
     assert.equal((JSON.parse(offline.stdout) as { parameters: number }).parameters, 2168);
-    const missing = await adaptlm(["info", "org/other"], { ...env, HF_HUB_OFFLINE: "1" });
+    const missing = await adaptlm(["info", "org/other"], { env: { ...env, HF_HUB_OFFLINE: "1" } });
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /org\/other/);
     assert.match(missing.stderr, /config\.json/);

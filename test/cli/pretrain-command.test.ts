@@ -2,7 +2,6 @@
 // compiled CLI) with the bert-base-uncased vocab.txt and a tiny BERT config; the folder it writes loads.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -10,17 +9,9 @@ import { fileURLToPath } from "node:url";
 import { loadLocalModel } from "../../src/models/load-model.js";
 import { sharedPath } from "../io/shared-paths.js";
 import { makeTempDir } from "../io/temp-dir.js";
+import { adaptlm } from "./run-cli.js";
 
-const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-
-function adaptlm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const _cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
 test("pretrain --config --tokenizer --input writes a loadable BERT folder and prints validation perplexity", async () => {
   const dir = makeTempDir("pretrain-cli");

@@ -2,7 +2,6 @@
 // and a synthetic two-class JSONL set separable by a keyword, with LoRA.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
@@ -12,23 +11,9 @@ import { loadAdapter, readAdapterConfig } from "../../src/peft/adapter-store.js"
 import { runTraining } from "../../src/train/train-run.js";
 import { makeTempDir } from "../io/temp-dir.js";
 import { writeTinyBertFolder } from "../models/model-fixtures.js";
+import { adaptlm } from "./run-cli.js";
 
-const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function adaptlm(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const _cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
 const fillers = [
   "the movie was",

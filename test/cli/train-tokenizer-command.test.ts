@@ -1,30 +1,15 @@
 // End to end: `adaptlm train-tokenizer` run as a user runs it (spawning the compiled CLI) on small input files.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { loadTokenizer } from "../../src/tokenizers/load.js";
 import { makeTempDir } from "../io/temp-dir.js";
+import { adaptlm } from "./run-cli.js";
 
-const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function adaptlm(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const _cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
 const sentences = [
   "The whale swam under the ship and the sailors watched the sea.",

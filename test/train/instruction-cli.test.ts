@@ -3,25 +3,16 @@
 // a PEFT folder, and bad cluster names are usage errors.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { InstructionTuneResult } from "../../src/train/instruction-tune.js";
+import { adaptlm } from "../cli/run-cli.js";
 import { makeTempDir } from "../io/temp-dir.js";
 import { stories260K } from "../models/model-fixtures.js";
 
-const cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
-
-function adaptlm(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { maxBuffer: 16 * 1024 * 1024 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+const _cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
 test("instruction-tune --method lora prints one row per cluster and writes results.json and the adapter", async () => {
   const out = join(makeTempDir("instruction-cli"), "run");

@@ -3,35 +3,15 @@
 // message and exit code 1 on a folder that does not exist.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { checkReportInput } from "../../../src/eval/report/report-input.js";
+import { adaptlm } from "../../cli/run-cli.js";
 import { FAKE_API_KEY, writeResultsFolder } from "./report-fixtures.js";
 
-const cli = fileURLToPath(new URL("../../../src/cli/main.js", import.meta.url));
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function adaptlm(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [cli, ...args],
-      { env: { ...process.env, ...env } },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const _cli = fileURLToPath(new URL("../../../src/cli/main.js", import.meta.url));
 
 describe("adaptlm report", () => {
   test("writes the report atomically, prints its path and a summary; the key in the environment stays out", async () => {
@@ -51,7 +31,7 @@ describe("adaptlm report", () => {
         "--save-input",
         saved,
       ],
-      { OPENAI_API_KEY: FAKE_API_KEY },
+      { env: { OPENAI_API_KEY: FAKE_API_KEY } },
     );
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trim().split("\n");
