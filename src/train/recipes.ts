@@ -2,9 +2,9 @@
 // budget that let each finish within an hour on a 2-core CPU. A recipe is data (an HF config.json object plus
 // the options of pretrain()); the texts and the tokenizer come from the caller (see lab-recipe-data.ts).
 //
-// Step times were measured on 2026-11-28 on this project's 2-core machine (native backend) while other jobs
-// ran (load average 3.5-4.4), by timing pretrain() steps 2-4 of each recipe on random ids; so they are pessimistic,
-// and `steps` is set from them so that every estimatedMinutes stays under the hour. Decoders train on 256-token blocks
+// Step times (measuredMsPerStep) are the slower of two measurements on this project's 2-core machine (native
+// backend): 2 threads on a quiet machine, and 1 thread while other jobs ran; `steps` is set from them so that every
+// estimatedMinutes stays under the hour. Decoders train on 256-token blocks
 // (same tokens per step as 32 x 128) so few-shot prompts with 8-16 demonstrations fit the trained context.
 
 import { AdaptlmError } from "../errors.js";
@@ -104,8 +104,9 @@ function recipe(
 }
 
 export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
-  // ~4.3M parameters. 2026-11-28: 2000-3200 ms/step (batch 32 x 128, head on masked positions only) -> ~23 min.
-  // 450 steps is what the shipped models/lab-encoder was trained with (~1.8M tokens, 0.7 epoch of the corpus).
+  // ~4.3M parameters. Batch 32 x 128, head on masked positions only: 1040 ms/step on 2 quiet threads
+  // (2026-11-28, 3940 tok/s). Session 2 shipped 450 steps (0.7 epoch), which left validation loss at the unigram
+  // plateau (6.06); 1800 steps is ~2.7 epochs of the corpus.
   "lab-encoder": recipe({
     name: "lab-encoder",
     description:
@@ -115,14 +116,14 @@ export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
     config: bertConfig(256, 4, 4, 1024, 128),
     seqLen: 128,
     batchSize: 32,
-    steps: 450,
+    steps: 1800,
     learningRate: 7e-4,
     weightDecay: 0.01,
     betas: [0.9, 0.999],
-    evalEvery: 100,
+    evalEvery: 150,
     evalBlocks: 64,
     dtype: "f32",
-    measuredMsPerStep: 3000,
+    measuredMsPerStep: 1100,
   }),
   // ~1.4M parameters. 2026-11-28: 1600-1900 ms/step at 16 x 256 under load (1050-1890 at 32 x 128) -> ~26 min.
   "lab-decoder-s": recipe({
@@ -162,8 +163,8 @@ export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
     dtype: "f32",
     measuredMsPerStep: 4200,
   }),
-  // ~10.4M parameters (f16: ~21 MB). 2026-11-28: 4500-4900 ms/step at 8 x 256 under load (2500-4840 at 16 x 128)
-  // -> ~49 min.
+  // ~10.4M parameters (f16: ~21 MB). 8 x 256: 1500-2000 ms/step on 2 quiet threads (2026-11-28, ~1040 tok/s);
+  // the earlier 4500-4900 ms/step were measured under load.
   "lab-decoder-l": recipe({
     name: "lab-decoder-l",
     description:
@@ -173,14 +174,14 @@ export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
     config: llamaConfig(384, 5, 6, 1024, 256),
     seqLen: 256,
     batchSize: 8,
-    steps: 600,
+    steps: 1400,
     learningRate: 1e-3,
     weightDecay: 0.1,
     betas: [0.9, 0.95],
-    evalEvery: 60,
+    evalEvery: 100,
     evalBlocks: 64,
     dtype: "f16",
-    measuredMsPerStep: 4800,
+    measuredMsPerStep: 2000,
   }),
 };
 
