@@ -18,10 +18,10 @@
 // Adapters (as vLLM serves LoRA modules): several PEFT adapter folders on the one frozen base, requested through
 // the `model` field as "<base>:<adapter>"; /v1/models lists the base and every "<base>:<adapter>". Requests run
 // one at a time, so the adapter a request names is attached for its generation (AdapterSet.use) and a request
-// for the base detaches it again. Adapters that change the model's layers (LoRA, BitFit, Houlsby) act through
+// for the base detaches it again. Adapters that change the model's layers (LoRA, BitFit) act through
 // the attached modules; prompt tuning through a wrapped model that puts its virtual tokens in front of each
-// prompt (prompt-tuned-model.ts). Prefix tuning is refused at start: cached generation ignores its
-// past keys/values.
+// prompt (prompt-tuned-model.ts); prefix tuning through a wrapped model that puts its keys/values at the start
+// of the KV cache (prefix-tuned-model.ts).
 //
 // Safety: binds 127.0.0.1 unless told otherwise; optional bearer key; limits on body size, max_tokens, n and
 // queue length answer with OpenAI-style JSON errors (400, 401, 404, 413, 429). Nothing is printed.
@@ -39,6 +39,7 @@ import { sequenceLogprobs } from "../models/score.js";
 import { causalModel, generateTextAsync, type TextSample } from "../models/text-generation.js";
 import { AdapterSet } from "../peft/adapter-set.js";
 import type { Adapter } from "../peft/method.js";
+import { PrefixTuningAdapter } from "../peft/prefix.js";
 import {
   type ChatFormat,
   ChatTemplateError,
@@ -46,6 +47,7 @@ import {
   chatFormatFor,
 } from "../tokenizers/chat-template.js";
 import { DecodeStream } from "../tokenizers/decode-stream.js";
+import { prefixTunedModel } from "./prefix-tuned-model.js";
 import { promptTunedModel } from "./prompt-tuned-model.js";
 
 export interface ServeOptions {
@@ -101,15 +103,6 @@ function adapterSetFor(loaded: LoadedModel, adapters: ReadonlyMap<string, Adapte
       throw new ServeError(
         "SERVE_ADAPTER",
         `adapter name ${JSON.stringify(name)} must be letters, digits, ".", "_" or "-" (it is requested as "<base>:<name>")`,
-      );
-    }
-    if (
-      adapter.peftType === "PREFIX_TUNING" ||
-      (adapter.virtualTokens > 0 && adapter.peftType !== "PROMPT_TUNING")
-    ) {
-      throw new ServeError(
-        "SERVE_ADAPTER",
-        `adapter "${name}" is ${adapter.peftType}: its keys/values are not applied by cached generation, so it cannot be served yet; serve LoRA, prompt-tuning, BitFit or Houlsby adapters`,
       );
     }
     set.add(name, adapter);
@@ -260,11 +253,13 @@ export async function startOpenAIServer(
         );
       }
       const active = adapterSet.use(adapter) as Adapter;
-      // virtual-token adapters act on the inputs, not the layers: generation sees a wrapped model
+      // virtual-token adapters act on the inputs or the cache, not the layers: generation sees a wrapped model
       const view: LoadedModel =
-        active.virtualTokens > 0
-          ? ({ ...loaded, model: promptTunedModel(causalModel(loaded), active) } as LoadedModel)
-          : loaded;
+        active instanceof PrefixTuningAdapter
+          ? ({ ...loaded, model: prefixTunedModel(causalModel(loaded), active) } as LoadedModel)
+          : active.virtualTokens > 0
+            ? ({ ...loaded, model: promptTunedModel(causalModel(loaded), active) } as LoadedModel)
+            : loaded;
       return { model: requested, view };
     }
     throw new HttpError(

@@ -1,8 +1,9 @@
 // `adaptlm serve` with adapters: LoRA folders made in the test on tiny-gpt2-hf-random, served on one base as
 // "<base>:<adapter>". The adapter's logprobs (echo scoring) differ from the base's and equal the same adapter
 // attached directly; a base request after an adapter request gives the base's numbers again; unknown adapters
-// and unservable ones get clear errors; a prompt-tuning adapter's virtual tokens lead every prompt (scoring and
-// cached greedy generation equal the adapter's uncached forward); the CLI's --adapter NAME=DIR.
+// and badly named ones get clear errors; a prompt-tuning adapter's virtual tokens and a prefix-tuning adapter's
+// keys/values lead every prompt (scoring and cached greedy generation equal the adapter's uncached forward);
+// the CLI's --adapter NAME=DIR.
 
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -144,104 +145,102 @@ describe("adaptlm serve with adapters", () => {
     assert.equal((await ask("tiny:sharp")).status, 200);
   });
 
-  test("a prompt-tuning adapter: echo scoring and cached greedy generation equal its uncached forward", async () => {
-    const folder = join(dir, "prompt");
-    {
-      const loaded = await loadModel(tinyGpt2);
-      const model = new CausalLMTaskModel(loaded.model as unknown as GPT2LMHeadModel);
-      const adapter = new PromptTuningAdapter({ numVirtualTokens: 3, seed: 2 }).attach(model);
-      for (const [, parameter] of adapter.trainableParameters())
-        for (let i = 0; i < parameter.size; i++) parameter.data[i] = 2 * Math.cos(i * 0.9 + 1);
-      saveAdapter(adapter, folder);
-    }
-    const prompted = await startOpenAIServer(await loadModel(tinyGpt2), {
-      modelName: "tiny",
-      port: 0,
-      adapters: new Map([["prompt", loadAdapter(folder)]]),
-    });
-    try {
-      const post = async (body: Record<string, unknown>) => {
-        const response = await fetch(`${prompted.url}/completions`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify(body),
-        });
-        assert.equal(response.status, 200, await response.clone().text());
-        return (await response.json()) as EchoLogprobs & { choices: { text: string }[] };
-      };
-      const prompt = " lowest newer wider";
-      const echoBody = { prompt, max_tokens: 0, echo: true, logprobs: 0 };
-      const served = logprobsOf(await post({ ...echoBody, model: "tiny:prompt" }));
-      const base = logprobsOf(await post({ ...echoBody, model: "tiny" }));
-
-      // the reference: the adapter's own forward (virtual positions kept in the logits), no cache
-      const direct = await loadModel(tinyGpt2);
-      const taskModel = new CausalLMTaskModel(direct.model as unknown as GPT2LMHeadModel);
-      const adapter = loadAdapter(folder).attach(taskModel);
-      const virtual = adapter.virtualTokens;
-      const logSoftmaxAt = (ids: number[], position: number): number[] =>
-        T.noGrad(() => {
-          const logits = forwardWithAdapter(taskModel, adapter, {
-            inputIds: T.tensor(ids, [1, ids.length], "int32"),
-          }).outputs.logits; // [1, virtual + seq, vocab]
-          const vocab = logits.shape[2];
-          const row = Array.from(
-            logits.data.subarray((virtual + position) * vocab, (virtual + position + 1) * vocab),
-          );
-          const max = Math.max(...row);
-          const logSum = Math.log(row.reduce((sum, value) => sum + Math.exp(value - max), 0)) + max;
-          return row.map((value) => value - logSum);
-        });
-      const ids = direct.tokenizer?.encode(prompt).ids ?? [];
-      const expected = ids.slice(1).map((token, t) => logSoftmaxAt(ids, t)[token]);
-      assert.equal(served.length, expected.length);
-      for (const [t, value] of served.entries())
-        assert.ok(Math.abs(value - expected[t]) < 1e-5, `position ${t}`);
-      assert.ok(
-        Math.max(...served.map((value, t) => Math.abs(value - base[t]))) > 0.01,
-        "the prompt changes the logprobs",
-      );
-
-      // greedy generation through the KV cache: each token the argmax of the uncached forward over all so far
-      const generated = await post({
-        model: "tiny:prompt",
-        prompt,
-        max_tokens: 5,
-        temperature: 0,
-        logprobs: 0,
-      });
-      const sequence = [...ids];
-      const expectedLogprobs: number[] = [];
-      for (let step = 0; step < 5; step++) {
-        const row = logSoftmaxAt(sequence, sequence.length - 1);
-        const token = row.indexOf(Math.max(...row));
-        expectedLogprobs.push(row[token]);
-        sequence.push(token);
-        if (token === 20) break; // <|endoftext|> ends generation
+  const virtualTokenAdapters = [
+    { kind: "prompt-tuning", make: () => new PromptTuningAdapter({ numVirtualTokens: 3, seed: 2 }) },
+    { kind: "prefix-tuning", make: () => new PrefixTuningAdapter({ numVirtualTokens: 3, seed: 2 }) },
+  ];
+  for (const { kind, make } of virtualTokenAdapters)
+    test(`a ${kind} adapter: echo scoring and cached greedy generation equal its uncached forward`, async () => {
+      const folder = join(dir, kind);
+      {
+        const loaded = await loadModel(tinyGpt2);
+        const model = new CausalLMTaskModel(loaded.model as unknown as GPT2LMHeadModel);
+        const adapter = make().attach(model);
+        for (const [, parameter] of adapter.trainableParameters())
+          for (let i = 0; i < parameter.size; i++) parameter.data[i] = 2 * Math.cos(i * 0.9 + 1);
+        saveAdapter(adapter, folder);
       }
-      assert.ok(expectedLogprobs.length >= 3, "several decoding steps run through the cache");
-      const servedGenerated = generated.choices[0].logprobs.token_logprobs as number[];
-      assert.equal(servedGenerated.length, expectedLogprobs.length);
-      for (const [t, value] of servedGenerated.entries())
-        assert.ok(Math.abs(value - expectedLogprobs[t]) < 1e-5, `generated token ${t}`);
-      assert.equal(
-        generated.choices[0].text,
-        direct.tokenizer?.decode(sequence.slice(ids.length), { skipSpecialTokens: true }),
-      );
-    } finally {
-      await prompted.close();
-    }
-  });
-
-  test("unservable adapters are refused at start with a typed error", async () => {
-    const loaded = await loadModel(tinyGpt2);
-    await assert.rejects(
-      startOpenAIServer(loaded, {
+      const prompted = await startOpenAIServer(await loadModel(tinyGpt2), {
+        modelName: "tiny",
         port: 0,
-        adapters: new Map([["p", new PrefixTuningAdapter({ numVirtualTokens: 2 })]]),
-      }),
-      (error: unknown) => error instanceof ServeError && /PREFIX_TUNING/.test(error.message),
-    );
+        adapters: new Map([[kind, loadAdapter(folder)]]),
+      });
+      try {
+        const post = async (body: Record<string, unknown>) => {
+          const response = await fetch(`${prompted.url}/completions`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(body),
+          });
+          assert.equal(response.status, 200, await response.clone().text());
+          return (await response.json()) as EchoLogprobs & { choices: { text: string }[] };
+        };
+        const prompt = " lowest newer wider";
+        const echoBody = { prompt, max_tokens: 0, echo: true, logprobs: 0 };
+        const served = logprobsOf(await post({ ...echoBody, model: `tiny:${kind}` }));
+        const base = logprobsOf(await post({ ...echoBody, model: "tiny" }));
+
+        // the reference: the adapter's own forward (prompt tuning keeps its virtual positions in the logits), no cache
+        const direct = await loadModel(tinyGpt2);
+        const taskModel = new CausalLMTaskModel(direct.model as unknown as GPT2LMHeadModel);
+        const adapter = loadAdapter(folder).attach(taskModel);
+        const virtual = adapter.virtualTokens;
+        const logSoftmaxAt = (ids: number[], position: number): number[] =>
+          T.noGrad(() => {
+            const logits = forwardWithAdapter(taskModel, adapter, {
+              inputIds: T.tensor(ids, [1, ids.length], "int32"),
+            }).outputs.logits; // [1, virtual + seq, vocab] (virtual is 0 for prefix tuning)
+            const vocab = logits.shape[2];
+            const row = Array.from(
+              logits.data.subarray((virtual + position) * vocab, (virtual + position + 1) * vocab),
+            );
+            const max = Math.max(...row);
+            const logSum = Math.log(row.reduce((sum, value) => sum + Math.exp(value - max), 0)) + max;
+            return row.map((value) => value - logSum);
+          });
+        const ids = direct.tokenizer?.encode(prompt).ids ?? [];
+        const expected = ids.slice(1).map((token, t) => logSoftmaxAt(ids, t)[token]);
+        assert.equal(served.length, expected.length);
+        for (const [t, value] of served.entries())
+          assert.ok(Math.abs(value - expected[t]) < 1e-5, `position ${t}`);
+        assert.ok(
+          Math.max(...served.map((value, t) => Math.abs(value - base[t]))) > 0.01,
+          "the prompt changes the logprobs",
+        );
+
+        // greedy generation through the KV cache: each token the argmax of the uncached forward over all so far
+        const generated = await post({
+          model: `tiny:${kind}`,
+          prompt,
+          max_tokens: 5,
+          temperature: 0,
+          logprobs: 0,
+        });
+        const sequence = [...ids];
+        const expectedLogprobs: number[] = [];
+        for (let step = 0; step < 5; step++) {
+          const row = logSoftmaxAt(sequence, sequence.length - 1);
+          const token = row.indexOf(Math.max(...row));
+          expectedLogprobs.push(row[token]);
+          sequence.push(token);
+          if (token === 20) break; // <|endoftext|> ends generation
+        }
+        assert.ok(expectedLogprobs.length >= 3, "several decoding steps run through the cache");
+        const servedGenerated = generated.choices[0].logprobs.token_logprobs as number[];
+        assert.equal(servedGenerated.length, expectedLogprobs.length);
+        for (const [t, value] of servedGenerated.entries())
+          assert.ok(Math.abs(value - expectedLogprobs[t]) < 1e-5, `generated token ${t}`);
+        assert.equal(
+          generated.choices[0].text,
+          direct.tokenizer?.decode(sequence.slice(ids.length), { skipSpecialTokens: true }),
+        );
+      } finally {
+        await prompted.close();
+      }
+    });
+
+  test("adapters with names that cannot be requested are refused at start with a typed error", async () => {
+    const loaded = await loadModel(tinyGpt2);
     await assert.rejects(
       startOpenAIServer(loaded, { port: 0, adapters: new Map([["a:b", loadAdapter(sharpFolder)]]) }),
       (error: unknown) => error instanceof ServeError && /adapter name "a:b"/.test(error.message),

@@ -26,9 +26,8 @@ Options:
   --max-n N              largest n accepted (default 16)
   --max-queue N          requests running or waiting before 429 (default 16)
   --max-body-bytes N     largest request body (default 1048576)
-  --adapter NAME=DIR     serve a PEFT adapter folder (LoRA, prompt tuning, BitFit, Houlsby; not
-                         prefix tuning) as "<name>:NAME";
-                         repeatable
+  --adapter NAME=DIR     serve a PEFT adapter folder of a decoder (LoRA, prefix tuning, prompt
+                         tuning, BitFit) as "<name>:NAME"; repeatable
   --chat-template FILE   chat template to use instead of the model's: a .jinja file, or a JSON
                          file with a "chat_template" field (e.g. another model's tokenizer_config.json)
   --chat-template-name N which of several named templates (default "default")
