@@ -5,6 +5,8 @@
 //   <cache>/models--<org>--<name>/blobs/<etag>.incomplete      a partial download, resumed with a Range request
 //   <cache>/models--<org>--<name>/snapshots/<commit>/<file>    relative symlinks to ../../blobs/<etag>
 //   <cache>/models--<org>--<name>/refs/<revision>              the commit a branch or tag pointed to
+//   <cache>/models--<org>--<name>/.adaptlm-safetensors-headers/<commit>/<file>.json
+//                                     adaptlm only: the safetensors header of a weight file (`adaptlm info`)
 //
 // Protocol (as huggingface_hub's file_download.py uses it): GET <endpoint>/api/models/<repo>/revision/<rev>
 // lists the files (`siblings`) and the commit (`sha`); HEAD <endpoint>/<repo>/resolve/<commit>/<file> gives the
@@ -32,9 +34,11 @@ import {
   writeSync,
 } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative } from "node:path";
 import { AdaptlmError } from "../errors.js";
 import { writeFileAtomic } from "./atomic-file.js";
+import { headerLengthOf } from "./safetensors-header.js";
+import { type SafetensorsHeaderSource, safetensorsHeaderSource } from "./safetensors-header-source.js";
 
 /**
  * Typed hub errors. Codes: HUB_BAD_ID, HUB_OFFLINE_MISSING (offline and a file is not cached), HUB_NOT_FOUND
@@ -132,6 +136,8 @@ const SUPPORT_FILES = [
   "vocab.json",
   "merges.txt",
 ];
+/** What a model summary needs besides the weights' headers: config and tokenizer, not the generation config. */
+const DESCRIBE_FILES = SUPPORT_FILES.filter((file) => file !== "generation_config.json");
 const INDEX_FILE = "model.safetensors.index.json";
 const SINGLE_FILE = "model.safetensors";
 
@@ -160,33 +166,104 @@ export async function snapshotDownload(repoId: string, options: HubOptions = {})
   const revision = options.revision ?? "main";
   if (isOffline(options)) return offlineSnapshot(repoId, repoDir, revision);
   const info = await repoInfo(repoId, revision, options);
-  const wanted = SUPPORT_FILES.filter((file) => info.files.includes(file));
+  const wanted = supportFilesOf(repoId, revision, info, SUPPORT_FILES);
+  const weightFiles = await weightFilesOf(repoId, revision, info, repoDir, options);
+  for (const file of [...wanted, ...weightFiles])
+    await downloadFile(repoId, file, info.commit, repoDir, options);
+  recordRef(repoDir, revision, info.commit);
+  return join(repoDir, "snapshots", info.commit);
+}
+
+/** What `snapshotHeaders` gives: a snapshot folder without the weights, and the weights' headers. */
+export interface HeaderSnapshot {
+  /** Snapshot folder holding config.json, the tokenizer files and the shard index (weights only if pulled). */
+  folder: string;
+  /** Weight files that are not in `folder`, by file name: their headers alone. */
+  headers: Map<string, SafetensorsHeaderSource>;
+}
+
+/**
+ * What describing a model needs, without its weights: config and tokenizer files are downloaded as usual, and
+ * of each weight file only the safetensors header is read, with HTTP Range requests for the first 8 bytes (the
+ * header length N) and then bytes [8, 8 + N). A server that ignores Range and sends the whole file is read only
+ * that far and the transfer is aborted. Headers are cached under <repo>/.adaptlm-safetensors-headers/<commit>/,
+ * away from blobs/ and snapshots/, so a header never passes for a downloaded file; weight files already in the
+ * snapshot (pulled before) are left to be read from disk. Offline, the cache or an error naming what is
+ * missing. Errors: as snapshotDownload, plus SafetensorsError for a malformed header (nothing is cached then).
+ */
+export async function snapshotHeaders(repoId: string, options: HubOptions = {}): Promise<HeaderSnapshot> {
+  checkRepoId(repoId);
+  const repoDir = join(hubCacheDir(options), repoFolderName(repoId));
+  const revision = options.revision ?? "main";
+  const headers = new Map<string, SafetensorsHeaderSource>();
+  if (isOffline(options)) {
+    const folder = offlineSnapshotFolder(repoId, repoDir, revision, "config.json");
+    requireCached(repoId, folder, "config.json");
+    const weightFiles = existsSync(join(folder, INDEX_FILE))
+      ? shardsOf(join(folder, INDEX_FILE), repoId)
+      : [SINGLE_FILE];
+    for (const file of weightFiles) {
+      if (existsSync(join(folder, file))) continue;
+      const cached = readCachedHeader(repoDir, basename(folder), file, repoId);
+      if (!cached) requireCached(repoId, folder, file);
+      else headers.set(file, cached);
+    }
+    return { folder, headers };
+  }
+  const info = await repoInfo(repoId, revision, options);
+  const wanted = supportFilesOf(repoId, revision, info, DESCRIBE_FILES);
+  for (const file of wanted) await downloadFile(repoId, file, info.commit, repoDir, options);
+  const weightFiles = await weightFilesOf(repoId, revision, info, repoDir, options);
+  const folder = join(repoDir, "snapshots", info.commit);
+  for (const file of weightFiles) {
+    if (existsSync(join(folder, file))) continue;
+    const cached = readCachedHeader(repoDir, info.commit, file, repoId);
+    headers.set(file, cached ?? (await fetchHeader(repoId, file, info.commit, repoDir, options)));
+  }
+  recordRef(repoDir, revision, info.commit);
+  return { folder, headers };
+}
+
+function supportFilesOf(
+  repoId: string,
+  revision: string,
+  info: RepoInfo,
+  candidates: readonly string[],
+): string[] {
+  const wanted = candidates.filter((file) => info.files.includes(file));
   if (!wanted.includes("config.json")) {
     throw new HubError(
       "HUB_NOT_FOUND",
       `${repoId} has no config.json at ${revision}: is it a transformers model?`,
     );
   }
-  let weightFiles: string[];
+  return wanted;
+}
+
+/** The weight files of a repository: the shards its index names (the index is downloaded), or the single file. */
+async function weightFilesOf(
+  repoId: string,
+  revision: string,
+  info: RepoInfo,
+  repoDir: string,
+  options: HubOptions,
+): Promise<string[]> {
   if (info.files.includes(INDEX_FILE)) {
     await downloadFile(repoId, INDEX_FILE, info.commit, repoDir, options);
-    weightFiles = shardsOf(join(repoDir, "snapshots", info.commit, INDEX_FILE), repoId);
-  } else if (info.files.includes(SINGLE_FILE)) {
-    weightFiles = [SINGLE_FILE];
-  } else {
-    throw new HubError(
-      "HUB_NO_WEIGHTS",
-      `${repoId} has no ${SINGLE_FILE} or ${INDEX_FILE} at ${revision} (adaptlm reads safetensors only; ` +
-        "pytorch_model.bin is a pickle): pick a repository or revision with safetensors weights",
-    );
+    return shardsOf(join(repoDir, "snapshots", info.commit, INDEX_FILE), repoId);
   }
-  for (const file of [...wanted, ...weightFiles])
-    await downloadFile(repoId, file, info.commit, repoDir, options);
-  if (revision !== info.commit) {
-    mkdirSync(dirname(join(repoDir, "refs", revision)), { recursive: true });
-    writeFileAtomic(join(repoDir, "refs", revision), info.commit);
-  }
-  return join(repoDir, "snapshots", info.commit);
+  if (info.files.includes(SINGLE_FILE)) return [SINGLE_FILE];
+  throw new HubError(
+    "HUB_NO_WEIGHTS",
+    `${repoId} has no ${SINGLE_FILE} or ${INDEX_FILE} at ${revision} (adaptlm reads safetensors only; ` +
+      "pytorch_model.bin is a pickle): pick a repository or revision with safetensors weights",
+  );
+}
+
+function recordRef(repoDir: string, revision: string, commit: string): void {
+  if (revision === commit) return;
+  mkdirSync(dirname(join(repoDir, "refs", revision)), { recursive: true });
+  writeFileAtomic(join(repoDir, "refs", revision), commit);
 }
 
 /** Downloads one file of a repository (or finds it cached); returns its path in the snapshot. */
@@ -208,10 +285,7 @@ export async function hubDownloadFile(
     throw new HubError("HUB_NOT_FOUND", `${repoId} has no file ${file} at revision ${revision}`);
   }
   await downloadFile(repoId, file, info.commit, repoDir, options);
-  if (revision !== info.commit) {
-    mkdirSync(join(repoDir, "refs"), { recursive: true });
-    writeFileAtomic(join(repoDir, "refs", revision), info.commit);
-  }
+  recordRef(repoDir, revision, info.commit);
   return join(repoDir, "snapshots", info.commit, file);
 }
 
@@ -493,6 +567,140 @@ async function fetchInto(
       "HUB_NETWORK",
       `download of ${what} ended after ${downloaded} of ${meta.size} bytes; run again to resume`,
     );
+  }
+}
+
+/** Folder of cached safetensors headers in a repository's cache folder (see snapshotHeaders). */
+const HEADER_CACHE = ".adaptlm-safetensors-headers";
+
+function headerCachePath(repoDir: string, commit: string, file: string): string {
+  return join(repoDir, HEADER_CACHE, commit, `${file}.json`);
+}
+
+/** A cached header, validated again; null when absent or unreadable (then it is fetched anew). */
+function readCachedHeader(
+  repoDir: string,
+  commit: string,
+  file: string,
+  repoId: string,
+): SafetensorsHeaderSource | null {
+  const path = headerCachePath(repoDir, commit, file);
+  if (!existsSync(path)) return null;
+  let cached: { fileSize?: unknown; prefix?: unknown };
+  try {
+    cached = JSON.parse(readFileSync(path, "utf8")) as typeof cached;
+  } catch {
+    return null;
+  }
+  if (typeof cached.fileSize !== "number" || typeof cached.prefix !== "string") return null;
+  return safetensorsHeaderSource(Buffer.from(cached.prefix, "base64"), cached.fileSize, `${repoId}/${file}`);
+}
+
+/** Fetches, validates and caches the safetensors header of one weight file (see snapshotHeaders). */
+async function fetchHeader(
+  repoId: string,
+  file: string,
+  commit: string,
+  repoDir: string,
+  options: HubOptions,
+): Promise<SafetensorsHeaderSource> {
+  const meta = await resolveFile(repoId, file, commit, options);
+  const what = `the header of ${file} of ${repoId}`;
+  const label = `${repoId}/${file}`;
+  const lengthBytes = await fetchRange(meta, 0, 8, what, options);
+  const fileSize = meta.size ?? lengthBytes.fileSize;
+  if (fileSize === null) {
+    throw new HubError(
+      "HUB_HTTP",
+      `the hub reported no size for ${file} of ${repoId}, so its safetensors header cannot be checked; ` +
+        `download the weights with "adaptlm pull ${repoId}" instead`,
+    );
+  }
+  const headerLength = headerLengthOf(lengthBytes.bytes, fileSize, label);
+  const json = headerLength > 0 ? (await fetchRange(meta, 8, headerLength, what, options)).bytes : null;
+  const prefix = new Uint8Array(8 + (json?.byteLength ?? 0));
+  prefix.set(lengthBytes.bytes);
+  if (json) prefix.set(json, 8);
+  // Validated before it is cached, so a malformed header is an error now and never a cache entry.
+  const source = safetensorsHeaderSource(prefix, fileSize, label);
+  const path = headerCachePath(repoDir, commit, file);
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileAtomic(path, JSON.stringify({ fileSize, prefix: Buffer.from(prefix).toString("base64") }));
+  options.onProgress?.({
+    file: `${file} (header)`,
+    downloaded: prefix.byteLength,
+    total: prefix.byteLength,
+    done: true,
+  });
+  return source;
+}
+
+/**
+ * Bytes [from, from + length) of a file: a Range request; a server that ignores Range (200, whole file) is read
+ * only until those bytes have arrived and the transfer is aborted. Returns fewer bytes when the file ends first,
+ * and the file's size when the answer tells it (Content-Range total, or Content-Length of a 200).
+ */
+async function fetchRange(
+  meta: FileMeta,
+  from: number,
+  length: number,
+  what: string,
+  options: HubOptions,
+): Promise<{ bytes: Uint8Array; fileSize: number | null }> {
+  const controller = new AbortController();
+  const headers: Record<string, string> = {
+    ...authHeaders(options, meta.sameOrigin),
+    "accept-encoding": "identity",
+    range: `bytes=${from}-${from + length - 1}`,
+  };
+  const response = await request(meta.url, { headers, signal: controller.signal }, what);
+  try {
+    if (response.status === 416) return { bytes: new Uint8Array(0), fileSize: null };
+    if (response.status !== 206 && response.status !== 200) {
+      throw statusError(response.status, what, tokenOf(options) !== undefined);
+    }
+    let skip = 0;
+    let fileSize: number | null = null;
+    if (response.status === 206) {
+      const range = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(response.headers.get("content-range") ?? "");
+      if (!range || Number(range[1]) !== from) {
+        throw new HubError(
+          "HUB_HTTP",
+          `the hub answered a Range request for ${what} with Content-Range ` +
+            `"${response.headers.get("content-range")}", expected bytes from ${from}`,
+        );
+      }
+      if (range[2] !== "*") fileSize = Number(range[2]);
+    } else {
+      skip = from;
+      const contentLength = response.headers.get("content-length");
+      if (contentLength !== null && /^\d+$/.test(contentLength)) fileSize = Number(contentLength);
+    }
+    const bytes = new Uint8Array(length);
+    let filled = 0;
+    const reader = response.body?.getReader();
+    while (reader && filled < length) {
+      let chunk: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        throw new HubError("HUB_NETWORK", `reading ${what} broke off: ${describe(error)}`, { cause: error });
+      }
+      if (chunk.done) break;
+      let data = chunk.value;
+      if (skip > 0) {
+        const skipped = Math.min(skip, data.byteLength);
+        skip -= skipped;
+        data = data.subarray(skipped);
+      }
+      const take = Math.min(data.byteLength, length - filled);
+      bytes.set(data.subarray(0, take), filled);
+      filled += take;
+    }
+    return { bytes: bytes.subarray(0, filled), fileSize };
+  } finally {
+    // Whatever the server still sends (all of the weights, when it ignored Range) is not wanted.
+    controller.abort();
   }
 }
 

@@ -7,7 +7,7 @@ import { statSync } from "node:fs";
 import { AdaptlmError } from "../errors.js";
 import { type ModelConfig, readHfConfig } from "./hf-config.js";
 import { openLlama2c } from "./llama2c.js";
-import { openCheckpoint } from "./safetensors-index.js";
+import { type CheckpointOptions, openCheckpoint } from "./safetensors-index.js";
 import type { TensorSource } from "./tensor-source.js";
 
 export interface ModelWeights {
@@ -23,9 +23,10 @@ export class ModelPathError extends AdaptlmError {}
 /**
  * Opens a model folder (HF layout) or a llama2.c `.bin` checkpoint. Throws ModelPathError
  * (MODEL_PATH_UNRECOGNISED: missing path, or a file that is not a .bin), ConfigError from config.json,
- * SafetensorsError / Llama2cError from the weights.
+ * SafetensorsError / Llama2cError from the weights. `options.headers`: weight files known by their header
+ * alone (see CheckpointOptions).
  */
-export function openModelWeights(path: string): ModelWeights {
+export function openModelWeights(path: string, options: CheckpointOptions = {}): ModelWeights {
   let isDirectory: boolean;
   try {
     isDirectory = statSync(path).isDirectory();
@@ -38,7 +39,7 @@ export function openModelWeights(path: string): ModelWeights {
   }
   if (isDirectory) {
     const config = readHfConfig(path);
-    return { config, weights: openCheckpoint(path), format: "safetensors" };
+    return { config, weights: openCheckpoint(path, options), format: "safetensors" };
   }
   if (path.endsWith(".bin")) {
     const checkpoint = openLlama2c(path);

@@ -24,7 +24,8 @@ export class SafetensorsError extends AdaptlmError {}
  * SAFETENSORS_NOT_FOUND, SAFETENSORS_WRONG_KIND (float read of an integer tensor or vice versa),
  * SAFETENSORS_UNSUPPORTED_DTYPE (a dtype that can be listed but not converted, e.g. F8), SAFETENSORS_INT_RANGE
  * (64-bit integer outside int32), SAFETENSORS_CLOSED, SAFETENSORS_BAD_INDEX (sharded index problems),
- * SAFETENSORS_BAD_INPUT (writer given inconsistent tensors).
+ * SAFETENSORS_BAD_INPUT (writer given inconsistent tensors), SAFETENSORS_NO_DATA (a tensor read from a source that
+ * holds only the header, e.g. one fetched from the hub for `adaptlm info`).
  */
 export type SafetensorsErrorCode =
   | "SAFETENSORS_IO"
@@ -47,7 +48,8 @@ export type SafetensorsErrorCode =
   | "SAFETENSORS_INT_RANGE"
   | "SAFETENSORS_CLOSED"
   | "SAFETENSORS_BAD_INDEX"
-  | "SAFETENSORS_BAD_INPUT";
+  | "SAFETENSORS_BAD_INPUT"
+  | "SAFETENSORS_NO_DATA";
 
 export function safetensorsError(
   code: SafetensorsErrorCode,
@@ -100,6 +102,38 @@ export function formatBytes(bytes: number): string {
   if (bytes >= 1e6) return `${(bytes / 1e6).toFixed(1)} MB`;
   if (bytes >= 1e3) return `${(bytes / 1e3).toFixed(1)} kB`;
   return `${bytes} bytes`;
+}
+
+/**
+ * Checks the 8-byte little-endian length prefix of a safetensors file of `fileSize` bytes and returns the
+ * header length N (the JSON that follows spans bytes [8, 8 + N)). Pure, so a reader that has only the first
+ * bytes (a file, or an HTTP Range answer) applies the same checks. Throws SafetensorsError
+ * SAFETENSORS_TOO_SHORT (fewer than 8 bytes), SAFETENSORS_HEADER_TRUNCATED (N beyond the file),
+ * SAFETENSORS_HEADER_TOO_LARGE (N above MAX_HEADER_BYTES).
+ */
+export function headerLengthOf(prefix: Uint8Array, fileSize: number, label: string): number {
+  if (fileSize < 8 || prefix.byteLength < 8) {
+    throw safetensorsError(
+      "SAFETENSORS_TOO_SHORT",
+      `${label} is ${fileSize} bytes, shorter than the 8-byte safetensors header length: file is truncated or not safetensors`,
+    );
+  }
+  const claimed = new DataView(prefix.buffer, prefix.byteOffset, 8).getBigUint64(0, true);
+  if (claimed > BigInt(fileSize - 8)) {
+    throw safetensorsError(
+      "SAFETENSORS_HEADER_TRUNCATED",
+      `safetensors header of ${label} claims ${formatBytes(Number(claimed))} but the file is ${formatBytes(fileSize)}: ` +
+        "file is truncated or not safetensors",
+    );
+  }
+  const headerLength = Number(claimed);
+  if (headerLength > MAX_HEADER_BYTES) {
+    throw safetensorsError(
+      "SAFETENSORS_HEADER_TOO_LARGE",
+      `safetensors header of ${label} is ${formatBytes(headerLength)}, above the ${formatBytes(MAX_HEADER_BYTES)} limit: file is corrupt or not safetensors`,
+    );
+  }
+  return headerLength;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {

@@ -16,6 +16,7 @@ import {
   writeSafetensors,
 } from "./safetensors.js";
 import { SafetensorsError, safetensorsError } from "./safetensors-header.js";
+import type { SafetensorsHeaderSource } from "./safetensors-header-source.js";
 import type { LoadedTensor, StoredTensorInfo, TensorSource } from "./tensor-source.js";
 
 export const SAFETENSORS_INDEX_NAME = "model.safetensors.index.json";
@@ -26,8 +27,8 @@ export class ShardedSafetensors implements TensorSource {
   readonly indexPath: string;
   /** The index's "metadata" object (e.g. total_size), as parsed. */
   readonly metadata: Readonly<Record<string, unknown>>;
-  /** Shard file name -> open file. */
-  private readonly shards: Map<string, SafetensorsFile>;
+  /** Shard file name -> open file (or its header alone, see CheckpointOptions.headers). */
+  private readonly shards: Map<string, TensorSource>;
   private readonly weightMap: Map<string, string>;
   private readonly sortedNames: string[];
   private closed = false;
@@ -36,7 +37,7 @@ export class ShardedSafetensors implements TensorSource {
   constructor(
     indexPath: string,
     metadata: Record<string, unknown>,
-    shards: Map<string, SafetensorsFile>,
+    shards: Map<string, TensorSource>,
     weightMap: Map<string, string>,
   ) {
     this.indexPath = indexPath;
@@ -80,7 +81,7 @@ export class ShardedSafetensors implements TensorSource {
     for (const shard of this.shards.values()) shard.close();
   }
 
-  private locate(name: string): [string, SafetensorsFile] {
+  private locate(name: string): [string, TensorSource] {
     if (this.closed)
       throw safetensorsError("SAFETENSORS_CLOSED", `${this.indexPath} was closed; open it again`);
     const shardName = this.weightMap.get(name);
@@ -94,13 +95,21 @@ export class ShardedSafetensors implements TensorSource {
   }
 }
 
+export interface CheckpointOptions {
+  /**
+   * Weight files known by their header alone, by file name relative to the folder (e.g. fetched from the hub
+   * for `adaptlm info`); used instead of the file on disk, which need not exist.
+   */
+  headers?: ReadonlyMap<string, SafetensorsHeaderSource>;
+}
+
 /**
  * Opens a sharded checkpoint from its index file: parses the index, opens (header only) every shard it names
  * and checks that each mapped tensor is in its shard. Throws SafetensorsError: SAFETENSORS_IO (index
  * unreadable), SAFETENSORS_BAD_INDEX (not JSON, no weight_map object, non-string or unsafe shard names such as
  * absolute paths or "..", tensor missing from its shard), plus any error of opening a shard.
  */
-export function openSafetensorsIndex(indexPath: string): ShardedSafetensors {
+export function openSafetensorsIndex(indexPath: string, options: CheckpointOptions = {}): ShardedSafetensors {
   let text: string;
   try {
     text = readFileSync(indexPath, "utf8");
@@ -141,10 +150,10 @@ export function openSafetensorsIndex(indexPath: string): ShardedSafetensors {
     }
     weightMap.set(name, shardName);
   }
-  const shards = new Map<string, SafetensorsFile>();
+  const shards = new Map<string, TensorSource>();
   try {
     for (const shardName of new Set(weightMap.values())) {
-      shards.set(shardName, openSafetensors(join(directory, shardName)));
+      shards.set(shardName, options.headers?.get(shardName) ?? openSafetensors(join(directory, shardName)));
     }
     for (const [name, shardName] of weightMap) {
       if (!shards.get(shardName)!.has(name)) {
@@ -167,11 +176,16 @@ export function openSafetensorsIndex(indexPath: string): ShardedSafetensors {
  * SafetensorsError SAFETENSORS_IO naming what was looked for (e.g. a folder with only pytorch_model.bin:
  * convert it to safetensors first), plus any error of the chosen reader.
  */
-export function openCheckpoint(path: string): SafetensorsFile | ShardedSafetensors {
-  if (path.endsWith(".index.json")) return openSafetensorsIndex(path);
+export function openCheckpoint(
+  path: string,
+  options: CheckpointOptions = {},
+): SafetensorsFile | ShardedSafetensors | SafetensorsHeaderSource {
+  if (path.endsWith(".index.json")) return openSafetensorsIndex(path, options);
   if (path.endsWith(".safetensors")) return openSafetensors(path);
   const indexPath = join(path, SAFETENSORS_INDEX_NAME);
-  if (existsSync(indexPath)) return openSafetensorsIndex(indexPath);
+  if (existsSync(indexPath)) return openSafetensorsIndex(indexPath, options);
+  const singleHeader = options.headers?.get(SAFETENSORS_SINGLE_NAME);
+  if (singleHeader) return singleHeader;
   const singlePath = join(path, SAFETENSORS_SINGLE_NAME);
   if (existsSync(singlePath)) return openSafetensors(singlePath);
   let present = "";

@@ -11,9 +11,8 @@ import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16 } from "./half-float.js";
 import { hostIsLittleEndian, readAt, swapBytesInPlace } from "./positional-read.js";
 import {
   DTYPE_BYTES,
-  formatBytes,
   type HeaderEntry,
-  MAX_HEADER_BYTES,
+  headerLengthOf,
   parseSafetensorsHeader,
   SafetensorsError,
   safetensorsError,
@@ -332,27 +331,8 @@ export function openSafetensors(path: string): SafetensorsFile {
       );
     }
     const prefix = new Uint8Array(8);
-    if (fileSize < 8 || readAt(fd, prefix, 0) < 8) {
-      throw safetensorsError(
-        "SAFETENSORS_TOO_SHORT",
-        `${label} is ${fileSize} bytes, shorter than the 8-byte safetensors header length: file is truncated or not safetensors`,
-      );
-    }
-    const claimed = new DataView(prefix.buffer).getBigUint64(0, true);
-    if (claimed > BigInt(fileSize - 8)) {
-      throw safetensorsError(
-        "SAFETENSORS_HEADER_TRUNCATED",
-        `safetensors header of ${label} claims ${formatBytes(Number(claimed))} but the file is ${formatBytes(fileSize)}: ` +
-          "file is truncated or not safetensors",
-      );
-    }
-    const headerLength = Number(claimed);
-    if (headerLength > MAX_HEADER_BYTES) {
-      throw safetensorsError(
-        "SAFETENSORS_HEADER_TOO_LARGE",
-        `safetensors header of ${label} is ${formatBytes(headerLength)}, above the ${formatBytes(MAX_HEADER_BYTES)} limit: file is corrupt or not safetensors`,
-      );
-    }
+    const prefixRead = fileSize < 8 ? 0 : readAt(fd, prefix, 0);
+    const headerLength = headerLengthOf(prefix.subarray(0, prefixRead), fileSize, label);
     const headerBytes = new Uint8Array(headerLength);
     if (readAt(fd, headerBytes, 8) !== headerLength) {
       throw safetensorsError(

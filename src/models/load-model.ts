@@ -9,8 +9,15 @@ import { existsSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { AdaptlmError } from "../errors.js";
 import type { ModelConfig } from "../io/hf-config.js";
-import { type DownloadProgress, type HubOptions, isHubId, snapshotDownload } from "../io/hub.js";
+import {
+  type DownloadProgress,
+  type HubOptions,
+  isHubId,
+  snapshotDownload,
+  snapshotHeaders,
+} from "../io/hub.js";
 import { openModelWeights } from "../io/model-weights.js";
+import type { SafetensorsHeaderSource } from "../io/safetensors-header-source.js";
 import type { StoredDtype, TensorSource } from "../io/tensor-source.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import type { PretrainedTokenizer } from "../tokenizers/tokenizer.js";
@@ -200,17 +207,21 @@ const BUFFER_NAMES = /(^|\.)(position_ids|attn\.bias|attn\.masked_bias|rotary_em
 const TIED_COPIES =
   /^(cls\.predictions\.decoder\.weight|lm_head\.decoder\.weight|vocab_projector\.weight|lm_head\.weight)$/;
 
-/** Describes a model without building it. */
+/**
+ * Describes a model without building it. A hub id is not downloaded: config and tokenizer files are, and of the
+ * weights only the safetensors headers (hub.ts snapshotHeaders).
+ */
 export async function describeModel(
   pathOrHubId: string,
   options: LoadModelOptions = {},
 ): Promise<ModelDescription> {
   let path = pathOrHubId;
   let hubId: string | undefined;
+  let headers: Map<string, SafetensorsHeaderSource> | undefined;
   if (!existsSync(pathOrHubId) && isHubId(pathOrHubId)) {
     const hubOptions: HubOptions = { ...options.hub };
     if (options.onDownloadProgress) hubOptions.onProgress = options.onDownloadProgress;
-    path = await snapshotDownload(pathOrHubId, hubOptions);
+    ({ folder: path, headers } = await snapshotHeaders(pathOrHubId, hubOptions));
     hubId = pathOrHubId;
   } else if (!existsSync(pathOrHubId)) {
     throw new LoadModelError(
@@ -218,7 +229,7 @@ export async function describeModel(
       `model ${pathOrHubId} not found: give a model folder (config.json + safetensors), a llama2.c .bin file, or a hub id <org>/<name>`,
     );
   }
-  const opened = openModelWeights(path);
+  const opened = openModelWeights(path, headers ? { headers } : {});
   const { config, weights } = opened;
   try {
     const kind = options.kind ?? modelKinds(config, weights)[0];

@@ -4,7 +4,6 @@
 // repository, and offline mode.
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import {
   existsSync,
   lstatSync,
@@ -14,8 +13,6 @@ import {
   readlinkSync,
   writeFileSync,
 } from "node:fs";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { AdaptlmError } from "../../src/errors.js";
@@ -27,160 +24,10 @@ import {
   repoFolderName,
   snapshotDownload,
 } from "../../src/io/hub.js";
-import type { TensorToWrite } from "../../src/io/safetensors.js";
-import { openCheckpoint, writeCheckpoint } from "../../src/io/safetensors-index.js";
 import { loadModel } from "../../src/models/load-model.js";
+import { FakeHub, gitSha1, gpt2RepoFiles, isLfs, sha256, TOKEN } from "./fake-hub.js";
 import { sharedPath } from "./shared-paths.js";
 import { makeTempDir } from "./temp-dir.js";
-
-interface Repo {
-  commit: string;
-  files: Map<string, Buffer>;
-  gated?: boolean;
-}
-
-const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
-const gitSha1 = (b: Buffer) => createHash("sha1").update(`blob ${b.length}\0`).update(b).digest("hex");
-const isLfs = (file: string) => file.endsWith(".safetensors");
-const TOKEN = "hf_secretTestToken123";
-
-class FakeHub {
-  readonly repos = new Map<string, Repo>();
-  /** Every request: "<server> <method> <path> range=<range> auth=<yes|no>". */
-  readonly log: string[] = [];
-  /** sha256 of blobs whose next full GET breaks off after half the bytes. */
-  readonly interruptNext = new Set<string>();
-  /** sha256 of blobs served with one byte flipped. */
-  readonly corrupt = new Set<string>();
-  hub!: Server;
-  cdn!: Server;
-  hubUrl = "";
-  cdnUrl = "";
-
-  async start(): Promise<void> {
-    this.hub = createServer((req, res) => this.handleHub(req, res));
-    this.cdn = createServer((req, res) => this.handleCdn(req, res));
-    for (const server of [this.hub, this.cdn])
-      await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    this.hubUrl = `http://127.0.0.1:${(this.hub.address() as AddressInfo).port}`;
-    this.cdnUrl = `http://127.0.0.1:${(this.cdn.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    for (const server of [this.hub, this.cdn]) {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-    }
-  }
-
-  private record(server: string, req: IncomingMessage): void {
-    this.log.push(
-      `${server} ${req.method} ${req.url} range=${req.headers.range ?? "-"} auth=${req.headers.authorization === `Bearer ${TOKEN}` ? "yes" : req.headers.authorization ? "other" : "no"}`,
-    );
-  }
-
-  private authorised(repo: Repo, req: IncomingMessage): boolean {
-    return !repo.gated || req.headers.authorization === `Bearer ${TOKEN}`;
-  }
-
-  private handleHub(req: IncomingMessage, res: ServerResponse): void {
-    this.record("hub", req);
-    const url = new URL(req.url ?? "/", this.hubUrl);
-    const api = /^\/api\/models\/([^/]+\/[^/]+)\/revision\/([^/]+)$/.exec(url.pathname);
-    if (api) {
-      const repo = this.repos.get(api[1]);
-      if (!repo) return void res.writeHead(404).end("{}");
-      if (!this.authorised(repo, req)) return void res.writeHead(401).end("{}");
-      const body = JSON.stringify({
-        id: api[1],
-        sha: repo.commit,
-        siblings: [...repo.files.keys()].map((rfilename) => ({ rfilename })),
-      });
-      return void res.writeHead(200, { "content-type": "application/json" }).end(body);
-    }
-    const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
-    const repo = resolve ? this.repos.get(resolve[1]) : undefined;
-    const file = resolve ? decodeURIComponent(resolve[3]) : "";
-    const content = repo?.files.get(file);
-    if (!repo || !content || (resolve && resolve[2] !== repo.commit && resolve[2] !== "main"))
-      return void res.writeHead(404).end();
-    if (!this.authorised(repo, req)) return void res.writeHead(401).end();
-    if (isLfs(file)) {
-      const digest = sha256(content);
-      res.writeHead(302, {
-        location: `${this.cdnUrl}/blobs/${digest}`,
-        "x-linked-etag": `"${digest}"`,
-        "x-linked-size": String(content.length),
-        "x-repo-commit": repo.commit,
-        etag: `"${gitSha1(Buffer.from("pointer"))}"`,
-      });
-      return void res.end();
-    }
-    res.writeHead(200, {
-      etag: `"${gitSha1(content)}"`,
-      "content-length": String(content.length),
-      "x-repo-commit": repo.commit,
-    });
-    if (req.method === "HEAD") return void res.end();
-    res.end(content);
-  }
-
-  private blob(digest: string): Buffer | undefined {
-    for (const repo of this.repos.values())
-      for (const content of repo.files.values()) if (sha256(content) === digest) return content;
-    return undefined;
-  }
-
-  private handleCdn(req: IncomingMessage, res: ServerResponse): void {
-    this.record("cdn", req);
-    const digest = /^\/blobs\/([0-9a-f]{64})$/.exec(req.url ?? "")?.[1];
-    const stored = digest ? this.blob(digest) : undefined;
-    if (!digest || !stored) return void res.writeHead(404).end();
-    let content = stored;
-    if (this.corrupt.has(digest)) {
-      content = Buffer.from(stored);
-      content[content.length >> 1] ^= 0xff;
-    }
-    const range = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
-    if (range) {
-      const start = Number(range[1]);
-      if (start >= content.length)
-        return void res.writeHead(416, { "content-range": `bytes */${content.length}` }).end();
-      res.writeHead(206, {
-        "content-range": `bytes ${start}-${content.length - 1}/${content.length}`,
-        "content-length": String(content.length - start),
-      });
-      return void res.end(content.subarray(start));
-    }
-    res.writeHead(200, { "content-length": String(content.length) });
-    if (this.interruptNext.delete(digest)) {
-      res.write(content.subarray(0, content.length >> 1), () => {
-        setTimeout(() => req.socket.destroy(), 20);
-      });
-      return;
-    }
-    res.end(content);
-  }
-}
-
-/** A GPT-2 repository: golden weights in 3+ shards with an index, config, a BPE tokenizer, a README. */
-function gpt2RepoFiles(): Map<string, Buffer> {
-  const dir = makeTempDir("hub-repo");
-  const source = openCheckpoint(sharedPath("golden/models/gpt2"));
-  const tensors: Record<string, TensorToWrite> = {};
-  for (const name of source.names())
-    tensors[name] = { shape: source.info(name).shape, data: source.readFloat32(name) };
-  source.close();
-  const { files, indexFile } = writeCheckpoint(dir, tensors, { maxShardBytes: 20_000 });
-  const out = new Map<string, Buffer>();
-  for (const file of [...files, ...(indexFile ? [indexFile] : [])])
-    out.set(file, readFileSync(join(dir, file)));
-  out.set("config.json", readFileSync(sharedPath("golden/models/gpt2/config.json")));
-  out.set("vocab.json", readFileSync(sharedPath("models/tiny-gpt2-hf-random/vocab.json")));
-  out.set("merges.txt", readFileSync(sharedPath("models/tiny-gpt2-hf-random/merges.txt")));
-  out.set("README.md", Buffer.from("# not downloaded\n"));
-  return out;
-}
 
 const server = new FakeHub();
 let repoFiles: Map<string, Buffer>;

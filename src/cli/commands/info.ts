@@ -12,7 +12,9 @@ tokenizer and the memory it needs (float32 weights as the engine holds them, plu
 for one sequence of the full context). Reads only the config and the checkpoint header.
 
 <model>: a model folder, a llama2.c .bin (tokenizer via --tokenizer or tokenizer.bin next to
-it), or a hub id <org>/<name> (downloaded into the Hugging Face cache).
+it), or a hub id <org>/<name>: its config and tokenizer files are downloaded into the Hugging
+Face cache, and of the weights only the safetensors headers (HTTP Range requests), never the
+weights themselves.
 `;
 
 function bytes(n: number): string {
