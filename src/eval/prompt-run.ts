@@ -173,6 +173,13 @@ export interface PromptRunOptions extends CallOptions {
   method?: ClassificationMethod;
   /** Answer type of answer tasks; default inferred from the gold answers. */
   answerType?: AnswerType;
+  /**
+   * Where demonstrations come from: this pool (e.g. a train split) instead of the evaluated task, so no
+   * evaluated example is ever shown as a demonstration. Example i draws from it with seed + i, as from the task.
+   */
+  demonstrations?: readonly PromptTaskExample[];
+  /** Upper bound on generated tokens per generation of the answer strategies; default the strategy's own. */
+  maxTokens?: number;
   /** Reported after each example (recorded or skipped). */
   onProgress?: (progress: PromptRunProgress) => void;
 }
@@ -195,7 +202,10 @@ export interface PromptRunResult {
   labels?: string[];
 }
 
-/** The options that define the run's prompts and answers (recorded in run.json; resume requires them equal). */
+/**
+ * The options that define the run's prompts and answers (recorded in run.json; resume requires them equal).
+ * A demonstration pool is recorded by its size and a hash of its ids, not its contents.
+ */
 export function promptRunSetupOptions(
   options: Omit<PromptRunOptions, "signal" | "onProgress" | "limit">,
   fields: TaskFields = {},
@@ -210,21 +220,33 @@ export function promptRunSetupOptions(
     ...(strategy === "few-shot" ? { labels: options.labels ?? "gold" } : {}),
     ...(options.method ? { method: options.method } : {}),
     ...(options.answerType ? { answerType: options.answerType } : {}),
+    ...(options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {}),
+    ...(options.demonstrations
+      ? {
+          demonstrations: {
+            count: options.demonstrations.length,
+            ids: fnv1a(options.demonstrations.map((example) => example.id).join("\u0000")),
+          },
+        }
+      : {}),
   };
 }
 
-/** A run id that is the same for the same setup, so re-running a command resumes its run. */
-export function defaultRunId(setup: RunSetup): string {
+function fnv1a(text: string): string {
   let hash = 0x811c9dc5;
-  const text = stableStringify(setup);
   for (let i = 0; i < text.length; i++) {
     hash ^= text.charCodeAt(i);
     hash = Math.imul(hash, 0x01000193) >>> 0;
   }
+  return hash.toString(16).padStart(8, "0");
+}
+
+/** A run id that is the same for the same setup, so re-running a command resumes its run. */
+export function defaultRunId(setup: RunSetup): string {
   const task = basename(setup.taskFile)
     .replace(/\.[^.]+$/, "")
     .replace(/[^\w.-]+/g, "_");
-  return `${task}-${setup.strategy}-${hash.toString(16).padStart(8, "0")}`;
+  return `${task}-${setup.strategy}-${fnv1a(stableStringify(setup))}`;
 }
 
 function defaultK(strategy: PromptStrategy, k: number | undefined): number {
@@ -254,21 +276,31 @@ export async function runPromptEvaluation(
   const k = defaultK(strategy, options.k);
   const seed = options.seed ?? 0;
   const callOptions: CallOptions = options.signal ? { signal: options.signal } : {};
-  const pool: LabelledExample[] = task.map((example) => ({
+  const maxTokens = options.maxTokens !== undefined ? { maxTokens: options.maxTokens } : {};
+  if (options.demonstrations !== undefined && options.demonstrations.length === 0 && k > 0) {
+    throw new PromptRunError(
+      "PROMPT_EMPTY_DEMONSTRATIONS",
+      `the demonstration pool is empty but k = ${k}: give a pool with at least ${k} examples, or k = 0`,
+    );
+  }
+  const source = options.demonstrations ?? task;
+  const pool: LabelledExample[] = source.map((example) => ({
     id: example.id,
     fields: { input: example.input },
     label: example.gold,
   }));
-  const byId = new Map(task.map((example) => [example.id, example]));
+  const byId = new Map(source.map((example) => [example.id, example]));
   const asQuery = (example: PromptTaskExample): LabelledExample => ({
     id: example.id,
     fields: { input: example.input },
     label: example.gold,
   });
   const classification = isClassificationStrategy(strategy);
+  // the candidates are the labels of everything the run sees: a label only the pool or only the task has is
+  // still a possible answer
   const labels = classification
     ? inferLabels(
-        task.map((example) => ({ label: example.gold })),
+        [...task, ...(options.demonstrations ?? [])].map((example) => ({ label: example.gold })),
         "label",
       )
     : undefined;
@@ -345,6 +377,7 @@ export async function runPromptEvaluation(
         answerType: type,
         temperature: options.temperature ?? 0,
         seed,
+        ...maxTokens,
         ...callOptions,
       });
       return finish([result.prompt], [result.reasoning], [result.answer], result.answer);
@@ -354,6 +387,7 @@ export async function runPromptEvaluation(
         answerType: type,
         temperature: options.temperature ?? 0,
         seed,
+        ...(options.maxTokens !== undefined ? { maxReasoningTokens: options.maxTokens } : {}),
         ...callOptions,
       });
       return finish(
@@ -364,7 +398,7 @@ export async function runPromptEvaluation(
       );
     }
     if (strategy === "self-consistency") {
-      const request = cotRequest(cotExemplars(), example.input, { answerType: type });
+      const request = cotRequest(cotExemplars(), example.input, { answerType: type, ...maxTokens });
       const result = await selfConsistency(
         lm,
         request,
@@ -400,6 +434,7 @@ export async function runPromptEvaluation(
       decompositionExemplars,
       solutionExemplars,
       answerType: type,
+      ...maxTokens,
       ...callOptions,
     });
     return finish(

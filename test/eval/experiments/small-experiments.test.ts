@@ -11,7 +11,10 @@ import { classificationSplit } from "../../../src/eval/experiments/classificatio
 import { cot } from "../../../src/eval/experiments/cot.js";
 import { demoDomain } from "../../../src/eval/experiments/demo-domain.js";
 import { iclNumeric, numericTask } from "../../../src/eval/experiments/icl-numeric.js";
-import { leastToMostExperiment } from "../../../src/eval/experiments/least-to-most.js";
+import {
+  leastToMostDemonstrations,
+  leastToMostExperiment,
+} from "../../../src/eval/experiments/least-to-most.js";
 import { runExperiment } from "../../../src/eval/experiments/runner.js";
 import { selfConsistencyExperiment } from "../../../src/eval/experiments/self-consistency.js";
 import { arithmeticTaskRecords } from "../../../src/tasks/synthetic/arithmetic.js";
@@ -184,7 +187,57 @@ describe("least-to-most", () => {
     const recount = recountRows(join(dir, "least-to-most"), result);
     for (const [i, row] of result.rows.entries()) assert.equal(row.correct, recount[i]?.correct);
     assert.equal(result.rows.length, 4);
+    assert.ok(result.rows.every((row) => row.accuracy === 1 && row.coordinates.k === 1));
     const svg = readFileSync(join(dir, "least-to-most", "plot.svg"), "utf8");
     assert.equal(countMarks(svg, "line", "line", "path"), 2);
+    // the one demonstration is a two-word list of the pool, never an evaluated list
+    const cotCell = result.cells.find((c) => c.coordinates.strategy === "cot" && c.coordinates.words === 4);
+    const prompt = cellRecords(join(dir, "least-to-most"), cotCell?.runDir as string)[0]
+      ?.prompts[0] as string;
+    const lists = [...prompt.matchAll(/words in "([^"]+)"/g)].map((m) => (m[1] as string).split(" ").length);
+    assert.deepEqual(lists, [2, 4]);
+    const demoTexts = new Set(leastToMostDemonstrations().map((d) => d.input));
+    assert.ok(demoTexts.has(prompt.split("\n")[0]?.slice(3) as string));
+    assert.ok(!golds.has(prompt.split("\n")[0]?.slice(3) as string));
+  });
+
+  test("a generation the engine cuts at the context is skipped and reported, not scored", async () => {
+    const golds = new Map<string, string>();
+    for (const n of [2, 4])
+      for (const r of lastLetterTaskRecords({ seed: 1234, count: 40, n })) golds.set(r.text, r.label);
+    const out = join(dir, "cut");
+    // four-word lists: every generation stops after 3 of the 128 tokens asked, as the engine does when the
+    // context is full (finishReason "length" with fewer tokens than asked)
+    const cutting = new ScriptedLanguageModel({
+      generate: (request) => {
+        const prompt = request.prompt as string;
+        const four = [...prompt.matchAll(/words in "([^"]+)"/g)].some(
+          (m) => (m[1] as string).split(" ").length === 4,
+        );
+        if (four) return { text: " The answer", finishReason: "length" };
+        if (prompt.endsWith("Sub-questions:\n")) return "1. What is the first step?\n";
+        const gold = golds.get(lastQuestion(prompt));
+        return gold === undefined ? " a step." : ` Some reasoning. The answer is ${gold}.`;
+      },
+    });
+    const { result } = await runExperiment(leastToMostExperiment, {
+      out,
+      models: ["/m/cut"],
+      quick: true,
+      examples: 2,
+      languageModel: () => cutting,
+    });
+    for (const strategy of ["cot", "least-to-most"]) {
+      const long = result.rows.find((r) => r.coordinates.strategy === strategy && r.coordinates.words === 4);
+      assert.equal(long?.total, 0);
+      assert.equal(long?.excluded, 2);
+      const short = result.rows.find((r) => r.coordinates.strategy === strategy && r.coordinates.words === 2);
+      assert.deepEqual([short?.correct, short?.total, short?.excluded], [2, 2, 0]);
+    }
+    const skipped = result.tables.find((t) => t.title.startsWith("Examples skipped"));
+    assert.equal(skipped?.rows.length, 2);
+    assert.match(String(skipped?.rows[0]?.[5]), /prompt \d+ tokens \+ up to 128 new tokens > context/);
+    const main = result.tables[0];
+    assert.ok(main?.columns.includes("too long"));
   });
 });
