@@ -2,6 +2,12 @@
 // short while after each job (consecutive kernels then start without a wake-up) and then sleep on a
 // condition variable. Only one caller uses the pool at a time; a concurrent caller (another JS worker
 // thread) runs its job inline instead of waiting.
+//
+// Tasks are claimed one at a time from a shared counter, and the caller returns as soon as every task has
+// finished: a worker that the OS has not scheduled yet (a loaded machine) costs nothing, the caller simply
+// runs its share. A late worker must then never read the fields of a newer job, which the generation
+// protocol below guarantees (odd while the caller rewrites the job, even once it is published; a worker
+// registers in `active` before re-checking the generation, and the caller rewrites only when none is).
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -28,9 +34,10 @@
 typedef struct {
   int nthreads; /* including the caller */
   pthread_t *threads;
-  atomic_uint generation;
+  atomic_uint generation; /* even: a job is published (or none yet); odd: the caller is writing one */
   atomic_int next_task;
-  atomic_int checked_in;
+  atomic_int done_tasks;
+  atomic_int active; /* workers that may be reading the current job */
   atomic_int sleepers;
   atomic_int stop;
   int ntasks;
@@ -51,37 +58,45 @@ static long now_ns(void) {
 }
 
 static void run_tasks(int thread) {
+  int done = 0;
   for (;;) {
     int t = atomic_fetch_add_explicit(&pool.next_task, 1, memory_order_relaxed);
     if (t >= pool.ntasks) break;
     pool.fn(pool.ctx, thread, t);
+    done++;
   }
+  if (done > 0) atomic_fetch_add_explicit(&pool.done_tasks, done, memory_order_acq_rel);
 }
+
+/* A new job is there when the generation moved on from the one last seen and is even. */
+static int job_ready(unsigned g, unsigned seen) { return g != seen && (g & 1u) == 0; }
 
 static void *worker_main(void *arg) {
   int thread = (int)(intptr_t)arg;
   unsigned seen = 0;
   for (;;) {
     unsigned g = atomic_load_explicit(&pool.generation, memory_order_acquire);
-    if (g == seen) {
+    if (!job_ready(g, seen)) {
       long deadline = now_ns() + SPIN_NANOSECONDS;
       int spins = 0;
-      while ((g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen) {
+      while (!job_ready(g = atomic_load_explicit(&pool.generation, memory_order_acquire), seen)) {
         cpu_relax();
         if ((++spins & 255) == 0 && now_ns() > deadline) break;
       }
-      if (g == seen) {
+      if (!job_ready(g, seen)) {
         pthread_mutex_lock(&pool.mutex);
         atomic_fetch_add(&pool.sleepers, 1);
-        while ((g = atomic_load(&pool.generation)) == seen) pthread_cond_wait(&pool.wake, &pool.mutex);
+        while (!job_ready(g = atomic_load(&pool.generation), seen)) pthread_cond_wait(&pool.wake, &pool.mutex);
         atomic_fetch_sub(&pool.sleepers, 1);
         pthread_mutex_unlock(&pool.mutex);
       }
     }
     seen = g;
     if (atomic_load(&pool.stop)) return NULL;
-    run_tasks(thread);
-    atomic_fetch_add_explicit(&pool.checked_in, 1, memory_order_acq_rel);
+    atomic_fetch_add(&pool.active, 1);
+    /* Still the job we woke for: the caller cannot rewrite it until we leave `active`. */
+    if (atomic_load(&pool.generation) == g) run_tasks(thread);
+    atomic_fetch_sub(&pool.active, 1);
   }
 }
 
@@ -107,6 +122,7 @@ static void start_workers(int n) {
   atomic_store(&pool.generation, 0);
   atomic_store(&pool.stop, 0);
   atomic_store(&pool.sleepers, 0);
+  atomic_store(&pool.active, 0);
   pool.threads = n > 1 ? calloc((size_t)n - 1, sizeof(pthread_t)) : NULL;
   for (int i = 1; i < n; i++) {
     if (pthread_create(&pool.threads[i - 1], NULL, worker_main, (void *)(intptr_t)i) != 0) {
@@ -119,7 +135,7 @@ static void start_workers(int n) {
 static void stop_workers(void) {
   atomic_store(&pool.stop, 1);
   pthread_mutex_lock(&pool.mutex);
-  atomic_fetch_add(&pool.generation, 1);
+  atomic_fetch_add(&pool.generation, 2);
   pthread_cond_broadcast(&pool.wake);
   pthread_mutex_unlock(&pool.mutex);
   for (int i = 1; i < pool.nthreads; i++) pthread_join(pool.threads[i - 1], NULL);
@@ -159,11 +175,17 @@ void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
     for (int t = 0; t < ntasks; t++) fn(ctx, 0, t);
     return;
   }
+  /* Close the previous job to late workers, and wait out any still reading it. */
+  atomic_fetch_add(&pool.generation, 1);
+  for (int spins = 0; atomic_load(&pool.active) != 0; spins++) {
+    if (spins < 4096) cpu_relax();
+    else sched_yield();
+  }
   pool.fn = fn;
   pool.ctx = ctx;
   pool.ntasks = ntasks;
   atomic_store(&pool.next_task, 0);
-  atomic_store(&pool.checked_in, 0);
+  atomic_store(&pool.done_tasks, 0);
   atomic_fetch_add(&pool.generation, 1);
   if (atomic_load(&pool.sleepers) > 0) {
     pthread_mutex_lock(&pool.mutex);
@@ -171,9 +193,9 @@ void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
     pthread_mutex_unlock(&pool.mutex);
   }
   run_tasks(0);
-  /* Wait for every worker to check in (then none can still touch this job). On an oversubscribed
-     machine a worker may be descheduled: after a short spin, yield the core to it. */
-  for (int spins = 0; atomic_load_explicit(&pool.checked_in, memory_order_acquire) < pool.nthreads - 1; spins++) {
+  /* Wait for the tasks workers claimed (none may be claimed, if no worker got a core in time). On an
+     oversubscribed machine a worker may be descheduled mid-task: after a short spin, yield the core to it. */
+  for (int spins = 0; atomic_load_explicit(&pool.done_tasks, memory_order_acquire) < ntasks; spins++) {
     if (spins < 4096) cpu_relax();
     else sched_yield();
   }
