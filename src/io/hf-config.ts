@@ -397,7 +397,7 @@ const ACTIVATIONS: Readonly<Record<string, Activation>> = {
 };
 
 /** Reads typed fields of one config object; JSON null counts as absent (transformers' None). */
-class FieldReader {
+export class FieldReader {
   constructor(
     readonly raw: Json,
     readonly source: string,

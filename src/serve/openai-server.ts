@@ -31,6 +31,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { AdaptlmError } from "../errors.js";
 import { CausalLMTaskModel } from "../heads/causal-lm.js";
+import { readGenerationConfig } from "../io/generation-config.js";
 import { modelFolder } from "../lm/local-engine.js";
 import type { GPT2LMHeadModel } from "../models/gpt2.js";
 import type { LlamaForCausalLM } from "../models/llama.js";
@@ -166,6 +167,9 @@ export async function startOpenAIServer(
   causalModel(loaded);
   const tokenizer = requireTokenizer(loaded);
   const name = options.modelName ?? "local";
+  // ids that end a turn or a text for this model besides config.json's eos (e.g. Llama 3's <|eot_id|>)
+  const folder = modelFolder(loaded);
+  const modelEosIds = (folder ? readGenerationConfig(folder) : null)?.eosTokenIds ?? [];
   const adapterSet = adapterSetFor(loaded, options.adapters ?? new Map());
   const maxBody = options.maxBodyBytes ?? 1024 * 1024;
   const maxTokens = options.maxTokens ?? 1024;
@@ -305,6 +309,7 @@ export async function startOpenAIServer(
       ...fields,
       signal: disconnected(res),
       topLogprobs: logprobs ?? 0,
+      extraEosTokenIds: modelEosIds,
       ...(stream
         ? { onText: (_p: number, sample: number, text: string) => res.write(chunk(sample, text, null)) }
         : {}),
@@ -452,7 +457,7 @@ export async function startOpenAIServer(
       signal: disconnected(res),
       topLogprobs: topK,
       addSpecialTokens: format.addSpecialTokens,
-      extraEosTokenIds: format.endOfTurnTokenIds,
+      extraEosTokenIds: [...modelEosIds, ...format.endOfTurnTokenIds],
       ...(stream
         ? {
             onText: (_p: number, sample: number, text: string) => {
