@@ -25,6 +25,7 @@ export {
   ropeKernel,
 } from "./rows";
 export { attentionKernel, attentionBackwardKernel } from "./attention";
+export { sampleRowsKernel } from "./sampling";
 import { GEMM_SCRATCH_BYTES, MAX_KC, MAX_TILE_M, MAX_TILE_N, MR, NR, SMALL_M_COLUMNS_N, SMALL_M_COLUMNS_T, SMALL_M_MAX } from "./gemm";
 
 /** First byte of linear memory not used by the module's static data. */

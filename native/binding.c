@@ -653,6 +653,27 @@ static napi_value js_rope(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* sampleRows(logits, uniforms, tokens, lse, rows, cols, temperature) */
+static napi_value js_sample_rows(napi_env env, napi_callback_info info) {
+  call c;
+  if (!begin(env, info, &c, 7)) return NULL;
+  size_t ll, lu, lt, le;
+  float *logits = f32(&c, 0, &ll);
+  double *uniforms = array(&c, 1, napi_float64_array, &lu, NULL);
+  int32_t *tokens = i32(&c, 2, &lt);
+  double *lse = array(&c, 3, napi_float64_array, &le, NULL);
+  long rows = integer(&c, 4), cols = integer(&c, 5);
+  double temperature = num(&c, 6);
+  if (c.failed) return NULL;
+  need(&c, ll, (double)rows * cols, "sampleRows logits");
+  need(&c, lt, (double)rows, "sampleRows tokens");
+  need(&c, le, (double)rows, "sampleRows lse");
+  if (temperature > 0) need(&c, lu, (double)rows, "sampleRows uniforms");
+  if (c.failed) return NULL;
+  if (rows > 0 && cols > 0) k_sample_rows(logits, uniforms, tokens, lse, rows, cols, temperature);
+  return undefined(env);
+}
+
 static int check_heads(call *c, long heads, long kv) {
   if (kv <= 0 || heads <= 0 || heads % kv != 0) {
     fail(c, "adaptlm native: attention heads must be a positive multiple of kvHeads", 1);
@@ -801,6 +822,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"attention", js_attention},
       {"attentionBackward", js_attention_backward},
       {"adamw", js_adamw},
+      {"sampleRows", js_sample_rows},
   };
   for (size_t i = 0; i < sizeof functions / sizeof functions[0]; i++) {
     napi_value fn;

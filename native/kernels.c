@@ -1353,3 +1353,149 @@ void k_adamw(float *param, const float *grad, float *m, float *v, long n, double
                  (float)beta2, (float)(1.0 - beta2), (float)(1.0 / bc2), (float)eps, (float)(lr / bc1)};
   parallel_for(n, SERIAL_CHEAP, adamw_body, &j);
 }
+
+/* ---------- next-token sampling (float64, see SampleRowsArgs in src/backend/backend.ts) ---------- */
+/* inlined everywhere: a 32-byte vector return across a call would change with the target clone's ABI */
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+typedef double v4df __attribute__((vector_size(32), aligned(8)));
+typedef int64_t v4di __attribute__((vector_size(32), aligned(8)));
+typedef float v4sf __attribute__((vector_size(16), aligned(4)));
+
+ALWAYS_INLINE v4df v4d_splat(double a) { return (v4df){a, a, a, a}; }
+
+ALWAYS_INLINE v4df v4d_select(v4di mask, v4df a, v4df b) { return (v4df)((mask & (v4di)a) | (~mask & (v4di)b)); }
+
+/* e^x in float64 for each lane, within about 1 ulp (so it agrees with JavaScript's Math.exp but for rare last-bit
+   differences): Cody-Waite reduction x = n ln2 + r with |r| <= ln2 / 2, a degree-13 Taylor polynomial (truncation
+   error below 1e-17), 2^n applied as two factors so that subnormal results round once. NaN passes through; below
+   -745.14 gives 0, above 709.78 +inf. */
+ALWAYS_INLINE v4df v4d_exp(v4df x) {
+  const double hi = 709.782712893383973096, lo = -745.133219101941108420;
+  v4di big = x > hi, small = x < lo, nan = x != x;
+  v4df xc = v4d_select(big | small | nan, v4d_splat(0.0), x);
+  const double shifter = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
+  v4df t = xc * 1.4426950408889634074 + shifter;
+  v4df n = t - shifter;
+  v4di ni = (v4di)t - (v4di)v4d_splat(shifter);
+  v4df r = xc - n * 6.93147180369123816490e-01; /* ln2 high part: n * it is exact */
+  r = r - n * 1.90821492927058770002e-10;
+  v4df p = v4d_splat(1.0 / 6227020800.0);
+  p = p * r + 1.0 / 479001600.0;
+  p = p * r + 1.0 / 39916800.0;
+  p = p * r + 1.0 / 3628800.0;
+  p = p * r + 1.0 / 362880.0;
+  p = p * r + 1.0 / 40320.0;
+  p = p * r + 1.0 / 5040.0;
+  p = p * r + 1.0 / 720.0;
+  p = p * r + 1.0 / 120.0;
+  p = p * r + 1.0 / 24.0;
+  p = p * r + 1.0 / 6.0;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  v4di n1 = ni >> 1, n2 = ni - n1;
+  v4df result = p * (v4df)((n1 + 1023) << 52) * (v4df)((n2 + 1023) << 52);
+  result = v4d_select(big, v4d_splat(INFINITY), result);
+  result = v4d_select(small, v4d_splat(0.0), result);
+  return v4d_select(nan, x, result);
+}
+
+ALWAYS_INLINE double d_exp(double x) { return v4d_exp(v4d_splat(x))[0]; }
+
+ALWAYS_INLINE v4df v4d_from_floats(const float *x) {
+  v4sf v;
+  memcpy(&v, x, sizeof v);
+  return __builtin_convertvector(v, v4df);
+}
+
+/* fround(x / t) widened back to float64, as JavaScript computes a Float32Array of tempered logits. */
+ALWAYS_INLINE v4df v4d_tempered(const float *x, v4df t) {
+  return __builtin_convertvector(__builtin_convertvector(v4d_from_floats(x) / t, v4sf), v4df);
+}
+
+ALWAYS_INLINE double tempered_exp(float x, double t, double tmax) {
+  return d_exp((double)(float)((double)x / t) - tmax);
+}
+
+typedef struct {
+  const float *logits;
+  const double *uniforms;
+  int32_t *tokens;
+  double *lse;
+  long rows, cols;
+  double temperature;
+} sample_job;
+
+MULTIVERSION
+static void sample_rows(const sample_job *j, long r0, long r1) {
+  const long cols = j->cols;
+  const double t = j->temperature;
+  const int sampling = t > 0;
+  /* tempered weights of one row, so the inverse CDF walk needs no exp of its own */
+  double *weights = sampling ? malloc((size_t)cols * sizeof(double)) : NULL;
+  for (long r = r0; r < r1; r++) {
+    const float *x = j->logits + r * cols;
+    /* max skipping NaN (`if (x > max) max = x`) */
+    v8sf m8 = v8_splat(-INFINITY);
+    long i = 0;
+    for (; i + 8 <= cols; i += 8) {
+      v8sf v = v8_load(x + i);
+      m8 = v8_select(v > m8, v, m8);
+    }
+    float mf = -INFINITY;
+    for (int q = 0; q < 8; q++) mf = m8[q] > mf ? m8[q] : mf;
+    for (; i < cols; i++) mf = x[i] > mf ? x[i] : mf;
+    const double m = mf;
+    v4df acc0 = v4d_splat(0.0), acc1 = v4d_splat(0.0), mv = v4d_splat(m);
+    for (i = 0; i + 8 <= cols; i += 8) {
+      acc0 += v4d_exp(v4d_from_floats(x + i) - mv);
+      acc1 += v4d_exp(v4d_from_floats(x + i + 4) - mv);
+    }
+    acc0 += acc1;
+    double sum = (acc0[0] + acc0[1]) + (acc0[2] + acc0[3]);
+    for (; i < cols; i++) sum += d_exp((double)x[i] - m);
+    j->lse[r] = m + log(sum);
+    if (!sampling) {
+      long best = 0;
+      for (long c = 1; c < cols; c++)
+        if (x[c] > x[best]) best = c;
+      j->tokens[r] = (int32_t)best;
+      continue;
+    }
+    const double tmax = (double)(float)(m / t);
+    const v4df tv = v4d_splat(t), tmaxv = v4d_splat(tmax);
+    double total = 0;
+    if (weights) {
+      v4df acc = v4d_splat(0.0);
+      for (i = 0; i + 4 <= cols; i += 4) {
+        v4df e = v4d_exp(v4d_tempered(x + i, tv) - tmaxv);
+        memcpy(weights + i, &e, sizeof e);
+        acc += e;
+      }
+      total = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+      for (; i < cols; i++) total += weights[i] = tempered_exp(x[i], t, tmax);
+    } else {
+      for (i = 0; i < cols; i++) total += tempered_exp(x[i], t, tmax);
+    }
+    /* inverse CDF in id order: the first id whose cumulative weight reaches u * total */
+    double left = j->uniforms[r] * total;
+    long token = cols - 1;
+    for (long c = 0; c < cols; c++) {
+      left -= weights ? weights[c] : tempered_exp(x[c], t, tmax);
+      if (left <= 0) {
+        token = c;
+        break;
+      }
+    }
+    j->tokens[r] = (int32_t)token;
+  }
+  free(weights);
+}
+
+static void sample_body(void *ctx, long s, long e) { sample_rows(ctx, s, e); }
+
+void k_sample_rows(const float *logits, const double *uniforms, int32_t *tokens, double *lse, long rows, long cols,
+                   double temperature) {
+  sample_job j = {logits, uniforms, tokens, lse, rows, cols, temperature};
+  parallel_for(rows, serial_rows(cols, SERIAL_COSTLY), sample_body, &j);
+}

@@ -64,6 +64,10 @@ typedef struct {
 void k_attention(const attention_args *a);
 void k_attention_backward(const attention_args *a);
 
+/* Next-token choice per row of logits (src/backend/backend.ts SampleRowsArgs), in float64. */
+void k_sample_rows(const float *logits, const double *uniforms, int32_t *tokens, double *lse, long rows, long cols,
+                   double temperature);
+
 void k_adamw(float *param, const float *grad, float *m, float *v, long n, double lr, double beta1, double beta2,
              double eps, double weight_decay, double step);
 

@@ -124,6 +124,25 @@ export interface AttentionBackwardArgs {
   dv: FloatArray;
 }
 
+/**
+ * Next-token choice for each row of logits [rows, cols] (decoding without top-k/top-p), computed in float64:
+ *   lse[r] = max + log(sum_i exp(row[i] - max)), so log p(i) = row[i] - lse[r] at temperature 1;
+ *   temperature <= 0: tokens[r] = argmax of the row (first index on ties; NaN never wins);
+ *   temperature > 0: with tempered[i] = fround(row[i] / temperature) (as a Float32Array of tempered logits
+ *   holds them) and p = softmax(tempered), tokens[r] = the first id whose cumulative probability in id order
+ *   reaches uniforms[r] (inverse CDF; the last id if rounding leaves the total short of it).
+ * Rows are independent: a row's results do not depend on the other rows or on the thread count.
+ */
+export interface SampleRowsArgs {
+  logits: FloatArray; // [rows, cols]
+  rows: number;
+  cols: number;
+  temperature: number;
+  uniforms: Float64Array; // [rows], each in [0, 1); unread when temperature <= 0
+  tokens: Int32Array; // [rows], written
+  lse: Float64Array; // [rows], written
+}
+
 /** One decoupled-weight-decay Adam step, in place on param, m and v (PyTorch's AdamW formula). */
 export interface AdamWArgs {
   param: Float32Array | Float64Array;
@@ -324,6 +343,9 @@ export interface Backend {
 
   attention(args: AttentionArgs): void;
   attentionBackward(args: AttentionBackwardArgs): void;
+
+  /** Next-token choice over every row of logits in one pass: see SampleRowsArgs. */
+  sampleRows(args: SampleRowsArgs): void;
 
   adamw(args: AdamWArgs, n: number): void;
 }

@@ -17,6 +17,7 @@ import type {
   FloatArray,
   GemmArgs,
   ReduceOp,
+  SampleRowsArgs,
   TypedArrayOf,
   UnaryOp,
 } from "./backend.js";
@@ -179,6 +180,15 @@ interface NativeAddon {
     dq: FloatArray,
     dk: FloatArray,
     dv: FloatArray,
+  ): void;
+  sampleRows(
+    logits: FloatArray,
+    uniforms: Float64Array,
+    tokens: Int32Array,
+    lse: Float64Array,
+    rows: number,
+    cols: number,
+    temperature: number,
   ): void;
   adamw(
     param: FloatArray,
@@ -463,6 +473,10 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
 
     adamw(a: AdamWArgs, n: number): void {
       addon.adamw(a.param, a.grad, a.m, a.v, n, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.step);
+    },
+
+    sampleRows(a: SampleRowsArgs): void {
+      addon.sampleRows(a.logits, a.uniforms, a.tokens, a.lse, a.rows, a.cols, a.temperature);
     },
   };
 }

@@ -13,6 +13,7 @@ import type {
   FloatArray,
   GemmArgs,
   ReduceOp,
+  SampleRowsArgs,
   TypedArrayOf,
   UnaryOp,
 } from "./backend.js";
@@ -291,6 +292,9 @@ function makeArray<D extends DType>(dtype: D, n: number): TypedArrayOf<D> {
   return new Float32Array(n) as TypedArrayOf<D>;
 }
 
+/** sampleRows' tempered weights of one row (grown to the widest row seen). */
+let sampleWeights = new Float64Array(0);
+
 export const referenceBackend: Backend = {
   name: "reference",
   threads: 1,
@@ -526,6 +530,44 @@ export const referenceBackend: Backend = {
 
   attention,
   attentionBackward,
+
+  sampleRows(a: SampleRowsArgs): void {
+    const { logits, cols, temperature } = a;
+    const sampling = temperature > 0;
+    if (sampling && sampleWeights.length < cols) sampleWeights = new Float64Array(cols);
+    const weights = sampleWeights;
+    for (let r = 0; r < a.rows; r++) {
+      const base = r * cols;
+      let max = -Infinity;
+      for (let c = 0; c < cols; c++) if (logits[base + c] > max) max = logits[base + c];
+      let sum = 0;
+      for (let c = 0; c < cols; c++) sum += Math.exp(logits[base + c] - max);
+      a.lse[r] = max + Math.log(sum);
+      if (!sampling) {
+        let best = 0;
+        for (let c = 1; c < cols; c++) if (logits[base + c] > logits[base + best]) best = c;
+        a.tokens[r] = best;
+        continue;
+      }
+      // fround(x / t) is monotone in x, so the tempered maximum is the tempered max
+      const temperedMax = Math.fround(max / temperature);
+      let total = 0;
+      for (let c = 0; c < cols; c++) {
+        weights[c] = Math.exp(Math.fround(logits[base + c] / temperature) - temperedMax);
+        total += weights[c];
+      }
+      let left = a.uniforms[r] * total;
+      let token = cols - 1;
+      for (let c = 0; c < cols; c++) {
+        left -= weights[c];
+        if (left <= 0) {
+          token = c;
+          break;
+        }
+      }
+      a.tokens[r] = token;
+    }
+  },
 
   adamw(a: AdamWArgs, n: number): void {
     const bc1 = 1 - a.beta1 ** a.step;

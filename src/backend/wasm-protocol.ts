@@ -51,6 +51,7 @@ export const KERNELS = [
   "ropeKernel",
   "attentionKernel",
   "attentionBackwardKernel",
+  "sampleRowsKernel",
 ] as const;
 
 export type KernelName = (typeof KERNELS)[number];

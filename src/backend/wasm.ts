@@ -27,6 +27,7 @@ import type {
   FloatArray,
   GemmArgs,
   ReduceOp,
+  SampleRowsArgs,
   TypedArrayOf,
   UnaryOp,
 } from "./backend.js";
@@ -1120,6 +1121,25 @@ class WasmBackend implements Backend {
         skipId,
       ]);
       this.call(K.scatterAddRowsKernel, Math.ceil(cols / 4), ids.length * 4, 16);
+    } finally {
+      if (this.staged.length > 0) this.unstage();
+    }
+  }
+
+  sampleRows(a: SampleRowsArgs): void {
+    if (a.rows <= 0 || a.cols <= 0) return;
+    try {
+      const sampling = a.temperature > 0;
+      if (sampling) this.ensureScratch(a.cols * 8);
+      this.setParams([
+        this.f32(a.logits, false),
+        sampling ? this.address(a.uniforms, false) : 0,
+        this.i32(a.tokens, true),
+        this.address(a.lse, true),
+        a.cols,
+        a.temperature,
+      ]);
+      this.call(K.sampleRowsKernel, a.rows, a.cols * (sampling ? 40 : 20));
     } finally {
       if (this.staged.length > 0) this.unstage();
     }
