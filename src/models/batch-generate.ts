@@ -11,10 +11,18 @@
 //   - cached decoding equals recomputing the whole sequence at every step (`useCache: false`).
 // Rows that finish (EOS, stop) are dropped from the batch, so the remaining rows cost no more than alone.
 
+import type { FloatArray } from "../backend/backend.js";
 import { AdaptlmError } from "../errors.js";
 import type { Tensor } from "../tensor/index.js";
 import * as T from "../tensor/index.js";
-import { type CausalLM, chooseToken, type GenerateOptions, type GenerateResult } from "./generate.js";
+import {
+  type CausalLM,
+  chooseTokens,
+  type GenerateOptions,
+  type GenerateResult,
+  lastPositionRows,
+  type StepChoices,
+} from "./generate.js";
 import type { ModelInputs } from "./model-inputs.js";
 
 export interface TokenAlternative {
@@ -76,6 +84,32 @@ export function topEntries(logprobs: Float64Array, k: number): TokenAlternative[
     if (best.length > k) best.pop();
   }
   return best;
+}
+
+/** topEntries of the log-softmax row logits[offset .. offset + n) - lse, without materialising the row. */
+function topEntriesShifted(
+  logits: FloatArray,
+  offset: number,
+  n: number,
+  lse: number,
+  k: number,
+): TokenAlternative[] {
+  const best: TokenAlternative[] = [];
+  for (let i = 0; i < n; i++) {
+    const value = logits[offset + i] - lse;
+    if (best.length === k && value <= best[k - 1].logprob) continue;
+    let at = best.length;
+    while (at > 0 && best[at - 1].logprob < value) at--;
+    best.splice(at, 0, { token: i, logprob: value });
+    if (best.length > k) best.pop();
+  }
+  return best;
+}
+
+/** One decoding step's choices for the active rows, with what the options ask to keep of the logits. */
+interface StepOutcome extends StepChoices {
+  topLogprobs: TokenAlternative[][] | null;
+  stepLogits: Float32Array[] | null;
 }
 
 interface Row {
@@ -177,65 +211,80 @@ export function* generateBatchSteps(
   if (options.maxNewTokens <= 0) return results;
   const padded = prompts.some((p) => p.length !== longest);
   const cache = useCache ? new T.KVCache(model.config.numLayers, longest + options.maxNewTokens) : null;
+  const keepLogits = options.keepLogits ?? false;
+  /** Chooses the next tokens of `active` from logits [active.length, vocab] (read before the step's scope ends). */
+  const decide = (output: Tensor, logits: FloatArray, active: readonly Row[]): StepOutcome => {
+    const vocab = output.shape[2];
+    const rngs = active.map((row) => row.rng);
+    const choices = chooseTokens(output.backend, logits, vocab, sampling, rngs);
+    return {
+      ...choices,
+      topLogprobs:
+        topK > 0
+          ? active.map((_, r) => topEntriesShifted(logits, r * vocab, vocab, choices.lse[r], topK))
+          : null,
+      stepLogits: keepLogits
+        ? active.map((_, r) => Float32Array.from(logits.subarray(r * vocab, (r + 1) * vocab)))
+        : null,
+    };
+  };
   try {
     // Prefill: one row per prompt; then every prompt's rows are repeated for its samples.
     let active: Row[] = rows;
-    let logits = T.scope(() =>
+    let outcome = T.scope(() =>
       T.noGrad(() => {
         const inputs = batchInputs(paddedPrompts, promptMasks, padded, cache);
-        return lastRows(model.forward({ ...inputs, logitsToKeep: 1 }));
+        const output = model.forward({ ...inputs, logitsToKeep: 1 });
+        const logits = lastPositionRows(output);
+        return decide(output, n > 1 ? repeatRows(logits, output.shape[2], rows) : logits, active);
       }),
     );
-    if (n > 1) {
-      const expanded = rows.map((row) => row.prompt);
-      logits = expanded.map((p) => logits[p]);
-      cache?.selectRows(expanded);
-    }
+    if (n > 1) cache?.selectRows(rows.map((row) => row.prompt));
     for (let step = 0; ; step++) {
-      const finished: boolean[] = active.map((row, r) => {
-        const rowLogits = logits[r];
-        const token = chooseToken(rowLogits, sampling, row.rng);
-        const logprobs = logSoftmaxRow(rowLogits);
+      const keep: number[] = [];
+      for (let r = 0; r < active.length; r++) {
+        const row = active[r];
+        const token = outcome.tokens[r];
+        const logprob = outcome.logprobs[r];
         const { result } = row;
         result.tokens.push(token);
-        result.logprobs.push(logprobs[token]);
-        if (topK > 0) result.topLogprobs.push(topEntries(logprobs, topK));
-        if (options.keepLogits) result.stepLogits.push(rowLogits);
+        result.logprobs.push(logprob);
+        if (outcome.topLogprobs) result.topLogprobs.push(outcome.topLogprobs[r]);
+        if (outcome.stepLogits) result.stepLogits.push(outcome.stepLogits[r]);
         options.onToken?.({
           prompt: row.prompt,
           sample: row.sample,
           token,
-          logprob: logprobs[token],
+          logprob,
           step: result.tokens.length,
         });
         if (options.eosTokenIds?.includes(token)) {
           result.finishReason = "eos";
-          return true;
-        }
-        if (options.shouldStop?.(row.prompt, row.sample, result.tokens)) {
+        } else if (options.shouldStop?.(row.prompt, row.sample, result.tokens)) {
           result.finishReason = "stop";
-          return true;
+        } else if (step + 1 < options.maxNewTokens) {
+          keep.push(r);
         }
-        return step + 1 >= options.maxNewTokens;
-      });
-      const keep = finished.flatMap((done, r) => (done ? [] : [r]));
+      }
       if (keep.length === 0) break;
       yield;
       if (keep.length < active.length) {
         cache?.selectRows(keep);
         active = keep.map((r) => active[r]);
       }
-      logits = T.scope(() =>
+      const stepRows = active;
+      outcome = T.scope(() =>
         T.noGrad(() => {
           const inputs = cache
-            ? decodeInputs(active, promptMasks, padded, cache)
+            ? decodeInputs(stepRows, promptMasks, padded, cache)
             : batchInputs(
-                active.map((row) => [...paddedPrompts[row.prompt], ...row.result.tokens]),
-                active.map((row) => [...promptMasks[row.prompt], ...row.result.tokens.map(() => 1)]),
+                stepRows.map((row) => [...paddedPrompts[row.prompt], ...row.result.tokens]),
+                stepRows.map((row) => [...promptMasks[row.prompt], ...row.result.tokens.map(() => 1)]),
                 padded,
                 null,
               );
-          return lastRows(model.forward({ ...inputs, logitsToKeep: 1 }));
+          const output = model.forward({ ...inputs, logitsToKeep: 1 });
+          return decide(output, lastPositionRows(output), stepRows);
         }),
       );
       for (const row of active) row.nextPosition++;
@@ -244,6 +293,15 @@ export function* generateBatchSteps(
     cache?.dispose();
   }
   return results;
+}
+
+/** Logits [prompts, vocab] repeated to one row per generation row (row i takes its prompt's row). */
+function repeatRows(logits: FloatArray, vocab: number, rows: readonly Row[]): Float32Array {
+  const out = new Float32Array(rows.length * vocab);
+  rows.forEach((row, i) => {
+    out.set(logits.subarray(row.prompt * vocab, (row.prompt + 1) * vocab), i * vocab);
+  });
+  return out;
 }
 
 /** Inputs for full sequences (prefill, or the uncached path): ids, mask (when padded) and position ids. */
@@ -298,14 +356,4 @@ function decodeInputs(
     );
   }
   return inputs;
-}
-
-/** The last position's logits of every row of a [batch, seq, vocab] output, as fresh arrays. */
-function lastRows(logits: Tensor): Float32Array[] {
-  const [batch, seq, vocab] = logits.shape;
-  const data = logits.data;
-  return Array.from({ length: batch }, (_, b) => {
-    const start = (b * seq + seq - 1) * vocab;
-    return Float32Array.from(data.subarray(start, start + vocab));
-  });
 }

@@ -1,6 +1,7 @@
 // Autoregressive generation for causal LMs: greedy or sampled (temperature, top-k, top-p, seeded), with a
 // KV cache so each new token costs one position's forward pass instead of the whole sequence.
 
+import type { Backend, FloatArray } from "../backend/backend.js";
 import { AdaptlmError } from "../errors.js";
 import type { Tensor } from "../tensor/index.js";
 import * as T from "../tensor/index.js";
@@ -53,7 +54,10 @@ function logSoftmaxRow(logits: Float32Array): Float64Array {
   return out;
 }
 
-/** Picks the next token from one row of logits. */
+/**
+ * Picks the next token from one row of logits, in JavaScript: the definition chooseTokens' kernel follows
+ * (which it uses itself only for top-k / top-p).
+ */
 export function chooseToken(logits: Float32Array, options: GenerateOptions, rng: T.Rng): number {
   const temperature = options.temperature ?? 0;
   const n = logits.length;
@@ -105,10 +109,71 @@ export function chooseToken(logits: Float32Array, options: GenerateOptions, rng:
   return order[order.length - 1] as number;
 }
 
-/** The last position's logits of a [1, seq, vocab] output, as a fresh array. */
-function lastLogits(logits: Tensor): Float32Array {
-  const [, seq, vocab] = logits.shape;
-  return Float32Array.from(logits.data.subarray((seq - 1) * vocab, seq * vocab));
+/** The next token of every row of a decoding step, and its log-probability. */
+export interface StepChoices {
+  tokens: Int32Array;
+  /** log p(token) under the unmodified distribution (temperature 1, no truncation), in float64. */
+  logprobs: Float64Array;
+  /** logsumexp of each row's logits: log p(i) = logits[i] - lse (top logprobs). */
+  lse: Float64Array;
+}
+
+/**
+ * The last position's logits of every row of a [rows, seq, vocab] output as one [rows, vocab] array: a view of
+ * the tensor's data when seq is 1 (logitsToKeep), valid while the tensor lives; else a copy.
+ */
+export function lastPositionRows(logits: Tensor): FloatArray {
+  const [rows, seq, vocab] = logits.shape;
+  const data = logits.data as FloatArray;
+  if (seq === 1) return data.subarray(0, rows * vocab);
+  const out = data instanceof Float64Array ? new Float64Array(rows * vocab) : new Float32Array(rows * vocab);
+  for (let r = 0; r < rows; r++) {
+    const start = (r * seq + seq - 1) * vocab;
+    out.set(data.subarray(start, start + vocab), r * vocab);
+  }
+  return out;
+}
+
+/**
+ * Chooses the next token of every row of logits [rows, vocab] as chooseToken would row by row with rngs[r],
+ * in one backend kernel over the whole batch (sampleRows: logsumexp, then argmax or a temperature draw by
+ * inverse CDF), plus each chosen token's logprob. Sampling draws rngs[r].next() once per row, greedy draws
+ * nothing: the random stream is chooseToken's, so a seed gives the same tokens. Top-k / top-p still sort in
+ * JavaScript (chooseToken) and take only the logsumexp from the kernel.
+ */
+export function chooseTokens(
+  backend: Backend,
+  logits: FloatArray,
+  vocab: number,
+  options: GenerateOptions,
+  rngs: readonly T.Rng[],
+): StepChoices {
+  const rows = rngs.length;
+  const temperature = options.temperature ?? 0;
+  const truncated = (options.topK ?? 0) > 0 || (options.topP ?? 1) < 1;
+  const drawInKernel = temperature > 0 && !truncated;
+  const uniforms = new Float64Array(drawInKernel ? rows : 0);
+  if (drawInKernel) for (let r = 0; r < rows; r++) uniforms[r] = rngs[r].next();
+  const tokens = new Int32Array(rows);
+  const lse = new Float64Array(rows);
+  backend.sampleRows({
+    logits,
+    rows,
+    cols: vocab,
+    temperature: drawInKernel ? temperature : 0,
+    uniforms,
+    tokens,
+    lse,
+  });
+  if (temperature > 0 && truncated) {
+    for (let r = 0; r < rows; r++) {
+      const row = logits.subarray(r * vocab, (r + 1) * vocab) as Float32Array;
+      tokens[r] = chooseToken(row, options, rngs[r]);
+    }
+  }
+  const logprobs = new Float64Array(rows);
+  for (let r = 0; r < rows; r++) logprobs[r] = logits[r * vocab + tokens[r]] - lse[r];
+  return { tokens, logprobs, lse };
 }
 
 /** Generates up to maxNewTokens after promptIds (batch of one). */
@@ -125,7 +190,7 @@ export function generate(
       `prompt (${promptIds.length} tokens) + maxNewTokens (${options.maxNewTokens}) exceeds the model's ${model.config.maxPositions} positions`,
     );
   }
-  const rng = new T.Rng(options.seed ?? 0);
+  const rngs = [new T.Rng(options.seed ?? 0)];
   const useCache = options.useCache ?? true;
   const cache = useCache
     ? new T.KVCache(model.config.numLayers, promptIds.length + options.maxNewTokens)
@@ -135,20 +200,25 @@ export function generate(
   try {
     let pending = [...promptIds];
     for (let step = 0; step < options.maxNewTokens; step++) {
-      const logits = T.scope(() =>
+      const { token, logprob, logits } = T.scope(() =>
         T.noGrad(() => {
           const ids = useCache ? pending : sequence;
           const inputIds = T.tensor(ids, [1, ids.length], "int32");
-          return lastLogits(
-            model.forward(cache ? { inputIds, cache, logitsToKeep: 1 } : { inputIds, logitsToKeep: 1 }),
+          const output = model.forward(
+            cache ? { inputIds, cache, logitsToKeep: 1 } : { inputIds, logitsToKeep: 1 },
           );
+          const rowLogits = lastPositionRows(output);
+          const choice = chooseTokens(output.backend, rowLogits, output.shape[2], options, rngs);
+          return {
+            token: choice.tokens[0],
+            logprob: choice.logprobs[0],
+            logits: options.keepLogits ? Float32Array.from(rowLogits) : null,
+          };
         }),
       );
-      const token = chooseToken(logits, options, rng);
-      const logprob = logSoftmaxRow(logits)[token];
       result.tokens.push(token);
       result.logprobs.push(logprob);
-      if (options.keepLogits) result.stepLogits.push(logits);
+      if (logits) result.stepLogits.push(logits);
       options.onToken?.(token, logprob);
       sequence.push(token);
       pending = [token];
