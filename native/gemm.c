@@ -234,6 +234,84 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(long kc, const float
   }
 }
 
+/* The same 6 x 16 tile read straight from unpacked operands: row r of A at step p is
+   A0 + r*arow + p*astep bytes (rows 3..5 from A3 = A0 + 3*arow), the 16 B values of step p at B + p*bstep.
+   A row-major A (arow = lda*4, astep = 4) or a transposed one (arow = 4, astep = lda*4) needs no packing:
+   for the skinny products of small models (k or n of 64) packing A cost about half the multiply. Packed panels are the case arow = 4, astep = 24, bstep = 64. Every row and column of the tile
+   is read: the caller packs partial edge panels (zero-padded) instead. */
+__attribute__((target("avx2,fma"))) static void kernel_avx2_strided(long kc, const float *A, long arow,
+                                                                    long astep, const float *B, long bstep,
+                                                                    float *C, long ldc, float beta, int mr,
+                                                                    int nr) {
+  float tile[A2_MR * A2_NR] __attribute__((aligned(32)));
+  const float *A3 = (const float *)((const char *)A + 3 * arow);
+  long k = kc;
+  __asm__ __volatile__(
+      "vxorps %%ymm0, %%ymm0, %%ymm0\n\t"
+      "vxorps %%ymm1, %%ymm1, %%ymm1\n\t"
+      "vxorps %%ymm2, %%ymm2, %%ymm2\n\t"
+      "vxorps %%ymm3, %%ymm3, %%ymm3\n\t"
+      "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"
+      "vxorps %%ymm5, %%ymm5, %%ymm5\n\t"
+      "vxorps %%ymm6, %%ymm6, %%ymm6\n\t"
+      "vxorps %%ymm7, %%ymm7, %%ymm7\n\t"
+      "vxorps %%ymm8, %%ymm8, %%ymm8\n\t"
+      "vxorps %%ymm9, %%ymm9, %%ymm9\n\t"
+      "vxorps %%ymm10, %%ymm10, %%ymm10\n\t"
+      "vxorps %%ymm11, %%ymm11, %%ymm11\n\t"
+      "testq %[k], %[k]\n\t"
+      "jz 2f\n\t"
+      "1:\n\t"
+      "vmovups 0(%[B]), %%ymm12\n\t"
+      "vmovups 32(%[B]), %%ymm13\n\t"
+      "vbroadcastss (%[A]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm0\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm1\n\t"
+      "vbroadcastss (%[A],%[L],1), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm2\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm3\n\t"
+      "vbroadcastss (%[A],%[L],2), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm4\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm5\n\t"
+      "vbroadcastss (%[A3]), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm6\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm7\n\t"
+      "vbroadcastss (%[A3],%[L],1), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm8\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm9\n\t"
+      "vbroadcastss (%[A3],%[L],2), %%ymm14\n\t"
+      "vfmadd231ps %%ymm12, %%ymm14, %%ymm10\n\t"
+      "vfmadd231ps %%ymm13, %%ymm14, %%ymm11\n\t"
+      "addq %[S], %[A]\n\t"
+      "addq %[S], %[A3]\n\t"
+      "addq %[BS], %[B]\n\t"
+      "decq %[k]\n\t"
+      "jnz 1b\n\t"
+      "2:\n\t"
+      "vmovaps %%ymm0, 0(%[T])\n\t"
+      "vmovaps %%ymm1, 32(%[T])\n\t"
+      "vmovaps %%ymm2, 64(%[T])\n\t"
+      "vmovaps %%ymm3, 96(%[T])\n\t"
+      "vmovaps %%ymm4, 128(%[T])\n\t"
+      "vmovaps %%ymm5, 160(%[T])\n\t"
+      "vmovaps %%ymm6, 192(%[T])\n\t"
+      "vmovaps %%ymm7, 224(%[T])\n\t"
+      "vmovaps %%ymm8, 256(%[T])\n\t"
+      "vmovaps %%ymm9, 288(%[T])\n\t"
+      "vmovaps %%ymm10, 320(%[T])\n\t"
+      "vmovaps %%ymm11, 352(%[T])\n\t"
+      : [A] "+r"(A), [A3] "+r"(A3), [B] "+r"(B), [k] "+r"(k)
+      : [T] "r"(tile), [L] "r"(arow), [S] "r"(astep), [BS] "r"(bstep)
+      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+        "xmm10", "xmm11", "xmm12", "xmm13", "xmm14");
+  if (mr == A2_MR && nr == A2_NR) {
+    for (int i = 0; i < A2_MR; i++)
+      store_row_avx2(C + i * ldc, _mm256_load_ps(tile + 16 * i), _mm256_load_ps(tile + 16 * i + 8), beta);
+  } else {
+    store_tile(tile, A2_NR, C, ldc, beta, mr, nr);
+  }
+}
+
 /* ---------- AVX-512: 14 x 32 (28 accumulators, 2 B vectors, broadcasts folded into the FMAs) ---------- */
 #define A5_MR 14
 #define A5_NR 32
@@ -550,6 +628,48 @@ static void gemm_unpacked(int m, int n, int k, float alpha, const float *a, long
   }
 }
 
+#if ADAPTLM_X86
+/* The blocked loops of gemm_serial with kernel_avx2_strided: A is read in place when row-major or
+   transposed (csa or rsa 1); B and the partial edge panel of A are packed as usual. alpha is 1. */
+static void gemm_strided(int m, int n, int k, const float *a, long rsa, long csa, const float *b, long rsb,
+                         long csb, float beta, float *c, long ldc, int KC, int MC, int NC, float *bpack,
+                         float *apack) {
+  const int MR = A2_MR, NR = A2_NR;
+  /* B stays packed: it is reused by every row panel, and a row-major B read in place walks a power-of-2
+     row stride (L1 set conflicts) that measured slower than packing it. */
+  const int direct_a = csa == 1 || rsa == 1;
+  const long bstep = NR * (long)sizeof(float);
+  for (int jc = 0; jc < n; jc += NC) {
+    int nc = n - jc < NC ? n - jc : NC;
+    for (int pc = 0; pc < k; pc += KC) {
+      int kc = k - pc < KC ? k - pc : KC;
+      float beta_block = pc == 0 ? beta : 1.0f;
+      pack_b(kc, nc, b + (long)pc * rsb + (long)jc * csb, rsb, csb, NR, bpack);
+      for (int ic = 0; ic < m; ic += MC) {
+        int mc = m - ic < MC ? m - ic : MC;
+        const float *ablock = a + (long)ic * rsa + (long)pc * csa;
+        int mfull = direct_a ? (mc / MR) * MR : 0; /* rows read in place */
+        if (mfull < mc) pack_a(mc - mfull, kc, ablock + (long)mfull * rsa, rsa, csa, 1.0f, MR, apack);
+        for (int jr = 0; jr < nc; jr += NR) {
+          int nr = nc - jr < NR ? nc - jr : NR;
+          const float *bp = bpack + (long)jr * kc;
+          for (int ir = 0; ir < mc; ir += MR) {
+            int mr = mc - ir < MR ? mc - ir : MR;
+            float *cp = c + (long)(ic + ir) * ldc + jc + jr;
+            if (ir < mfull)
+              kernel_avx2_strided(kc, ablock + (long)ir * rsa, rsa * (long)sizeof(float),
+                                  csa * (long)sizeof(float), bp, bstep, cp, ldc, beta_block, mr, nr);
+            else
+              kernel_avx2_strided(kc, apack + (long)(ir - mfull) * kc, sizeof(float), MR * (long)sizeof(float),
+                                  bp, bstep, cp, ldc, beta_block, mr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+#endif
+
 void gemm_serial(int thread, int m, int n, int k, float alpha, const float *a, long rsa, long csa,
                  const float *b, long rsb, long csb, float beta, float *c, long ldc) {
   if (m <= 0 || n <= 0) return;
@@ -581,6 +701,13 @@ void gemm_serial(int thread, int m, int n, int k, float alpha, const float *a, l
     gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
     return;
   }
+#if ADAPTLM_X86
+  /* Unpacked operands where the AVX2 kernel can read them in place (alpha is applied when packing). */
+  if (cfg->kernel == kernel_avx2 && alpha == 1.0f && (csa == 1 || rsa == 1)) {
+    gemm_strided(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc, KC, MC, NC, bpack, apack);
+    return;
+  }
+#endif
   for (int jc = 0; jc < n; jc += NC) {
     int nc = n - jc < NC ? n - jc : NC;
     for (int pc = 0; pc < k; pc += KC) {
