@@ -320,53 +320,64 @@ export function gemmTiles(params: usize, begin: i32, end: i32, scratch: usize): 
   const packedB = packedA + <usize>(MAX_TILE_M * MAX_KC) * 4;
   const edge = packedB + <usize>(MAX_KC * MAX_TILE_N) * 4;
 
-  for (let item = begin; item < end; item++) {
-    const bi = item / (tilesM * tilesN);
-    const rem = item - bi * tilesM * tilesN;
-    const ti = rem / tilesN;
-    const tj = rem - ti * tilesN;
-    const i0 = ti * tileM;
-    const j0 = tj * tileN;
-    const mi = min(tileM, m - i0);
-    const nj = min(tileN, n - j0);
-    const a = aBase + <usize>bi * strideA + <usize>i0 * aRow;
-    const b = bBase + <usize>bi * strideB + <usize>j0 * bCol;
-    const c = cBase + <usize>bi * strideC + <usize>i0 * ldc + (<usize>j0 << 2);
+  // Items are ordered (batch, tile row, tile column). The tiles of [begin, end) that share a tile column are
+  // visited together, so each k slice of that column's B is packed once for all of them rather than once per
+  // tile (a single-thread call covers every tile: B is then packed exactly once).
+  const perBatch = tilesM * tilesN;
+  for (let bi = begin / perBatch; bi * perBatch < end; bi++) {
+    const lo = max(begin - bi * perBatch, 0);
+    const hi = min(end - bi * perBatch, perBatch);
+    for (let tj = 0; tj < tilesN; tj++) {
+      // tile rows ti with lo <= ti * tilesN + tj < hi
+      const tiFirst = lo <= tj ? 0 : (lo - tj + tilesN - 1) / tilesN;
+      const tiLast = hi - 1 < tj ? -1 : (hi - 1 - tj) / tilesN;
+      if (tiFirst > tiLast) continue;
+      const j0 = tj * tileN;
+      const nj = min(tileN, n - j0);
+      const b = bBase + <usize>bi * strideB + <usize>j0 * bCol;
+      const cColumn = cBase + <usize>bi * strideC + (<usize>j0 << 2);
 
-    if (k == 0) {
-      for (let i = 0; i < mi; i++) {
-        const row = c + <usize>i * ldc;
-        for (let j = 0; j < nj; j++) {
-          const q = row + (<usize>j << 2);
-          store<f32>(q, beta == 0 ? 0 : beta * load<f32>(q));
-        }
-      }
-      continue;
-    }
-
-    for (let p0 = 0; p0 < k; p0 += KC) {
-      const kc = min(KC, k - p0);
-      const betaNow: f32 = p0 == 0 ? beta : 1;
-      packB(b + <usize>p0 * bK, bK, bCol, kc, nj, packedB);
-      if (bCol == 4) packBRows(b + <usize>p0 * bK, bK, kc, nj, packedB);
-      packA(a + <usize>p0 * aK, aRow, aK, mi, kc, alpha, packedA);
-      if (aRow == 4) packATransposed(a + <usize>p0 * aK, aK, mi, kc, alpha, packedA);
-      if (aOuter) {
-        for (let i = 0; i < mi; i += MR) {
-          const rows = min(MR, mi - i);
-          const ap = packedA + <usize>(i * kc) * 4;
-          for (let j = 0; j < nj; j += NR) {
-            const cols = min(NR, nj - j);
-            block(ap, packedB + <usize>(j * kc) * 4, kc, c + <usize>i * ldc + (<usize>j << 2), ldc, betaNow, rows, cols, edge);
+      if (k == 0) {
+        for (let i = tiFirst * tileM; i < min(m, (tiLast + 1) * tileM); i++) {
+          const row = cColumn + <usize>i * ldc;
+          for (let j = 0; j < nj; j++) {
+            const q = row + (<usize>j << 2);
+            store<f32>(q, beta == 0 ? 0 : beta * load<f32>(q));
           }
         }
-      } else {
-        for (let j = 0; j < nj; j += NR) {
-          const cols = min(NR, nj - j);
-          const bp = packedB + <usize>(j * kc) * 4;
-          for (let i = 0; i < mi; i += MR) {
-            const rows = min(MR, mi - i);
-            block(packedA + <usize>(i * kc) * 4, bp, kc, c + <usize>i * ldc + (<usize>j << 2), ldc, betaNow, rows, cols, edge);
+        continue;
+      }
+
+      for (let p0 = 0; p0 < k; p0 += KC) {
+        const kc = min(KC, k - p0);
+        const betaNow: f32 = p0 == 0 ? beta : 1;
+        packB(b + <usize>p0 * bK, bK, bCol, kc, nj, packedB);
+        if (bCol == 4) packBRows(b + <usize>p0 * bK, bK, kc, nj, packedB);
+        for (let ti = tiFirst; ti <= tiLast; ti++) {
+          const i0 = ti * tileM;
+          const mi = min(tileM, m - i0);
+          const a = aBase + <usize>bi * strideA + <usize>i0 * aRow;
+          const c = cColumn + <usize>i0 * ldc;
+          packA(a + <usize>p0 * aK, aRow, aK, mi, kc, alpha, packedA);
+          if (aRow == 4) packATransposed(a + <usize>p0 * aK, aK, mi, kc, alpha, packedA);
+          if (aOuter) {
+            for (let i = 0; i < mi; i += MR) {
+              const rows = min(MR, mi - i);
+              const ap = packedA + <usize>(i * kc) * 4;
+              for (let j = 0; j < nj; j += NR) {
+                const cols = min(NR, nj - j);
+                block(ap, packedB + <usize>(j * kc) * 4, kc, c + <usize>i * ldc + (<usize>j << 2), ldc, betaNow, rows, cols, edge);
+              }
+            }
+          } else {
+            for (let j = 0; j < nj; j += NR) {
+              const cols = min(NR, nj - j);
+              const bp = packedB + <usize>(j * kc) * 4;
+              for (let i = 0; i < mi; i += MR) {
+                const rows = min(MR, mi - i);
+                block(packedA + <usize>(i * kc) * 4, bp, kc, c + <usize>i * ldc + (<usize>j << 2), ldc, betaNow, rows, cols, edge);
+              }
+            }
           }
         }
       }
