@@ -1164,8 +1164,8 @@ void k_rope(const float *x, float *out, const int32_t *positions, const double *
 /* ---------- attention ---------- */
 /* Masks (causal, key bias) and normalises one head's scores in place: probs = softmax(scores + bias). */
 MULTIVERSION
-static void attention_softmax_rows(float *p, long tq, long tk, const float *bias, int causal, long offset,
-                                   long window) {
+static void attention_softmax_rows(float *p, long tq, long tk, float scale, const float *bias, int causal,
+                                   long offset, long window) {
   for (long i = 0; i < tq; i++) {
     float *row = p + i * tk;
     long visible = tk, first = 0;
@@ -1183,7 +1183,9 @@ static void attention_softmax_rows(float *p, long tq, long tk, const float *bias
     float *seen = row + first;
     long count = visible - first;
     if (bias)
-      for (long c = 0; c < count; c++) seen[c] += bias[first + c];
+      for (long c = 0; c < count; c++) seen[c] = seen[c] * scale + bias[first + c];
+    else
+      for (long c = 0; c < count; c++) seen[c] *= scale;
     float m = vmax(seen, count);
     float inv = 1.0f / exp_shift_sum(seen, m, seen, count);
     if (!(inv < INFINITY)) {
@@ -1219,9 +1221,10 @@ static void attention_task(void *ctx, int thread, int task) {
       limit = last + 1 < 0 ? 0 : (last + 1 > tk ? tk : last + 1);
     }
     float *pr = p + i0 * tk;
-    /* scores = scale * Q K^T  [rows, limit] (the softmax masks columns from limit on) */
-    if (limit > 0) gemm_serial(thread, (int)rows, (int)limit, (int)d, a->scale, q + i0 * d, d, 1, k, 1, d, 0.0f, pr, tk);
-    attention_softmax_rows(pr, rows, tk, bias, a->causal, a->causal_offset + i0, a->window);
+    /* scores = Q K^T  [rows, limit] (the softmax scales them and masks columns from limit on); alpha 1
+       lets the GEMM read Q in place instead of packing a scaled copy */
+    if (limit > 0) gemm_serial(thread, (int)rows, (int)limit, (int)d, 1.0f, q + i0 * d, d, 1, k, 1, d, 0.0f, pr, tk);
+    attention_softmax_rows(pr, rows, tk, a->scale, bias, a->causal, a->causal_offset + i0, a->window);
     /* out = P V  [rows, d]; probabilities past limit are 0 (all keys when no key is visible: the rows are
        NaN then, as in the reference) */
     long used = limit > 0 ? limit : tk;
@@ -1240,13 +1243,15 @@ void k_attention(const attention_args *a) {
 }
 
 MULTIVERSION
-static void attention_dscores(float *ds, long ldds, const float *p, long ldp, long rows, long width) {
-  /* ds holds dP on entry; dS = P * (dP - rowsum(dP * P)) over the first `width` columns */
+static void attention_dscores(float *ds, long ldds, const float *p, long ldp, long rows, long width,
+                              float scale) {
+  /* ds holds dP on entry; scale dS = scale P * (dP - rowsum(dP * P)) over the first `width` columns (the
+     scale here lets the dQ and dK products read dS in place, alpha 1, instead of packing a scaled copy) */
   for (long i = 0; i < rows; i++) {
     float *r = ds + i * ldds;
     const float *pr = p + i * ldp;
     float dot = vdot(r, pr, width);
-    for (long c = 0; c < width; c++) r[c] = pr[c] * (r[c] - dot);
+    for (long c = 0; c < width; c++) r[c] = (pr[c] * (r[c] - dot)) * scale;
   }
 }
 
@@ -1302,11 +1307,11 @@ static void attention_backward_task(void *ctx, int thread, int task) {
       const float *pb = p + i0 * tk;
       /* dP = dOut V^T  [rows, limit] */
       gemm_serial(thread, (int)rows, (int)limit, (int)d, 1.0f, dout + i0 * d, d, 1, v, 1, d, 0.0f, ds, limit);
-      attention_dscores(ds, limit, pb, tk, rows, limit);
+      attention_dscores(ds, limit, pb, tk, rows, limit, a->scale);
       /* dQ = scale dS K  [rows, d] */
-      gemm_serial(thread, (int)rows, (int)d, (int)limit, a->scale, ds, limit, 1, k, d, 1, 0.0f, dq + i0 * d, d);
+      gemm_serial(thread, (int)rows, (int)d, (int)limit, 1.0f, ds, limit, 1, k, d, 1, 0.0f, dq + i0 * d, d);
       /* dK += scale dS^T Q  [limit, d] */
-      gemm_serial(thread, (int)limit, (int)d, (int)rows, a->scale, ds, 1, limit, q + i0 * d, d, 1, 1.0f, dk, d);
+      gemm_serial(thread, (int)limit, (int)d, (int)rows, 1.0f, ds, 1, limit, q + i0 * d, d, 1, 1.0f, dk, d);
       /* dV += P^T dOut  [limit, d] */
       gemm_serial(thread, (int)limit, (int)d, (int)rows, 1.0f, pb, 1, tk, dout + i0 * d, d, 1, 1.0f, dv, d);
     }
@@ -1365,19 +1370,14 @@ ALWAYS_INLINE v4df v4d_splat(double a) { return (v4df){a, a, a, a}; }
 
 ALWAYS_INLINE v4df v4d_select(v4di mask, v4df a, v4df b) { return (v4df)((mask & (v4di)a) | (~mask & (v4di)b)); }
 
-/* e^x in float64 for each lane, within about 1 ulp (so it agrees with JavaScript's Math.exp but for rare last-bit
-   differences): Cody-Waite reduction x = n ln2 + r with |r| <= ln2 / 2, a degree-13 Taylor polynomial (truncation
-   error below 1e-17), 2^n applied as two factors so that subnormal results round once. NaN passes through; below
-   -745.14 gives 0, above 709.78 +inf. */
-ALWAYS_INLINE v4df v4d_exp(v4df x) {
-  const double hi = 709.782712893383973096, lo = -745.133219101941108420;
-  v4di big = x > hi, small = x < lo, nan = x != x;
-  v4df xc = v4d_select(big | small | nan, v4d_splat(0.0), x);
+/* e^(n ln2 + r) = p(r) 2^n for |r| <= ln2 / 2: returns p(r) and n (as an integer in each lane). Cody-Waite
+   reduction (n * the high part of ln2 is exact) and a degree-13 Taylor polynomial (truncation error below 1e-17). */
+ALWAYS_INLINE v4df v4d_exp_reduced(v4df x, v4di *n_out) {
   const double shifter = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
-  v4df t = xc * 1.4426950408889634074 + shifter;
+  v4df t = x * 1.4426950408889634074 + shifter;
   v4df n = t - shifter;
-  v4di ni = (v4di)t - (v4di)v4d_splat(shifter);
-  v4df r = xc - n * 6.93147180369123816490e-01; /* ln2 high part: n * it is exact */
+  *n_out = (v4di)t - (v4di)v4d_splat(shifter);
+  v4df r = x - n * 6.93147180369123816490e-01;
   r = r - n * 1.90821492927058770002e-10;
   v4df p = v4d_splat(1.0 / 6227020800.0);
   p = p * r + 1.0 / 479001600.0;
@@ -1392,7 +1392,23 @@ ALWAYS_INLINE v4df v4d_exp(v4df x) {
   p = p * r + 1.0 / 6.0;
   p = p * r + 0.5;
   p = p * r + 1.0;
-  p = p * r + 1.0;
+  return p * r + 1.0;
+}
+
+/* e^x in float64 for each lane, within about 1 ulp (so it agrees with JavaScript's Math.exp but for rare last-bit
+   differences). Lanes all in [-708, 708] (every softmax term that matters) take one exact scaling by 2^n; else 2^n
+   is applied as two factors so that subnormal results round once, NaN passes through, below -745.14 gives 0 and
+   above 709.78 +inf. Both ways give the same bits where both apply. */
+ALWAYS_INLINE v4df v4d_exp(v4df x) {
+  v4di inside = (x >= -708.0) & (x <= 708.0);
+  v4di ni;
+  if (inside[0] & inside[1] & inside[2] & inside[3]) {
+    v4df p = v4d_exp_reduced(x, &ni);
+    return p * (v4df)((ni + 1023) << 52);
+  }
+  const double hi = 709.782712893383973096, lo = -745.133219101941108420;
+  v4di big = x > hi, small = x < lo, nan = x != x;
+  v4df p = v4d_exp_reduced(v4d_select(big | small | nan, v4d_splat(0.0), x), &ni);
   v4di n1 = ni >> 1, n2 = ni - n1;
   v4df result = p * (v4df)((n1 + 1023) << 52) * (v4df)((n2 + 1023) << 52);
   result = v4d_select(big, v4d_splat(INFINITY), result);
@@ -1446,26 +1462,40 @@ static void sample_rows(const sample_job *j, long r0, long r1) {
     for (int q = 0; q < 8; q++) mf = m8[q] > mf ? m8[q] : mf;
     for (; i < cols; i++) mf = x[i] > mf ? x[i] : mf;
     const double m = mf;
+    /* at temperature 1 the tempered weights are these very terms (fround(x / 1) = x): keep them */
+    double *keep = t == 1.0 ? weights : NULL;
     v4df acc0 = v4d_splat(0.0), acc1 = v4d_splat(0.0), mv = v4d_splat(m);
     for (i = 0; i + 8 <= cols; i += 8) {
-      acc0 += v4d_exp(v4d_from_floats(x + i) - mv);
-      acc1 += v4d_exp(v4d_from_floats(x + i + 4) - mv);
+      v4df e0 = v4d_exp(v4d_from_floats(x + i) - mv), e1 = v4d_exp(v4d_from_floats(x + i + 4) - mv);
+      if (keep) {
+        memcpy(keep + i, &e0, sizeof e0);
+        memcpy(keep + i + 4, &e1, sizeof e1);
+      }
+      acc0 += e0;
+      acc1 += e1;
     }
     acc0 += acc1;
     double sum = (acc0[0] + acc0[1]) + (acc0[2] + acc0[3]);
-    for (; i < cols; i++) sum += d_exp((double)x[i] - m);
+    for (; i < cols; i++) {
+      double e = d_exp((double)x[i] - m);
+      if (keep) keep[i] = e;
+      sum += e;
+    }
     j->lse[r] = m + log(sum);
     if (!sampling) {
+      /* `best = 0; if (x[c] > x[best]) best = c`: the first index of the NaN-skipping max, 0 when x[0] is NaN */
       long best = 0;
-      for (long c = 1; c < cols; c++)
-        if (x[c] > x[best]) best = c;
+      if (x[0] == x[0])
+        while (best < cols - 1 && x[best] != mf) best++;
       j->tokens[r] = (int32_t)best;
       continue;
     }
     const double tmax = (double)(float)(m / t);
     const v4df tv = v4d_splat(t), tmaxv = v4d_splat(tmax);
     double total = 0;
-    if (weights) {
+    if (keep) {
+      total = sum;
+    } else if (weights) {
       v4df acc = v4d_splat(0.0);
       for (i = 0; i + 4 <= cols; i += 4) {
         v4df e = v4d_exp(v4d_tempered(x + i, tv) - tmaxv);
