@@ -15,14 +15,17 @@ const PROMPT =
   "Q: Mia has 34 stickers and buys 27 more. How many stickers does Mia have now?\nA: Let's think step by step.";
 const MAX_TOKENS = 48;
 
-async function bestOf(runs: number, fn: () => Promise<void>): Promise<number> {
-  let best = Number.POSITIVE_INFINITY;
-  for (let i = 0; i < runs; i++) {
-    const start = performance.now();
-    await fn();
-    best = Math.min(best, performance.now() - start);
-  }
-  return best;
+/** Milliseconds one call of fn takes. */
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function percentile(sorted: readonly number[], q: number): number {
@@ -33,19 +36,28 @@ async function selfConsistency(context: BenchContext): Promise<void> {
   const lm = new LocalLanguageModel(loadLocalModel(MODEL), { name: "lab-decoder-s" });
   const request = { prompt: PROMPT, maxTokens: MAX_TOKENS, temperature: 0.7, seed: 1 };
   await lm.generate({ ...request, n: 2 }); // warm-up
-  const runs = context.quick ? 1 : 3;
-  const single = await bestOf(runs, async () => {
-    await lm.generate({ ...request, n: 1 });
-  });
+  // Single and N-path runs alternate, so that load from other processes on a shared machine weighs on both.
+  const runs = context.quick ? 1 : 5;
   const samples = 20;
-  const many = await bestOf(runs, async () => {
-    await lm.generate({ ...request, n: samples });
-  });
+  const single: number[] = [];
+  const many: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    single.push(await timed(() => lm.generate({ ...request, n: 1 })));
+    many.push(await timed(() => lm.generate({ ...request, n: samples })));
+  }
+  const best = Math.min(...many);
+  const bestSingle = Math.min(...single);
   context.row({
     name: `self-consistency ${samples} paths vs 1 (lab-decoder-s, ${MAX_TOKENS} new tokens)`,
-    ours_ms: many,
-    ref_ms: single,
-    detail: { cost_vs_single: many / single, target: "<= 4x" },
+    ours_ms: best,
+    ref_ms: bestSingle,
+    detail: {
+      cost_vs_single: best / bestSingle,
+      median_ms: median(many),
+      median_single_ms: median(single),
+      median_cost_vs_single: median(many) / median(single),
+      target: "<= 4x",
+    },
   });
 }
 
