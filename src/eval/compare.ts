@@ -26,6 +26,7 @@ import {
 } from "./compare/report.js";
 import { parseMethods, parseStrategies } from "./compare/row-specs.js";
 import { runSpecialistRow } from "./compare/specialist.js";
+import { resolveStored, splitsFingerprint, storedPath } from "./compare/stored-paths.js";
 import { loadTaskSplits } from "./compare/task-splits.js";
 
 export { DEFAULT_INSTRUCTION, ROW_USAGE_FILE, type RowUsage } from "./compare/generalist.js";
@@ -95,14 +96,28 @@ function checkPositiveInteger(name: string, value: number | undefined): void {
 }
 
 /** What differs between a recorded setup and this one (an encoder or lm recorded as null may be added). */
-function setupDifferences(before: CompareSetup, now: CompareSetup): string[] {
+/**
+ * What differs between the recorded setup and this run's. Paths are compared as locations (relative ones
+ * from the comparison folder); the task also matches by the split files it produced, so a moved task (or a
+ * folder moved together with the task inside it) still resumes. Older setups, without `data`, compare by path.
+ */
+function setupDifferences(runDir: string, before: CompareSetup, now: CompareSetup): string[] {
   const out: string[] = [];
+  const located = (setup: CompareSetup): CompareSetup => ({
+    ...setup,
+    task: resolveStored(runDir, setup.task),
+    ...(setup.encoder
+      ? { encoder: { ...setup.encoder, folder: resolveStored(runDir, setup.encoder.folder) } }
+      : {}),
+  });
+  const a = located(before);
+  const b = located(now);
   for (const key of Object.keys(now) as Array<keyof CompareSetup>) {
-    const a = before[key];
-    const b = now[key];
-    if ((key === "encoder" || key === "lm") && (a === null || b === null)) continue;
-    if (JSON.stringify(a) !== JSON.stringify(b))
-      out.push(`${key}: recorded ${JSON.stringify(a)}, now ${JSON.stringify(b)}`);
+    if ((key === "encoder" || key === "lm") && (a[key] === null || b[key] === null)) continue;
+    if (key === "data" && before.data === undefined) continue;
+    if (key === "task" && before.data !== undefined && before.data === now.data) continue;
+    if (JSON.stringify(a[key]) !== JSON.stringify(b[key]))
+      out.push(`${key}: recorded ${JSON.stringify(a[key])}, now ${JSON.stringify(b[key])}`);
   }
   return out;
 }
@@ -174,7 +189,8 @@ export async function runComparison(options: CompareOptions): Promise<CompareRep
   const batchSize = options.batchSize ?? 16;
   const bootstrap = { samples: options.bootstrapSamples ?? 1000, level: 0.95, seed };
   const setup: CompareSetup = {
-    task: resolve(options.task),
+    task: storedPath(runDir, options.task),
+    data: splitsFingerprint(splits.files),
     split: splits.split,
     fields: { text: textField, label: labelField },
     trainExamples: splits.train.length,
@@ -184,7 +200,7 @@ export async function runComparison(options: CompareOptions): Promise<CompareRep
     seed,
     encoder: options.encoder
       ? {
-          folder: resolve(options.encoder),
+          folder: storedPath(runDir, options.encoder),
           maxSteps: options.maxSteps ?? null,
           epochs: options.epochs ?? null,
           batchSize,
@@ -204,7 +220,7 @@ export async function runComparison(options: CompareOptions): Promise<CompareRep
     bootstrap,
   };
   if (previous) {
-    const differences = setupDifferences(previous.setup, setup);
+    const differences = setupDifferences(runDir, previous.setup, setup);
     if (differences.length > 0)
       throw new CompareError(
         "COMPARE_SETUP_MISMATCH",

@@ -4,7 +4,7 @@
 // finished rows without recomputing them, and typed errors.
 
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import type { AdaptlmError } from "../../src/errors.js";
@@ -15,7 +15,7 @@ import {
   readCompareReport,
   runComparison,
 } from "../../src/eval/compare.js";
-import type { ExampleRecord } from "../../src/eval/results-store.js";
+import type { ExampleRecord, RunSetup } from "../../src/eval/results-store.js";
 import { makeTempDir } from "../io/temp-dir.js";
 import { ScriptedLanguageModel } from "../lm/scripted-language-model.js";
 import { writeTinyBertFolder } from "../models/model-fixtures.js";
@@ -461,5 +461,103 @@ describe("runComparison", () => {
     assert.equal(report.setup.encoder?.maxLength, 64);
     // Prompt tuning reads at most 64 - 20 input tokens plus its 20 virtual tokens.
     assert.ok((report.rows[0]?.tokensPerExample as number) <= 64);
+  });
+
+  test("a moved folder resumes: paths are recorded relative to it, old absolute ones are still read", async () => {
+    const options = { ...common, strategies: ["few-shot:2"] };
+    const base = makeTempDir("compare-move");
+    const folder = (...parts: string[]) => {
+      const path = join(base, ...parts);
+      mkdirSync(path, { recursive: true });
+      return path;
+    };
+    const whole = await runComparison({
+      ...options,
+      task: taskDir,
+      lm: scriptedLm(),
+      outputDir: join(folder("whole"), "run"),
+    });
+    // interrupted after 5 of 20 examples (2 score calls each), then moved one level deeper elsewhere
+    const first = join(folder("a"), "run");
+    await assert.rejects(runComparison({ ...options, task: taskDir, lm: scriptedLm(10), outputDir: first }));
+    const setup = readCompareReport(first)?.setup;
+    // the task lies outside the folder and does not move with it: recorded where it is
+    assert.equal(setup?.task, taskDir);
+    const runFile = join(first, "prompt", "few-shot-2", "run.json");
+    const run = JSON.parse(readFileSync(runFile, "utf8")) as RunSetup;
+    assert.equal(run.taskFile, "data/test.jsonl");
+    assert.equal(run.options.demonstrationPool, "data/train.jsonl");
+
+    const moved = join(folder("b", "deeper"), "run");
+    renameSync(first, moved);
+    const lm = scriptedLm();
+    const report = await runComparison({ ...options, task: taskDir, lm, outputDir: moved, resume: true });
+    assert.equal(lm.calls.length, 30, "only the 15 unanswered examples are asked");
+    assert.deepEqual(report.rows[0]?.examples, whole.rows[0]?.examples);
+
+    // a folder written with absolute paths (before this change), moved: rewrite its files as they were
+    const legacy = join(folder("c"), "run");
+    await assert.rejects(runComparison({ ...options, task: taskDir, lm: scriptedLm(10), outputDir: legacy }));
+    const compareFile = join(legacy, "compare.json");
+    const old = JSON.parse(readFileSync(compareFile, "utf8")) as CompareReport;
+    const { data: _data, ...oldSetup } = old.setup;
+    writeFileSync(compareFile, JSON.stringify({ ...old, setup: { ...oldSetup, task: taskDir } }));
+    const legacyRun = join(legacy, "prompt", "few-shot-2", "run.json");
+    const oldRun = JSON.parse(readFileSync(legacyRun, "utf8")) as RunSetup;
+    const absolute = (file: string) => join(legacy, file);
+    writeFileSync(
+      legacyRun,
+      JSON.stringify({
+        ...oldRun,
+        taskFile: absolute("data/test.jsonl"),
+        options: { ...oldRun.options, demonstrationPool: absolute("data/train.jsonl") },
+      }),
+    );
+    const legacyMoved = join(folder("d"), "run");
+    renameSync(legacy, legacyMoved);
+    const legacyLm = scriptedLm();
+    const resumed = await runComparison({
+      ...options,
+      task: taskDir,
+      lm: legacyLm,
+      outputDir: legacyMoved,
+      resume: true,
+    });
+    assert.equal(legacyLm.calls.length, 30);
+    assert.deepEqual(resumed.rows[0]?.examples, whole.rows[0]?.examples);
+    assert.match(
+      readCompareReport(legacyMoved)?.setup.data ?? "",
+      /^sha256:/,
+      "the task's data is recorded now",
+    );
+
+    // the task is known by its data: a moved copy resumes, other data does not; a task inside the folder is
+    // recorded relative to it and moves with it
+    const inside = folder("e", "run");
+    const insideTask = join(inside, "task");
+    mkdirSync(insideTask);
+    writeTask(insideTask, 24, 20);
+    await runComparison({ ...options, task: insideTask, lm: scriptedLm(), outputDir: inside });
+    assert.equal(readCompareReport(inside)?.setup.task, "task");
+    const insideMoved = join(folder("f"), "run");
+    renameSync(inside, insideMoved);
+    const insideLm = scriptedLm();
+    await runComparison({
+      ...options,
+      task: join(insideMoved, "task"),
+      lm: insideLm,
+      outputDir: insideMoved,
+      resume: true,
+    });
+    assert.equal(insideLm.calls.length, 0, "the finished row is reused");
+    const copy = folder("task-copy");
+    writeTask(copy, 24, 20);
+    await runComparison({ ...options, task: copy, lm: scriptedLm(), outputDir: moved, resume: true });
+    const other = folder("task-other");
+    writeTask(other, 24, 18);
+    await assert.rejects(
+      runComparison({ ...options, task: other, lm: scriptedLm(), outputDir: moved, resume: true }),
+      (error: AdaptlmError) => error.code === "COMPARE_SETUP_MISMATCH" && /task:/.test(error.message),
+    );
   });
 });

@@ -25,6 +25,7 @@ import {
 import { type ExampleRecord, ResultsStore, type RunSetup } from "../results-store.js";
 import { type CompareRow, type ExampleOutcome, skippedRow } from "./report.js";
 import { rowFolderName, type StrategySpec } from "./row-specs.js";
+import { storedPath, withRecordedPaths } from "./stored-paths.js";
 import type { TaskExample, TaskSplits } from "./task-splits.js";
 
 export const DEFAULT_INSTRUCTION = "Read the input and answer with its label.";
@@ -181,19 +182,26 @@ export async function runGeneralistRow(options: GeneralistOptions): Promise<Comp
     samples: options.samples,
     ...(runStrategy === "zero-shot" || runStrategy === "few-shot" ? {} : { answerType }),
   };
+  // The split files by their path in the comparison folder, so a moved folder resumes its rows.
+  const testFile = storedPath(options.runDir, splits.files.test);
+  const trainFile = storedPath(options.runDir, splits.files.train);
   const setup: RunSetup = {
     model: baseLm.model,
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-    taskFile: splits.files.test,
+    taskFile: testFile,
     strategy: spec.strategy,
     options: {
       ...promptRunSetupOptions(runOptions, fields),
-      demonstrationPool: splits.files.train,
+      demonstrationPool: trainFile,
       ...(instruction !== null ? { instruction } : {}),
     },
     seed: options.seed,
   };
-  const store = ResultsStore.open(dir, `compare-${rowFolderName(spec.name)}`, setup);
+  const store = ResultsStore.open(
+    dir,
+    `compare-${rowFolderName(spec.name)}`,
+    withRecordedPaths(dir, setup, { taskFile: testFile, options: { demonstrationPool: trainFile } }),
+  );
   const template = instruction !== null ? instructionTemplate(instruction) : null;
 
   // Usage of every example answered so far, across interrupted runs, so a resumed row reports all of it.
@@ -201,46 +209,63 @@ export async function runGeneralistRow(options: GeneralistOptions): Promise<Comp
   const totals: RowUsage = existsSync(usagePath)
     ? (JSON.parse(readFileSync(usagePath, "utf8")) as RowUsage)
     : { answered: 0, seconds: 0, promptTokens: 0, completionTokens: 0, cost: 0 };
-  let resumed = 0;
-  let correct = 0;
-  for (const [index, example] of splits.test.entries()) {
-    const query = promptExample(example, index, example.id);
-    if (store.recorded(query.id)) resumed++;
-    else {
-      const before = meter.snapshot();
-      const started = performance.now();
-      if (template) store.append(await classifyWithTemplate(lm, template, query, splits.labels));
+  let before = meter.snapshot();
+  let started = performance.now();
+  /** Adds the usage since the last call to the row's totals (one example was answered) and saves them. */
+  const meterAnswered = (): void => {
+    const after = meter.snapshot();
+    totals.answered++;
+    totals.seconds += (performance.now() - started) / 1000;
+    totals.promptTokens += after.promptTokens - before.promptTokens;
+    totals.completionTokens += after.completionTokens - before.completionTokens;
+    totals.cost += after.cost - before.cost;
+    writeFileAtomic(usagePath, `${JSON.stringify(totals)}\n`);
+    before = after;
+    started = performance.now();
+  };
+  const queries = splits.test.map((example, index) => promptExample(example, index, example.id));
+  if (template) {
+    let resumed = 0;
+    let correct = 0;
+    for (const [index, query] of queries.entries()) {
+      if (store.recorded(query.id)) resumed++;
       else {
-        // One test example with the train split as its demonstration pool: prompt-run never shows an example
-        // as its own demonstration, so every demonstration comes from train; seed + index draws them as a
-        // whole-task run would.
-        await runPromptEvaluation(lm, [query, ...trainPool], store, {
-          ...runOptions,
-          limit: 1,
-          seed: options.seed + index,
-        });
+        before = meter.snapshot();
+        started = performance.now();
+        store.append(await classifyWithTemplate(lm, template, query, splits.labels));
+        meterAnswered();
       }
-      const after = meter.snapshot();
-      totals.answered++;
-      totals.seconds += (performance.now() - started) / 1000;
-      totals.promptTokens += after.promptTokens - before.promptTokens;
-      totals.completionTokens += after.completionTokens - before.completionTokens;
-      totals.cost += after.cost - before.cost;
-      writeFileAtomic(usagePath, `${JSON.stringify(totals)}\n`);
+      if (store.recorded(query.id)?.correct) correct++;
+      options.onProgress?.({ done: index + 1, total: queries.length, correct, resumed });
     }
-    if (store.recorded(query.id)?.correct) correct++;
-    options.onProgress?.({ done: index + 1, total: splits.test.length, correct, resumed });
+  } else {
+    // The train split is the demonstration pool, so every demonstration comes from train; example i draws
+    // its demonstrations with seed + i.
+    let skipped = 0;
+    await runPromptEvaluation(lm, queries, store, {
+      ...runOptions,
+      demonstrations: trainPool,
+      seed: options.seed,
+      onProgress: (progress) => {
+        if (progress.skipped > skipped) {
+          skipped = progress.skipped;
+          started = performance.now();
+        } else meterAnswered();
+        options.onProgress?.({
+          done: progress.done,
+          total: progress.total,
+          correct: progress.correct,
+          resumed: progress.skipped,
+        });
+      },
+    });
   }
 
   const records = splits.test.map((e) => store.recorded(e.id) as ExampleRecord);
   const outcomes: ExampleOutcome[] = records.map((r) => ({ id: r.id, correct: r.correct, answer: r.answer }));
   const flags = outcomes.map((o) => o.correct);
-  store.finish({
-    name: "accuracy",
-    value: flags.filter(Boolean).length / flags.length,
-    correct,
-    total: flags.length,
-  });
+  const correct = flags.filter(Boolean).length;
+  store.finish({ name: "accuracy", value: correct / flags.length, correct, total: flags.length });
   const interval = accuracyInterval(flags, options.bootstrap);
   const storedBytes =
     records.reduce((sum, r) => sum + Math.max(0, utf8Bytes(r.prompts[0] ?? "") - utf8Bytes(r.input)), 0) /
@@ -259,7 +284,7 @@ export async function runGeneralistRow(options: GeneralistOptions): Promise<Comp
       low: interval.low,
       high: interval.high,
       level: interval.level,
-      correct: flags.filter(Boolean).length,
+      correct,
       total: flags.length,
     },
     trainableParameters: 0,

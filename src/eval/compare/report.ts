@@ -81,8 +81,10 @@ export interface CompareRow {
  * section recorded as null may be filled in by a later run that adds method or strategy rows.
  */
 export interface CompareSetup {
-  /** The task as given (file or folder), absolute. */
+  /** The task (file or folder): absolute, or relative to the comparison folder when it lies inside it. */
   task: string;
+  /** A hash of the split files under data/ (absent in older folders): the task's identity on resume. */
+  data?: string;
   /** How the test split was made: the folder's test (or validation) file, or a seeded split of one file. */
   split: { kind: "folder"; test: "test" | "validation" } | { kind: "seeded"; testFraction: number };
   fields: { text: string; label: string };
@@ -91,7 +93,7 @@ export interface CompareSetup {
   testExamples: number;
   labels: string[];
   seed: number;
-  /** The method rows' encoder folder (absolute) and training options; null until a run has methods. */
+  /** The method rows' encoder folder (absolute, or relative to the comparison folder inside it) and training options; null until a run has methods. */
   encoder: {
     folder: string;
     maxSteps: number | null;
