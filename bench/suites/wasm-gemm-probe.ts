@@ -1,10 +1,13 @@
 // Probe of the wasm backend's GEMM: GFLOP/s at the two BERT-base shapes (m x k x n = 512x768x768 and
 // 512x768x3072), plain and with B transposed (a Linear layer's forward), on 1 and 2 threads (or the thread
-// counts given as arguments). Best of several runs after a warm-up, since machines here are shared.
+// counts given as arguments), after a warm-up. Machines here are shared, so each line gives the best and the
+// median wall-clock rate and the median rate per thread from CPU time (flops / (process CPU time)), which a
+// busy machine inflates far less than wall-clock time: compare kernels by running them in the same session.
 //
 //   node dist/bench/suites/wasm-gemm-probe.js [threads ...]
 //   node dist/bench/suites/wasm-gemm-probe.js --sweep [threads]   (tries GEMM blockings, best first)
 
+import { availableParallelism, loadavg } from "node:os";
 import type { Backend } from "../../src/backend/backend.js";
 import { createWasmBackend, type GemmTuning } from "../../src/backend/wasm.js";
 
@@ -12,6 +15,15 @@ const shapes: [number, number, number][] = [
   [512, 768, 768],
   [512, 768, 3072],
 ];
+
+interface Rates {
+  /** GFLOP/s of the fastest run (wall clock) */
+  best: number;
+  /** GFLOP/s of the median run (wall clock) */
+  median: number;
+  /** median GFLOP/s per thread from CPU time: flops / (CPU time of the process / threads) */
+  cpuPerThread: number;
+}
 
 function probe(
   backend: Backend,
@@ -21,7 +33,7 @@ function probe(
   transB: boolean,
   warmMs = 300,
   budget = 2e10,
-): number {
+): Rates {
   const a = backend.alloc("float32", m * k);
   const b = backend.alloc("float32", k * n);
   const c = backend.alloc("float32", m * n);
@@ -50,17 +62,26 @@ function probe(
   // warm-up: lets V8 tier the kernels up to optimised code on every thread
   const warmUntil = performance.now() + warmMs;
   while (performance.now() < warmUntil) backend.gemm(args);
-  let best = Number.POSITIVE_INFINITY;
+  const wall: number[] = [];
+  const cpu: number[] = [];
   const reps = Math.max(5, Math.ceil(budget / flops));
   for (let r = 0; r < reps; r++) {
+    const c0 = process.cpuUsage();
     const t0 = performance.now();
     backend.gemm(args);
-    best = Math.min(best, performance.now() - t0);
+    wall.push(performance.now() - t0);
+    const used = process.cpuUsage(c0);
+    cpu.push((used.user + used.system) / 1000);
   }
   backend.release(a);
   backend.release(b);
   backend.release(c);
-  return flops / best / 1e6;
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
+  return {
+    best: flops / Math.min(...wall) / 1e6,
+    median: flops / median(wall) / 1e6,
+    cpuPerThread: (flops / median(cpu) / 1e6) * backend.threads,
+  };
 }
 
 function sweep(threads: number): void {
@@ -80,7 +101,7 @@ function sweep(threads: number): void {
         if (!backend) throw new Error("wasm backend unavailable: run `npm run build:wasm`");
         const gflops: number[] = [];
         for (const [m, k, n] of shapes) {
-          for (const transB of [false, true]) gflops.push(probe(backend, m, k, n, transB, 60, 3e9));
+          for (const transB of [false, true]) gflops.push(probe(backend, m, k, n, transB, 60, 3e9).best);
         }
         results.push({ tuning, gflops });
       }
@@ -102,6 +123,8 @@ if (args[0] === "--sweep") {
   sweep(Number(args[1] ?? 1));
 } else {
   const threadCounts = args.map(Number).filter((t) => t >= 1);
+  const load = loadavg().map((x) => x.toFixed(2));
+  console.log(`${availableParallelism()} cores, load average ${load.join(" ")}`);
   for (const threads of threadCounts.length > 0 ? threadCounts : [1, 2]) {
     const backend = createWasmBackend({ threads });
     if (!backend) {
@@ -113,9 +136,9 @@ if (args[0] === "--sweep") {
       for (const transB of [false, true]) probe(backend, m, k, n, transB, 200, 1e9);
     for (const [m, k, n] of shapes) {
       for (const transB of [false, true]) {
-        const gflops = probe(backend, m, k, n, transB);
+        const r = probe(backend, m, k, n, transB);
         console.log(
-          `wasm gemm ${m}x${k}x${n}${transB ? " (B^T)" : "      "}  threads ${backend.threads}: ${gflops.toFixed(1)} GFLOP/s`,
+          `wasm gemm ${m}x${k}x${n}${transB ? " (B^T)" : "      "}  threads ${backend.threads}: best ${r.best.toFixed(1)}, median ${r.median.toFixed(1)} GFLOP/s; CPU time: ${r.cpuPerThread.toFixed(1)} GFLOP/s per thread`,
         );
       }
     }
