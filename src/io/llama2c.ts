@@ -120,6 +120,18 @@ export class Llama2cCheckpoint implements TensorSource {
     return { dtype: "F32", shape: [...location.shape], data: this.readFloat32(name) };
   }
 
+  /** Through a temporary array: llama2.c checkpoints are small, and RoPE rows may be permuted on the way. */
+  readFloat32Into(name: string, out: Float32Array): void {
+    const values = this.readFloat32(name);
+    if (out.length !== values.length) {
+      throw new Llama2cError(
+        "LLAMA2C_WRONG_KIND",
+        `cannot read "${name}" (${values.length} elements) into an array of ${out.length}`,
+      );
+    }
+    out.set(values);
+  }
+
   readFloat32(name: string): Float32Array {
     const location = this.locate(name);
     const out = new Float32Array(shapeSize(location.shape));

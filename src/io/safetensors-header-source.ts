@@ -57,6 +57,10 @@ export class SafetensorsHeaderSource implements TensorSource {
     throw this.noData(name);
   }
 
+  readFloat32Into(name: string, _out: Float32Array): void {
+    throw this.noData(name);
+  }
+
   readInt32(name: string): Int32Array {
     throw this.noData(name);
   }

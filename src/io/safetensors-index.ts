@@ -72,6 +72,10 @@ export class ShardedSafetensors implements TensorSource {
     return this.locate(name)[1].readFloat32(name);
   }
 
+  readFloat32Into(name: string, out: Float32Array): void {
+    this.locate(name)[1].readFloat32Into(name, out);
+  }
+
   readInt32(name: string): Int32Array {
     return this.locate(name)[1].readInt32(name);
   }

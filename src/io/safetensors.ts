@@ -105,34 +105,39 @@ export class SafetensorsFile implements TensorSource {
 
   /** Float dtypes (F32, F16, BF16, F64) as a Float32Array of numel elements. */
   readFloat32(name: string): Float32Array {
+    const out = new Float32Array(shapeSize(this.entry(name).shape));
+    this.readFloat32Into(name, out);
+    return out;
+  }
+
+  /** readFloat32 into `out` (numel elements), so a loader fills a parameter without a second copy. */
+  readFloat32Into(name: string, out: Float32Array): void {
     const entry = this.entry(name);
     const count = shapeSize(entry.shape);
+    checkDestination(name, this.label, out, count);
     const position = this.dataStart + entry.begin;
     switch (entry.dtype) {
       case "F32": {
-        const out = new Float32Array(count);
-        const bytes = new Uint8Array(out.buffer);
+        const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
         this.readExactly(name, bytes, position);
         if (!hostIsLittleEndian) swapBytesInPlace(bytes, 4);
-        return out;
+        return;
       }
       case "F16":
       case "BF16": {
-        const out = new Float32Array(count);
         const convert = entry.dtype === "F16" ? f16ToF32 : bf16ToF32;
         this.readInChunks(name, position, count, 2, (chunk, start) => {
           const bits = new Uint16Array(chunk.buffer, chunk.byteOffset, chunk.byteLength / 2);
           convert(bits, out.subarray(start, start + bits.length));
         });
-        return out;
+        return;
       }
       case "F64": {
-        const out = new Float32Array(count);
         this.readInChunks(name, position, count, 8, (chunk, start) => {
           const values = new Float64Array(chunk.buffer, chunk.byteOffset, chunk.byteLength / 8);
           for (let i = 0; i < values.length; i++) out[start + i] = values[i];
         });
-        return out;
+        return;
       }
       default:
         throw safetensorsError(
@@ -297,6 +302,15 @@ export class SafetensorsFile implements TensorSource {
       if (!hostIsLittleEndian) swapBytesInPlace(chunk, width);
       consume(chunk, start);
     }
+  }
+}
+
+function checkDestination(name: string, label: string, out: Float32Array, count: number): void {
+  if (out.length !== count) {
+    throw safetensorsError(
+      "SAFETENSORS_BAD_INPUT",
+      `cannot read tensor "${name}" of ${label} (${count} elements) into an array of ${out.length}`,
+    );
   }
 }
 

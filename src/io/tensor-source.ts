@@ -47,6 +47,12 @@ export interface TensorSource {
   read(name: string): LoadedTensor;
   /** Reads a floating tensor as float32; throws a typed error for integer dtypes. */
   readFloat32(name: string): Float32Array;
+  /**
+   * readFloat32 into `out`, which must hold exactly numel elements: loading a model fills each parameter in
+   * place instead of reading into a temporary array that lives until the garbage collector runs (for GPT-2's
+   * 154 MB token embedding that temporary was a third of the weights on top of them at the loading peak).
+   */
+  readFloat32Into(name: string, out: Float32Array): void;
   /** Reads an integer/boolean tensor as int32 (range checked); throws a typed error for float dtypes. */
   readInt32(name: string): Int32Array;
   /** Releases file descriptors; later reads throw a typed error. Safe to call twice. */

@@ -64,7 +64,8 @@ export function loadWeights(
           `checkpoint tensor ${found} is ${shapeString(info.shape)} but parameter ${name} is ${shapeString(param.shape)}: config.json does not describe this checkpoint`,
         );
       }
-      param.data.set(source.readFloat32(found));
+      if (param.data instanceof Float32Array) source.readFloat32Into(found, param.data);
+      else param.data.set(source.readFloat32(found));
       used.add(found);
       report.loaded.push(name);
     }
