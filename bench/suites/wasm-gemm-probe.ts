@@ -1,8 +1,9 @@
 // Probe of the wasm backend's GEMM: GFLOP/s at the two BERT-base shapes (m x k x n = 512x768x768 and
 // 512x768x3072), plain and with B transposed (a Linear layer's forward), on 1 and 2 threads (or the thread
 // counts given as arguments), after a warm-up. Machines here are shared, so each line gives the best and the
-// median wall-clock rate and the median rate per thread from CPU time (flops / (process CPU time)), which a
-// busy machine inflates far less than wall-clock time: compare kernels by running them in the same session.
+// median wall-clock rate and the median rate per CPU-second (flops / process CPU time: one busy thread's rate,
+// however many threads ran), which a busy machine deflates far less than wall-clock rates. Compare kernels in
+// the same session all the same: a loaded core also runs its floating-point work slower.
 //
 //   node dist/bench/suites/wasm-gemm-probe.js [threads ...]
 //   node dist/bench/suites/wasm-gemm-probe.js --sweep [threads]   (tries GEMM blockings, best first)
@@ -21,7 +22,7 @@ interface Rates {
   best: number;
   /** GFLOP/s of the median run (wall clock) */
   median: number;
-  /** median GFLOP/s per thread from CPU time: flops / (CPU time of the process / threads) */
+  /** median GFLOP per CPU-second of the process: the rate of one busy thread, however many ran */
   cpuPerThread: number;
 }
 
@@ -80,7 +81,7 @@ function probe(
   return {
     best: flops / Math.min(...wall) / 1e6,
     median: flops / median(wall) / 1e6,
-    cpuPerThread: (flops / median(cpu) / 1e6) * backend.threads,
+    cpuPerThread: flops / median(cpu) / 1e6,
   };
 }
 
@@ -138,7 +139,7 @@ if (args[0] === "--sweep") {
       for (const transB of [false, true]) {
         const r = probe(backend, m, k, n, transB);
         console.log(
-          `wasm gemm ${m}x${k}x${n}${transB ? " (B^T)" : "      "}  threads ${backend.threads}: best ${r.best.toFixed(1)}, median ${r.median.toFixed(1)} GFLOP/s; CPU time: ${r.cpuPerThread.toFixed(1)} GFLOP/s per thread`,
+          `wasm gemm ${m}x${k}x${n}${transB ? " (B^T)" : "      "}  threads ${backend.threads}: best ${r.best.toFixed(1)}, median ${r.median.toFixed(1)} GFLOP/s; CPU time: ${r.cpuPerThread.toFixed(1)} GFLOP per CPU-second`,
         );
       }
     }
