@@ -11,6 +11,7 @@
 
 import { statSync } from "node:fs";
 import { AdaptlmError } from "../errors.js";
+import { readGenerationConfig } from "../io/generation-config.js";
 import type { HubOptions } from "../io/hub.js";
 import { type LoadedModel, loadModel, requireTokenizer } from "../models/load-model.js";
 import { encodePrompt, generateTextAsync, scoreText } from "../models/text-generation.js";
@@ -128,6 +129,17 @@ export class LocalLanguageModel implements LanguageModel {
     return this.loaded;
   }
 
+  /** generation_config.json's eos ids (e.g. Llama 3's <|eot_id|>), which end a text as config.json's eos does. */
+  private generationEosIds(loaded: LoadedModel): readonly number[] {
+    if (!this.generationEos) {
+      const folder = modelFolder(loaded);
+      this.generationEos = (folder ? readGenerationConfig(folder) : null)?.eosTokenIds ?? [];
+    }
+    return this.generationEos;
+  }
+
+  private generationEos: readonly number[] | null = null;
+
   /** How this model renders chat messages (its template, a given one, or the opted-in plain transcript). */
   chatFormatOf(loaded: LoadedModel): ChatFormat {
     if (!this.chatFormat) {
@@ -185,7 +197,7 @@ export class LocalLanguageModel implements LanguageModel {
       stop: chat ? [...normalised.stop, ...chat.stop] : normalised.stop,
       topLogprobs: normalised.logprobs ?? 0,
       addSpecialTokens: chat ? chat.addSpecialTokens : true,
-      extraEosTokenIds: chat ? chat.endOfTurnTokenIds : [],
+      extraEosTokenIds: [...this.generationEosIds(loaded), ...(chat ? chat.endOfTurnTokenIds : [])],
     });
     let completionTokens = 0;
     const choices = result.samples[0].map((sample): Choice => {
