@@ -2,6 +2,13 @@
 // (tileM x tileN of one batch entry); for each KC-deep slice of k the tile's A rows and B columns are packed
 // into MR-row / NR-column panels (alpha folded into A, edges zero-padded) and a register-blocked f32x4
 // micro-kernel computes MR x NR blocks of C.
+//
+// Why 4 x 8: V8 keeps 15 xmm registers for wasm code (xmm15 is its scratch) and loads every value a basic
+// block reads before the block's arithmetic, so a k step needs accumulators + loaded vectors + 1 product
+// register <= 15: 4x8 fits (8 + 2 B + 4 A + 1); by that count 6x8, 4x12 and 8x8 spill. Measured on the
+// 2-core Zen 3 host under load (Nov 2026): pre-splatted A panels (plain loads instead of load32_splat) and a
+// 2x16 block were no faster, and the best runs reach about 90% of the f32x4 mul+add throughput a plain
+// register-only loop gets on the same core (baseline wasm SIMD has no FMA).
 
 import { loadTail, pf, pi, pp, storeTail } from "./common";
 
