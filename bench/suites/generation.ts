@@ -63,11 +63,12 @@ export function timeOurs(
   layers: number,
   vocab: number,
   decode: number,
+  repetitions = 3,
 ): Timing {
   let prefillMs = Number.POSITIVE_INFINITY;
   let decodeMsPerToken = Number.POSITIVE_INFINITY;
   const prompt = Array.from({ length: PROMPT }, (_, i) => i % vocab);
-  for (let rep = 0; rep < 3; rep++) {
+  for (let rep = 0; rep < repetitions; rep++) {
     const cache = new T.KVCache(layers, PROMPT + decode);
     try {
       T.noGrad(() => {
