@@ -188,7 +188,16 @@ export function runTraining(options: TrainRunOptions): TrainRunResult {
     );
   }
   const tokenizer = requireTokenizer(loaded);
-  const maxLength = options.maxLength ?? Math.min(128, config.maxPositions - config.positionIdOffset);
+  // prefix and prompt tuning put their virtual tokens in front of the text, on positions of their own
+  const virtual =
+    options.method === "prefix" || options.method === "prompt" ? (options.virtualTokens ?? 20) : 0;
+  const positions = config.maxPositions - config.positionIdOffset;
+  if (options.maxLength !== undefined && options.maxLength + virtual > positions) {
+    bad(
+      `maxLength ${options.maxLength} + ${virtual} virtual tokens need ${options.maxLength + virtual} positions but the model has ${positions}: give maxLength <= ${positions - virtual}`,
+    );
+  }
+  const maxLength = options.maxLength ?? Math.min(128, positions - virtual);
   const fields = {
     textField: options.textField ?? "text",
     labelField: options.labelField ?? "label",

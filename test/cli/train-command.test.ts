@@ -141,6 +141,34 @@ describe("adaptlm train", () => {
     assert.match(scratchLora.stderr, /--from-scratch trains every weight: use method "full"/);
   });
 
+  test("prefix tuning: the default max length leaves room for the virtual tokens; a too-long one is refused", async () => {
+    const model = writeTinyBertFolder({ mlmHead: false }); // 64 positions
+    const dir = makeTempDir("train-prefix");
+    const train = join(dir, "train.jsonl");
+    const long = (label: string) => JSON.stringify({ text: `${"word ".repeat(80)}${label}`, label });
+    writeFileSync(train, `${[long("a"), long("b"), long("a"), long("b")].join("\n")}\n`);
+    const args = [
+      "train",
+      model,
+      "--train",
+      train,
+      "--method",
+      "prefix",
+      "--max-steps",
+      "1",
+      "--batch-size",
+      "2",
+    ];
+    const run = await adaptlm([...args, "--out", join(dir, "out")]);
+    assert.equal(run.code, 0, run.stderr);
+    const tooLong = await adaptlm([...args, "--max-length", "60", "--out", join(dir, "out2")]);
+    assert.equal(tooLong.code, 1);
+    assert.match(
+      tooLong.stderr,
+      /maxLength 60 \+ 20 virtual tokens need 80 positions but the model has 64: give maxLength <= 44/,
+    );
+  });
+
   test("a Parquet training file trains like JSONL", async () => {
     const model = writeTinyBertFolder({ mlmHead: false });
     const parquet = fileURLToPath(new URL("../../../test/train/fixtures/sentiment.parquet", import.meta.url));
