@@ -19,6 +19,7 @@ import {
 import { openModelWeights } from "../io/model-weights.js";
 import type { SafetensorsHeaderSource } from "../io/safetensors-header-source.js";
 import type { StoredDtype, TensorSource } from "../io/tensor-source.js";
+import { deferRandomInit } from "../nn/init.js";
 import { loadTokenizer } from "../tokenizers/load.js";
 import type { PretrainedTokenizer } from "../tokenizers/tokenizer.js";
 import { type LoadWeightsReport, loadWeights } from "./load-weights.js";
@@ -86,12 +87,19 @@ export function loadLocalModel(path: string, options: LoadModelOptions = {}): Lo
   const { config, weights } = opened;
   try {
     const kind = options.kind ?? modelKinds(config, weights)[0];
-    const built = buildModel(config, kind, { pooler: checkpointHasPooler(config, weights) });
+    // random initialisation only for what the checkpoint does not provide (e.g. a new task head)
+    const { result: built, pending } = deferRandomInit(() =>
+      buildModel(config, kind, { pooler: checkpointHasPooler(config, weights) }),
+    );
     const aliases = weightAliases(config);
     const report = loadWeights(built.model, weights, {
       prefix: config.baseModelPrefix,
       ...(aliases ? { aliases } : {}),
     });
+    const loadedData = new Set<unknown>();
+    const parameters = new Map(built.model.namedParameters());
+    for (const name of report.loaded) loadedData.add(parameters.get(name)?.data);
+    for (const init of pending) if (!loadedData.has(init.tensor.data)) init.run();
     const tokenizer = resolveTokenizer(path, opened.format, config, options.tokenizer);
     return {
       ...built,

@@ -3,7 +3,7 @@
 import { AdaptlmError } from "../errors.js";
 import * as T from "../tensor/index.js";
 import type { Tensor } from "../tensor/tensor.js";
-import { constantInit, normalInit } from "./init.js";
+import { afterInit, constantInit, normalInit } from "./init.js";
 import { Module } from "./module.js";
 
 export interface InitOptions {
@@ -53,7 +53,8 @@ export class Embedding extends Module {
   ) {
     super();
     this.weight = this.registerParameter("weight", normalInit([count, dim], init.std ?? 0.02, init.rng));
-    if (paddingIdx >= 0) this.weight.data.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim);
+    if (paddingIdx >= 0)
+      afterInit(this.weight, (data) => data.fill(0, paddingIdx * dim, (paddingIdx + 1) * dim));
   }
 
   forward(ids: Tensor): Tensor {

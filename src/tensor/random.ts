@@ -8,6 +8,20 @@ export class Rng {
     this.state = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
   }
 
+  /** The generator's position, to come back to with restore() (deferred parameter initialisation). */
+  save(): number {
+    return this.state;
+  }
+
+  restore(state: number): void {
+    this.state = state >>> 0;
+  }
+
+  /** Moves ahead as `draws` calls of next() would, in O(1) (Mulberry32's state is a counter). */
+  skip(draws: number): void {
+    this.state = (this.state + Math.imul(draws >>> 0, 0x6d2b79f5)) >>> 0;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     this.state = (this.state + 0x6d2b79f5) >>> 0;
