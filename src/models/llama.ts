@@ -159,9 +159,13 @@ export class LlamaForCausalLM extends Module {
       (this.model.getModule("embed_tokens") as Embedding).forward(inputs.inputIds as Tensor);
     const positions = positionIds(inputs);
     const bias = keyBias(inputs, hidden.dtype === "float64" ? "float64" : "float32");
+    // Without gradients a layer's input is dead once the layer has run (as in gpt2.ts): freeing it now lets the
+    // next layer reuse its memory. inputsEmbeds belongs to the caller.
+    const freeInputs = !T.isGradEnabled();
     for (const layer of this.layers.items) {
       const input = hidden;
       hidden = T.inferenceScope(() => layer.forward(input, inputs, positions, bias));
+      if (freeInputs && input !== inputs.inputsEmbeds) input.dispose();
     }
     return this.model.forwardChild("norm", hidden);
   }
