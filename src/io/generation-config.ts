@@ -32,21 +32,26 @@ export function parseGenerationConfig(json: unknown, source = GENERATION_CONFIG_
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     throw new ConfigError("CONFIG_NOT_JSON", `${source} must hold a JSON object`);
   }
-  const f = new FieldReader(json as Record<string, unknown>, source);
+  const raw = json as Record<string, unknown>;
+  const f = new FieldReader(raw, source);
+  const given = (key: string) => raw[key] !== undefined && raw[key] !== null;
   const eos = f.tokenIds("eos_token_id", null);
-  const topP = f.positiveNumber("top_p", Number.NaN);
-  if (topP > 1) {
+  const topP = given("top_p") ? f.positiveNumber("top_p", 1) : null;
+  if (topP !== null && topP > 1) {
     throw new ConfigError("CONFIG_INVALID_FIELD", `${source}: "top_p" must be in (0, 1], found ${topP}`);
   }
-  const raw = json as Record<string, unknown>;
-  const temperature = raw.temperature === 0 ? 0 : f.positiveNumber("temperature", Number.NaN);
+  const temperature = !given("temperature")
+    ? null
+    : raw.temperature === 0
+      ? 0
+      : f.positiveNumber("temperature", 1);
   return {
     eosTokenIds: eos === null ? [] : Array.isArray(eos) ? eos : [eos],
     bosTokenId: f.specialId("bos_token_id", null),
     doSample: f.bool("do_sample", false),
-    temperature: Number.isNaN(temperature) ? null : temperature,
+    temperature,
     topK: f.optionalInt("top_k", null, 0),
-    topP: Number.isNaN(topP) ? null : topP,
+    topP,
     maxNewTokens: f.optionalInt("max_new_tokens", null, 1),
   };
 }

@@ -74,16 +74,7 @@ export function logSoftmaxRow(logits: Float32Array): Float64Array {
 
 /** The k largest entries of a row (largest first, lower index first on ties). */
 export function topEntries(logprobs: Float64Array, k: number): TokenAlternative[] {
-  const best: TokenAlternative[] = [];
-  for (let i = 0; i < logprobs.length; i++) {
-    const value = logprobs[i];
-    if (best.length === k && value <= best[k - 1].logprob) continue;
-    let at = best.length;
-    while (at > 0 && best[at - 1].logprob < value) at--;
-    best.splice(at, 0, { token: i, logprob: value });
-    if (best.length > k) best.pop();
-  }
-  return best;
+  return topEntriesShifted(logprobs, 0, logprobs.length, 0, k);
 }
 
 /** topEntries of the log-softmax row logits[offset .. offset + n) - lse, without materialising the row. */

@@ -3,26 +3,12 @@
 // a clear error.
 
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
-import { makeTempDir } from "../io/temp-dir.js";
-import { tinyGpt2Folder } from "../models/model-fixtures.js";
+import { tinyGpt2Folder, tinyGpt2WithGenerationConfig } from "../models/model-fixtures.js";
 import { adaptlm } from "./run-cli.js";
 
 interface Generated {
   samples: { text: string; finishReason: string; tokens: { id: number }[] }[];
-}
-
-function folderWith(config: unknown): string {
-  const dir = join(makeTempDir("generation-config-cli"), "model");
-  mkdirSync(dir);
-  for (const file of readdirSync(tinyGpt2Folder)) copyFileSync(join(tinyGpt2Folder, file), join(dir, file));
-  writeFileSync(
-    join(dir, "generation_config.json"),
-    typeof config === "string" ? config : JSON.stringify(config),
-  );
-  return dir;
 }
 
 const prompt = ["--prompt", " lowest newer wider", "--json"];
@@ -34,7 +20,12 @@ async function generate(args: string[]): Promise<Generated> {
 }
 
 test("the file's sampling defaults equal the same flags; flags override the file", async () => {
-  const folder = folderWith({ do_sample: true, temperature: 1.3, top_p: 0.8, max_new_tokens: 7 });
+  const folder = tinyGpt2WithGenerationConfig({
+    do_sample: true,
+    temperature: 1.3,
+    top_p: 0.8,
+    max_new_tokens: 7,
+  });
   const fromFile = await generate([folder, ...prompt, "--seed", "4", "--n", "3"]);
   const byHand = await generate([
     tinyGpt2Folder,
@@ -68,7 +59,7 @@ test("eos_token_id from the file ends generation", async () => {
   const stopAt = tokens[2];
   const first = tokens.indexOf(stopAt);
   const ended = await generate([
-    folderWith({ eos_token_id: [99999, stopAt] }),
+    tinyGpt2WithGenerationConfig({ eos_token_id: [99999, stopAt] }),
     ...prompt,
     "--max-tokens",
     "6",
@@ -81,7 +72,7 @@ test("eos_token_id from the file ends generation", async () => {
 });
 
 test("a malformed generation_config.json is a clear error", async () => {
-  const run = await adaptlm(["generate", folderWith("{ oops"), ...prompt]);
+  const run = await adaptlm(["generate", tinyGpt2WithGenerationConfig("{ oops"), ...prompt]);
   assert.notEqual(run.code, 0);
   assert.match(run.stderr, /generation_config\.json/);
 });

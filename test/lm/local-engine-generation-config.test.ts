@@ -3,12 +3,9 @@
 // stops after that token.
 
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
 import { LocalLanguageModel } from "../../src/lm/local-engine.js";
-import { makeTempDir } from "../io/temp-dir.js";
-import { tinyGpt2Folder } from "../models/model-fixtures.js";
+import { tinyGpt2Folder, tinyGpt2WithGenerationConfig } from "../models/model-fixtures.js";
 
 test("generation_config.json eos ids end local generations", async () => {
   const request = { prompt: " lowest newer wider", maxTokens: 5, temperature: 0, logprobs: 0 };
@@ -18,10 +15,7 @@ test("generation_config.json eos ids end local generations", async () => {
   const plainLm = new LocalLanguageModel(tinyGpt2Folder);
   const loaded = await plainLm.load();
   const id = loaded.tokenizer?.encode(first, { addSpecialTokens: false }).ids[0] as number;
-  const dir = join(makeTempDir("local-engine-generation-config"), "model");
-  mkdirSync(dir);
-  for (const file of readdirSync(tinyGpt2Folder)) copyFileSync(join(tinyGpt2Folder, file), join(dir, file));
-  writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ eos_token_id: id }));
+  const dir = tinyGpt2WithGenerationConfig({ eos_token_id: id });
   const ended = (await new LocalLanguageModel(dir).generate(request)).choices[0];
   assert.equal(ended.finishReason, "stop");
   assert.equal(ended.logprobs?.length, 1);

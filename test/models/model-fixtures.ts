@@ -1,7 +1,7 @@
 // Model folders written by the tests themselves (random weights, HF names and config keys), for loading,
 // fill-mask and CLI tests. Each call writes into a fresh temporary folder.
 
-import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseHfConfig } from "../../src/io/hf-config.js";
 import { type TensorToWrite, writeSafetensors } from "../../src/io/safetensors.js";
@@ -76,3 +76,15 @@ export const stories260K = {
 export const tinyGpt2Folder = sharedPath("models/tiny-gpt2-hf-random");
 export const goldenGpt2Folder = sharedPath("golden/models/gpt2");
 export const goldenLlamaFolder = sharedPath("golden/models/llama");
+
+/** A fresh copy of the tiny HF GPT-2 folder with a generation_config.json (an object, or raw text to test errors). */
+export function tinyGpt2WithGenerationConfig(config: unknown): string {
+  const dir = join(makeTempDir("tiny-gpt2-generation-config"), "model");
+  mkdirSync(dir);
+  for (const file of readdirSync(tinyGpt2Folder)) copyFileSync(join(tinyGpt2Folder, file), join(dir, file));
+  writeFileSync(
+    join(dir, "generation_config.json"),
+    typeof config === "string" ? config : JSON.stringify(config),
+  );
+  return dir;
+}

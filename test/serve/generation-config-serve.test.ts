@@ -3,13 +3,10 @@
 // (it is no special token here, so its text stays, as the CLI's does).
 
 import assert from "node:assert/strict";
-import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { test } from "node:test";
 import { loadModel } from "../../src/models/load-model.js";
 import { startOpenAIServer } from "../../src/serve/openai-server.js";
-import { makeTempDir } from "../io/temp-dir.js";
-import { tinyGpt2Folder } from "../models/model-fixtures.js";
+import { tinyGpt2Folder, tinyGpt2WithGenerationConfig } from "../models/model-fixtures.js";
 
 interface Completion {
   choices: { text: string; finish_reason: string; logprobs: { tokens: string[] } }[];
@@ -36,10 +33,7 @@ test("generation_config.json eos ids end served completions", async () => {
   const loaded = await loadModel(tinyGpt2Folder);
   const third = plain.logprobs.tokens[2];
   const id = loaded.tokenizer?.encode(third, { addSpecialTokens: false }).ids[0] as number;
-  const dir = join(makeTempDir("generation-config-serve"), "model");
-  mkdirSync(dir);
-  for (const file of readdirSync(tinyGpt2Folder)) copyFileSync(join(tinyGpt2Folder, file), join(dir, file));
-  writeFileSync(join(dir, "generation_config.json"), JSON.stringify({ eos_token_id: [id] }));
+  const dir = tinyGpt2WithGenerationConfig({ eos_token_id: [id] });
   const ended = (await complete(dir)).choices[0];
   assert.equal(ended.finish_reason, "stop");
   const cut = plain.logprobs.tokens.indexOf(third);

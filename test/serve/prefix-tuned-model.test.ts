@@ -55,28 +55,16 @@ for (const c of cases) {
         const cache = new T.KVCache(base.config.numLayers, 8);
         const flat = (rowsOf: number[][]) =>
           T.tensor(rowsOf.flat(), [rowsOf.length, rowsOf[0].length], "int32");
+        // the prefix's p positions come first: real tokens continue after them, as in PEFT
+        const inputsOf = (ids: number[][], m: number[][], pos: number[][]) => ({
+          inputIds: flat(ids),
+          attentionMask: flat(m),
+          positionIds: flat(pos.map((row) => row.map((p) => p + adapter.numVirtualTokens))),
+        });
         const uncached = (ids: number[][], m: number[][], pos: number[][]) =>
-          forwardWithAdapter(taskModel, adapter, {
-            inputIds: flat(ids),
-            attentionMask: flat(m),
-            // the prefix's p positions come first: real tokens continue after them, as in PEFT
-            positionIds: T.tensor(
-              pos.flat().map((p) => p + adapter.numVirtualTokens),
-              [ids.length, ids[0].length],
-              "int32",
-            ),
-          }).outputs.logits;
+          forwardWithAdapter(taskModel, adapter, inputsOf(ids, m, pos)).outputs.logits;
         const cached = (ids: number[][], m: number[][], pos: number[][]) =>
-          view.forward({
-            inputIds: flat(ids),
-            attentionMask: flat(m),
-            positionIds: T.tensor(
-              pos.flat().map((p) => p + adapter.numVirtualTokens),
-              [ids.length, ids[0].length],
-              "int32",
-            ),
-            cache,
-          });
+          view.forward({ ...inputsOf(ids, m, pos), cache });
         let ids = rows.map((row) => [...row]);
         let m = mask.map((row) => [...row]);
         let pos = positions.map((row) => [...row]);
