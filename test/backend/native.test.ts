@@ -178,6 +178,9 @@ test("gemm: batches with strides, broadcast (stride 0), offsets, alpha and beta"
     { batch: 2, m: 17, n: 7, k: 0, transA: false, transB: false, alpha: 1, beta: 0.5 },
     { batch: 2, m: 17, n: 7, k: 0, transA: false, transB: false, alpha: 1, beta: 0 },
     { batch: 6, m: 1, n: 129, k: 64, transA: false, transB: true, alpha: 1, beta: 1 },
+    // a decode step's x W^T (few rows, a [n, k] weight read in place): full 4 x 6 blocks, edge rows and
+    // columns, a k tail
+    { batch: 2, m: 22, n: 4099, k: 131, transA: false, transB: true, alpha: 0.75, beta: 0.5, offsets: true },
     { batch: 1, m: 129, n: 1, k: 64, transA: true, transB: false, alpha: 1, beta: 0 },
   ];
   for (const isa of supportedIsas()) {

@@ -91,28 +91,36 @@ export class KVBuffer {
   }
 }
 
-/** target[:, :, at:at+t, :] = source [batch, kvHeads, t, headDim]. */
+/** target[:, :, at:at+t, :] = source [batch, kvHeads, t, headDim]: one strided copy (a decode step with 20
+ * rows would otherwise make a typed-array view per row and head, per layer). */
 function writePositions(target: Tensor, source: Tensor, at: number): void {
   const [batch, kvHeads, t, headDim] = source.shape;
-  const capacity = target.shape[2];
-  const from = source.data;
-  const to = target.data;
   const block = t * headDim;
-  for (let bh = 0; bh < batch * kvHeads; bh++) {
-    to.set(from.subarray(bh * block, (bh + 1) * block), (bh * capacity + at) * headDim);
-  }
+  const capacity = target.shape[2];
+  target.backend.copyStrided(
+    source.data,
+    0,
+    [block, 1],
+    target.data,
+    at * headDim,
+    [capacity * headDim, 1],
+    [batch * kvHeads, block],
+  );
 }
 
 /** The first `length` positions of each [batch, kvHeads] block of source, into target (larger capacity). */
 function copyPositions(source: Tensor, target: Tensor, length: number): void {
   const [batch, kvHeads, sourceCapacity, headDim] = source.shape;
   const targetCapacity = target.shape[2];
-  const from = source.data;
-  const to = target.data;
-  for (let bh = 0; bh < batch * kvHeads; bh++) {
-    const start = bh * sourceCapacity * headDim;
-    to.set(from.subarray(start, start + length * headDim), bh * targetCapacity * headDim);
-  }
+  target.backend.copyStrided(
+    source.data,
+    0,
+    [sourceCapacity * headDim, 1],
+    target.data,
+    0,
+    [targetCapacity * headDim, 1],
+    [batch * kvHeads, length * headDim],
+  );
 }
 
 /** A new tensor of rows `indices` of x (along axis 0); disposes x. */
