@@ -1,4 +1,5 @@
-// Compiles the AssemblyScript kernels in assembly/ into wasm/adaptlm_kernels.wasm with the locally installed
+// Compiles the AssemblyScript kernels in assembly/ into wasm/adaptlm_kernels.wasm (baseline SIMD) and
+// wasm/adaptlm_kernels_relaxed.wasm (relaxed SIMD: fused multiply-add in the GEMM) with the locally installed
 // assemblyscript compiler (pure JavaScript, so it works offline). Fails loudly: a build without the wasm
 // kernels is a broken build.
 import { spawnSync } from "node:child_process";
@@ -18,39 +19,43 @@ try {
   process.exit(1);
 }
 
-const outFile = join(root, "wasm", "adaptlm_kernels.wasm");
-mkdirSync(dirname(outFile), { recursive: true });
-
-const args = [
-  ascEntry,
-  join(root, "assembly", "index.ts"),
-  "--config",
-  join(root, "assembly", "asconfig.json"),
-  "--outFile",
-  outFile,
-  "-O3",
-  "--noAssert",
-  "--runtime",
-  "stub",
-  "--use",
-  "abort=",
-  "--enable",
-  "simd",
-  "--enable",
-  "threads",
-  "--importMemory",
-  "--sharedMemory",
-  "--initialMemory",
-  "64",
-  "--maximumMemory",
-  "65536",
-  "--noExportMemory",
-  "--disableWarning",
-  "112",
+// Two builds of the same sources: baseline SIMD (what every engine runs), and one with relaxed SIMD whose GEMM
+// micro-kernel uses fused multiply-add (src/backend/wasm.ts picks it where the engine validates it).
+const builds = [
+  { file: join(root, "wasm", "adaptlm_kernels.wasm"), features: ["simd", "threads"] },
+  { file: join(root, "wasm", "adaptlm_kernels_relaxed.wasm"), features: ["simd", "relaxed-simd", "threads"] },
 ];
-const result = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
-if (result.status !== 0 || !existsSync(outFile)) {
-  console.error(`build-wasm: asc failed (exit ${result.status}); wasm/adaptlm_kernels.wasm was not built.`);
-  process.exit(1);
+mkdirSync(join(root, "wasm"), { recursive: true });
+
+for (const { file: outFile, features } of builds) {
+  const args = [
+    ascEntry,
+    join(root, "assembly", "index.ts"),
+    "--config",
+    join(root, "assembly", "asconfig.json"),
+    "--outFile",
+    outFile,
+    "-O3",
+    "--noAssert",
+    "--runtime",
+    "stub",
+    "--use",
+    "abort=",
+    ...features.flatMap((feature) => ["--enable", feature]),
+    "--importMemory",
+    "--sharedMemory",
+    "--initialMemory",
+    "64",
+    "--maximumMemory",
+    "65536",
+    "--noExportMemory",
+    "--disableWarning",
+    "112",
+  ];
+  const result = spawnSync(process.execPath, args, { cwd: root, stdio: "inherit" });
+  if (result.status !== 0 || !existsSync(outFile)) {
+    console.error(`build-wasm: asc failed (exit ${result.status}); ${outFile} was not built.`);
+    process.exit(1);
+  }
+  console.log(`build-wasm: wrote ${outFile} (${statSync(outFile).size} bytes)`);
 }
-console.log(`build-wasm: wrote ${outFile} (${statSync(outFile).size} bytes)`);

@@ -1,6 +1,8 @@
 // The wasm backend: AssemblyScript kernels compiled to WebAssembly with 128-bit SIMD (assembly/, built into
 // wasm/adaptlm_kernels.wasm by scripts/build-wasm.mjs), float32 only, running on the calling thread and on
 // worker threads that share one WebAssembly.Memory. This is the portable backend: what a browser would run.
+// A second build with relaxed SIMD (wasm/adaptlm_kernels_relaxed.wasm: the GEMM micro-kernel uses fused
+// multiply-add) is preferred wherever the engine compiles it; see relaxedSimdCompiles.
 //
 // Memory: every array handed out by alloc is a view into the shared memory, carved by a size-class free-list
 // allocator. Kernels take byte addresses; an array that is not a view of this memory (a plain Float32Array)
@@ -14,6 +16,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { AdaptlmError } from "../errors.js";
 import type {
@@ -58,6 +61,7 @@ import {
 } from "./wasm-protocol.js";
 
 const WASM_FILE = join("wasm", "adaptlm_kernels.wasm");
+const RELAXED_WASM_FILE = join("wasm", "adaptlm_kernels_relaxed.wasm");
 /** Index of each kernel in KERNELS (what the control block carries). */
 const K = Object.fromEntries(KERNELS.map((name, index) => [name, index])) as Record<KernelName, number>;
 const PAGE = 65536;
@@ -108,11 +112,11 @@ const UNARY_COST: Record<UnaryOp, number> = {
   rdiv: 2,
 };
 
-/** Finds wasm/adaptlm_kernels.wasm above this module (dist/src/backend/ after tsc, src/backend/ from source). */
-function findWasmFile(): string | null {
+/** Finds `file` (wasm/...) above this module (dist/src/backend/ after tsc, src/backend/ from source). */
+function findWasmFile(file: string): string | null {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, WASM_FILE);
+    const candidate = join(dir, file);
     if (existsSync(candidate)) return candidate;
     dir = dirname(dir);
   }
@@ -1328,18 +1332,53 @@ class WasmBackend implements Backend {
 
 export type { WasmBackend };
 
-let compiled: WasmModule | null | undefined;
+/** Which build of the kernels the wasm backend runs: "relaxed-simd" (fused multiply-add) or "simd". */
+export type WasmKernelBuild = "relaxed-simd" | "simd";
 
-/** The compiled kernel module, or null when wasm/adaptlm_kernels.wasm is missing or invalid. */
-function kernelModule(): WasmModule | null {
-  if (compiled !== undefined) return compiled;
-  const file = findWasmFile();
+let compiled: { module: WasmModule; build: WasmKernelBuild } | null | undefined;
+
+/**
+ * True when this engine compiles relaxed SIMD. Node 20's V8 (11.3) has it behind a flag that later versions
+ * turn on by default (V8 11.4, Node 22); the flag only admits the standardised relaxed-SIMD instructions into
+ * wasm validation, and V8 reads it when a module is compiled, so setting it here is enough, for workers too.
+ * ADAPTLM_WASM_RELAXED=0 keeps the baseline build (the tests compare both).
+ */
+function relaxedSimdCompiles(bytes: Uint8Array): boolean {
+  if (process.env.ADAPTLM_WASM_RELAXED === "0") return false;
+  if (wasmApi.validate(bytes)) return true;
   try {
-    compiled = file ? new wasmApi.Module(readFileSync(file)) : null;
+    setFlagsFromString("--experimental-wasm-relaxed-simd");
+  } catch {
+    return false;
+  }
+  return wasmApi.validate(bytes);
+}
+
+/** The compiled kernel module (the relaxed-SIMD build where it compiles), or null when none is built. */
+function kernelModule(): { module: WasmModule; build: WasmKernelBuild } | null {
+  if (compiled !== undefined) return compiled;
+  compiled = null;
+  const relaxed = findWasmFile(RELAXED_WASM_FILE);
+  try {
+    const bytes = relaxed ? readFileSync(relaxed) : null;
+    if (bytes && relaxedSimdCompiles(bytes))
+      compiled = { module: new wasmApi.Module(bytes), build: "relaxed-simd" };
+  } catch {
+    compiled = null;
+  }
+  if (compiled) return compiled;
+  const file = findWasmFile(WASM_FILE);
+  try {
+    if (file) compiled = { module: new wasmApi.Module(readFileSync(file)), build: "simd" };
   } catch {
     compiled = null;
   }
   return compiled;
+}
+
+/** The kernel build the wasm backend uses in this process, or null when the kernels are not built. */
+export function wasmKernelBuild(): WasmKernelBuild | null {
+  return kernelModule()?.build ?? null;
 }
 
 /**
@@ -1350,13 +1389,13 @@ export function createWasmBackend(
   options: { threads?: number; gemmTuning?: GemmTuning } = {},
 ): Backend | null {
   try {
-    const module = kernelModule();
-    if (!module) return null;
+    const kernels = kernelModule();
+    if (!kernels) return null;
     const threads = Math.max(1, Math.floor(options.threads ?? requestedThreads()));
     const workerUrl = new URL("./wasm-worker.js", import.meta.url);
     const workerFile = fileURLToPath(workerUrl);
     return new WasmBackend(
-      module,
+      kernels.module,
       threads,
       existsSync(workerFile) ? workerUrl : null,
       options.gemmTuning ?? {},

@@ -8,7 +8,12 @@ import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { Backend, BinaryOp, FloatArray, UnaryOp } from "../../src/backend/backend.js";
 import { referenceBackend as ref } from "../../src/backend/reference.js";
-import { createWasmBackend, loadWasmBackend, type WasmBackend } from "../../src/backend/wasm.js";
+import {
+  createWasmBackend,
+  loadWasmBackend,
+  type WasmBackend,
+  wasmKernelBuild,
+} from "../../src/backend/wasm.js";
 
 function requireBackend(threads: number): Backend {
   const backend = createWasmBackend({ threads });
@@ -859,6 +864,51 @@ describe("wasm backend: process-wide instance and ADAPTLM_THREADS", () => {
       const result = JSON.parse(output) as { threads: number; value: number };
       assert.equal(result.threads, Number(threads));
       assert.ok(Math.abs(result.value - Math.E) < 1e-6);
+    }
+  });
+});
+
+describe("wasm backend: the two kernel builds", () => {
+  it("runs the relaxed-SIMD build (fused multiply-add) where it compiles, which is always on Node >= 20", () => {
+    assert.equal(wasmKernelBuild(), "relaxed-simd");
+  });
+
+  it("ADAPTLM_WASM_RELAXED=0 runs the baseline SIMD build, and both builds compute the same GEMMs", () => {
+    const moduleUrl = new URL("../../src/backend/wasm.js", import.meta.url).href;
+    // Seeded inputs; each build's products are compared with a float64 sum, on shapes that cover full
+    // micro-kernel blocks, edges, both transposes, k slices and a split over threads.
+    const script = `
+      const { createWasmBackend, wasmKernelBuild } = await import(${JSON.stringify(moduleUrl)});
+      const b = createWasmBackend({ threads: 2 });
+      let seed = 7;
+      const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 4294967296) * 2 - 1;
+      let worst = 0;
+      for (const [m, n, k, transA, transB] of [[37, 45, 600, false, false], [64, 200, 130, true, true], [5, 9, 3, false, true], [160, 96, 77, true, false]]) {
+        const a = new Float32Array(m * k).map(next), bm = new Float32Array(k * n).map(next);
+        const c = new Float32Array(m * n);
+        b.gemm({ batch: 1, m, n, k, a, aOffset: 0, strideA: 0, transA, b: bm, bOffset: 0, strideB: 0, transB, c, cOffset: 0, strideC: 0, alpha: 1, beta: 0 });
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++) {
+            let s = 0;
+            for (let p = 0; p < k; p++) s += a[transA ? p * m + i : i * k + p] * bm[transB ? j * k + p : p * n + j];
+            worst = Math.max(worst, Math.abs(s - c[i * n + j]) / (k + 2));
+          }
+      }
+      process.stdout.write(JSON.stringify({ build: wasmKernelBuild(), worst }));
+    `;
+    for (const [relaxed, build] of [
+      ["0", "simd"],
+      ["1", "relaxed-simd"],
+    ]) {
+      const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+        env: { ...process.env, ADAPTLM_WASM_RELAXED: relaxed },
+        timeout: 30000,
+        cwd: fileURLToPath(new URL(".", import.meta.url)),
+      }).toString();
+      const result = JSON.parse(output) as { build: string; worst: number };
+      assert.equal(result.build, build);
+      // float32 rounding of a k-term sum of products of values in [-1, 1]: below ~k * 2^-24 per term
+      assert.ok(result.worst < 4e-7, `${build}: error per term ${result.worst}`);
     }
   });
 });
