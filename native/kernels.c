@@ -1199,6 +1199,55 @@ static void attention_softmax_rows(float *p, long tq, long tk, float scale, cons
   }
 }
 
+/* One query row (a decoding step): scores[j] = q . k_j for j < n, four keys per pass with 8-lane partial sums
+   (q stays in registers). The GEMM path spent most of this in per-key reductions and call overhead. */
+MULTIVERSION
+static void decode_scores(const float *q, const float *k, long n, long d, float *scores) {
+  long j = 0;
+  if (d % 8 == 0) {
+    for (; j + 4 <= n; j += 4) {
+      const float *k0 = k + j * d, *k1 = k0 + d, *k2 = k1 + d, *k3 = k2 + d;
+      v8sf a0 = v8_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
+      for (long p = 0; p < d; p += 8) {
+        v8sf qv = v8_load(q + p);
+        a0 += qv * v8_load(k0 + p);
+        a1 += qv * v8_load(k1 + p);
+        a2 += qv * v8_load(k2 + p);
+        a3 += qv * v8_load(k3 + p);
+      }
+      scores[j] = v8_hsum(a0);
+      scores[j + 1] = v8_hsum(a1);
+      scores[j + 2] = v8_hsum(a2);
+      scores[j + 3] = v8_hsum(a3);
+    }
+  }
+  for (; j < n; j++) {
+    float acc = 0.0f;
+    for (long p = 0; p < d; p++) acc += q[p] * k[j * d + p];
+    scores[j] = acc;
+  }
+}
+
+/* out[0..d) = sum_j probs[j] v_j over j < n, the row accumulated in registers when it fits (d <= 128). */
+MULTIVERSION
+static void decode_weighted_sum(const float *probs, const float *v, long n, long d, float *out) {
+  if (d % 8 == 0 && d <= 128) {
+    v8sf acc[16];
+    long lanes = d / 8;
+    for (long c = 0; c < lanes; c++) acc[c] = v8_splat(0.0f);
+    for (long j = 0; j < n; j++) {
+      v8sf pj = v8_splat(probs[j]);
+      const float *vj = v + j * d;
+      for (long c = 0; c < lanes; c++) acc[c] += pj * v8_load(vj + 8 * c);
+    }
+    for (long c = 0; c < lanes; c++) v8_store(out + 8 * c, acc[c]);
+    return;
+  }
+  for (long c = 0; c < d; c++) out[c] = 0.0f;
+  for (long j = 0; j < n; j++)
+    for (long c = 0; c < d; c++) out[c] += probs[j] * v[j * d + c];
+}
+
 static void attention_task(void *ctx, int thread, int task) {
   const attention_args *a = ctx;
   long b = task / a->heads, h = task % a->heads;
@@ -1210,6 +1259,14 @@ static void attention_task(void *ctx, int thread, int task) {
   float *o = a->out + (b * a->heads + h) * a->tq * d;
   long tq = a->tq, tk = a->tk;
   const float *bias = a->key_bias ? a->key_bias + b * tk : NULL;
+  if (tq == 1) {
+    long limit = tk;
+    if (a->causal) limit = a->causal_offset + 1 < 0 ? 0 : (a->causal_offset + 1 > tk ? tk : a->causal_offset + 1);
+    decode_scores(q, k, limit, d, p);
+    attention_softmax_rows(p, 1, tk, a->scale, bias, a->causal, a->causal_offset, a->window);
+    decode_weighted_sum(p, v, limit > 0 ? limit : tk, d, o);
+    return;
+  }
   /* Causal attention runs in blocks of query rows, each computing only the keys its last row may see:
      about half the work for a square mask. */
   long block = a->causal ? 64 : tq;

@@ -838,6 +838,12 @@ test("attention forward and backward: GQA, causal offsets, key bias, decode step
     { batch: 2, heads: 4, kvHeads: 2, tq: 5, tk: 7, headDim: 8, causal: true, causalOffset: 2, bias: true },
     { batch: 2, heads: 3, kvHeads: 3, tq: 6, tk: 6, headDim: 5, causal: false, causalOffset: 0, bias: true },
     { batch: 1, heads: 4, kvHeads: 1, tq: 1, tk: 9, headDim: 16, causal: true, causalOffset: 8, bias: false },
+    // decode steps (one query row): keys in fours and a remainder, head sizes on the 8-lane path (32), off it
+    // (12) and past the register row (160), a key bias, a causal offset before the last key, and no key visible
+    { batch: 3, heads: 4, kvHeads: 2, tq: 1, tk: 23, headDim: 32, causal: true, causalOffset: 22, bias: true },
+    { batch: 2, heads: 2, kvHeads: 2, tq: 1, tk: 10, headDim: 12, causal: true, causalOffset: 6, bias: false },
+    { batch: 1, heads: 2, kvHeads: 1, tq: 1, tk: 7, headDim: 160, causal: false, causalOffset: 0, bias: true },
+    { batch: 1, heads: 1, kvHeads: 1, tq: 1, tk: 5, headDim: 8, causal: true, causalOffset: -1, bias: false },
     {
       batch: 2,
       heads: 4,
