@@ -438,7 +438,8 @@ __attribute__((target("avx512f"))) static void kernel_avx512(long kc, const floa
     int p = 0;                                                                                           \
     for (; p + VW <= k; p += VW) {                                                                       \
       NAME##_vec bv[DB];                                                                                 \
-      for (int jj = 0; jj < DB; jj++) bv[jj] = jj < db ? *(const NAME##_vec *)(b + jj * csb + p) : bv[0]; \
+      /* an edge block (db < DB) reloads row 0 into its unused slots; their sums are never stored */          \
+      for (int jj = 0; jj < DB; jj++) bv[jj] = *(const NAME##_vec *)(b + (jj < db ? jj : 0) * csb + p);    \
       for (int ii = 0; ii < DA; ii++) {                                                                  \
         if (ii >= da) break;                                                                             \
         NAME##_vec av = *(const NAME##_vec *)(a + ii * rsa + p);                                         \
@@ -447,7 +448,7 @@ __attribute__((target("avx512f"))) static void kernel_avx512(long kc, const floa
     }                                                                                                    \
     for (int ii = 0; ii < da; ii++)                                                                      \
       for (int jj = 0; jj < db; jj++) {                                                                  \
-        float s = HSUM(acc[ii][jj]);                                                              \
+        float s = HSUM(acc[ii][jj]);                                                                     \
         for (int q = p; q < k; q++) s += a[ii * rsa + q] * b[jj * csb + q];                              \
         float *cij = c + ii * ldc + jj;                                                                  \
         *cij = beta == 0.0f ? alpha * s : alpha * s + beta * *cij;                                       \

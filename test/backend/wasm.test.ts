@@ -837,6 +837,16 @@ describe("wasm backend: optimizer", () => {
   }
 });
 
+/** Runs an ES module script in a fresh Node process with extra environment; returns the JSON it printed. */
+function runModuleScript(script: string, env: Record<string, string>): unknown {
+  const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
+    env: { ...process.env, ...env },
+    timeout: 30000,
+    cwd: fileURLToPath(new URL(".", import.meta.url)),
+  }).toString();
+  return JSON.parse(output);
+}
+
 describe("wasm backend: process-wide instance and ADAPTLM_THREADS", () => {
   it("loadWasmBackend returns one shared backend", () => {
     const a = loadWasmBackend();
@@ -856,12 +866,10 @@ describe("wasm backend: process-wide instance and ADAPTLM_THREADS", () => {
       process.stdout.write(JSON.stringify({ threads: b.threads, value: x[n - 1] }));
     `;
     for (const threads of ["1", "2"]) {
-      const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
-        env: { ...process.env, ADAPTLM_THREADS: threads },
-        timeout: 30000,
-        cwd: fileURLToPath(new URL(".", import.meta.url)),
-      }).toString();
-      const result = JSON.parse(output) as { threads: number; value: number };
+      const result = runModuleScript(script, { ADAPTLM_THREADS: threads }) as {
+        threads: number;
+        value: number;
+      };
       assert.equal(result.threads, Number(threads));
       assert.ok(Math.abs(result.value - Math.E) < 1e-6);
     }
@@ -900,12 +908,10 @@ describe("wasm backend: the two kernel builds", () => {
       ["0", "simd"],
       ["1", "relaxed-simd"],
     ]) {
-      const output = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
-        env: { ...process.env, ADAPTLM_WASM_RELAXED: relaxed },
-        timeout: 30000,
-        cwd: fileURLToPath(new URL(".", import.meta.url)),
-      }).toString();
-      const result = JSON.parse(output) as { build: string; worst: number };
+      const result = runModuleScript(script, { ADAPTLM_WASM_RELAXED: relaxed }) as {
+        build: string;
+        worst: number;
+      };
       assert.equal(result.build, build);
       // float32 rounding of a k-term sum of products of values in [-1, 1]: below ~k * 2^-24 per term
       assert.ok(result.worst < 4e-7, `${build}: error per term ${result.worst}`);
