@@ -106,8 +106,9 @@ function recipe(
 export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
   // ~4.3M parameters. Batch 32 x 128, head on masked positions only: 1040 ms/step on 2 quiet threads
   // (2026-11-28, 3940 tok/s). 450 steps (0.7 epoch) is what the shipped models/lab-encoder was trained with; it
-  // ends on the unigram plateau (validation loss 6.06). A run of the same recipe with --steps 1800 was still
-  // there at step 750 (5.89), so more steps alone are slow to help; it was stopped to free the machine.
+  // ends on the unigram plateau (validation loss 6.06). A run of the same recipe with --steps 3000 was still
+  // there at the end (5.74; predictions for a masked word still ignore the context), so more steps alone do not
+  // break it at this size within the time budget.
   "lab-encoder": recipe({
     name: "lab-encoder",
     description:
