@@ -1259,14 +1259,6 @@ static void attention_task(void *ctx, int thread, int task) {
   float *o = a->out + (b * a->heads + h) * a->tq * d;
   long tq = a->tq, tk = a->tk;
   const float *bias = a->key_bias ? a->key_bias + b * tk : NULL;
-  if (tq == 1) {
-    long limit = tk;
-    if (a->causal) limit = a->causal_offset + 1 < 0 ? 0 : (a->causal_offset + 1 > tk ? tk : a->causal_offset + 1);
-    decode_scores(q, k, limit, d, p);
-    attention_softmax_rows(p, 1, tk, a->scale, bias, a->causal, a->causal_offset, a->window);
-    decode_weighted_sum(p, v, limit > 0 ? limit : tk, d, o);
-    return;
-  }
   /* Causal attention runs in blocks of query rows, each computing only the keys its last row may see:
      about half the work for a square mask. */
   long block = a->causal ? 64 : tq;
@@ -1279,13 +1271,20 @@ static void attention_task(void *ctx, int thread, int task) {
     }
     float *pr = p + i0 * tk;
     /* scores = Q K^T  [rows, limit] (the softmax scales them and masks columns from limit on); alpha 1
-       lets the GEMM read Q in place instead of packing a scaled copy */
-    if (limit > 0) gemm_serial(thread, (int)rows, (int)limit, (int)d, 1.0f, q + i0 * d, d, 1, k, 1, d, 0.0f, pr, tk);
+       lets the GEMM read Q in place instead of packing a scaled copy. One row (a decoding step) skips the
+       GEMM's per-call and per-key reduction costs. */
+    if (rows == 1)
+      decode_scores(q + i0 * d, k, limit, d, pr);
+    else if (limit > 0)
+      gemm_serial(thread, (int)rows, (int)limit, (int)d, 1.0f, q + i0 * d, d, 1, k, 1, d, 0.0f, pr, tk);
     attention_softmax_rows(pr, rows, tk, a->scale, bias, a->causal, a->causal_offset + i0, a->window);
     /* out = P V  [rows, d]; probabilities past limit are 0 (all keys when no key is visible: the rows are
        NaN then, as in the reference) */
     long used = limit > 0 ? limit : tk;
-    gemm_serial(thread, (int)rows, (int)d, (int)used, 1.0f, pr, tk, 1, v, d, 1, 0.0f, o + i0 * d, d);
+    if (rows == 1)
+      decode_weighted_sum(pr, v, used, d, o + i0 * d);
+    else
+      gemm_serial(thread, (int)rows, (int)d, (int)used, 1.0f, pr, tk, 1, v, d, 1, 0.0f, o + i0 * d, d);
   }
 }
 

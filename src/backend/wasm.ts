@@ -1358,20 +1358,18 @@ function relaxedSimdCompiles(bytes: Uint8Array): boolean {
 function kernelModule(): { module: WasmModule; build: WasmKernelBuild } | null {
   if (compiled !== undefined) return compiled;
   compiled = null;
-  const relaxed = findWasmFile(RELAXED_WASM_FILE);
-  try {
-    const bytes = relaxed ? readFileSync(relaxed) : null;
-    if (bytes && relaxedSimdCompiles(bytes))
-      compiled = { module: new wasmApi.Module(bytes), build: "relaxed-simd" };
-  } catch {
-    compiled = null;
-  }
-  if (compiled) return compiled;
-  const file = findWasmFile(WASM_FILE);
-  try {
-    if (file) compiled = { module: new wasmApi.Module(readFileSync(file)), build: "simd" };
-  } catch {
-    compiled = null;
+  const candidates = [
+    { file: RELAXED_WASM_FILE, build: "relaxed-simd", usable: relaxedSimdCompiles },
+    { file: WASM_FILE, build: "simd", usable: () => true },
+  ] as const;
+  for (const { file, build, usable } of candidates) {
+    const path = findWasmFile(file);
+    try {
+      const bytes = path ? readFileSync(path) : null;
+      if (bytes && usable(bytes)) return (compiled = { module: new wasmApi.Module(bytes), build });
+    } catch {
+      // an unreadable or invalid build: try the next one
+    }
   }
   return compiled;
 }
