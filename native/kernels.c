@@ -568,6 +568,37 @@ static void copy_body(void *ctx, long s, long e) {
   nd_walk(&j->it, s, e, copy_segment, j);
 }
 
+/* Rows [s, e) of a copy whose innermost axis is contiguous on both sides (a permute that keeps the last axis,
+   e.g. splitting [batch, seq, heads, headDim] into heads): the row walk and the copy inlined. Through
+   nd_walk, one callback and one memmove per 16-value run took 35 us for a 256 KB head split. */
+static void copy_rows_body(void *ctx, long s, long e) {
+  copy_job *j = ctx;
+  const nd_iter *it = &j->it;
+  int nd = it->nd;
+  long inner = it->shape[nd - 1];
+  long coord[ADAPTLM_MAX_DIMS];
+  long rest = s, so = 0, dof = 0;
+  for (int d = nd - 2; d >= 0; d--) {
+    coord[d] = rest % it->shape[d];
+    rest /= it->shape[d];
+    so += coord[d] * it->st[0][d];
+    dof += coord[d] * it->st[1][d];
+  }
+  for (long r = s; r < e; r++) {
+    const uint32_t *sr = j->src + so;
+    uint32_t *dr = j->dst + dof;
+    for (long c = 0; c < inner; c++) dr[c] = sr[c];
+    for (int d = nd - 2; d >= 0; d--) {
+      so += it->st[0][d];
+      dof += it->st[1][d];
+      if (++coord[d] < it->shape[d]) break;
+      so -= it->st[0][d] * it->shape[d];
+      dof -= it->st[1][d] * it->shape[d];
+      coord[d] = 0;
+    }
+  }
+}
+
 /* Transposes: dst[.., r, c] = src[.., r, c] with the source contiguous along r and the destination along c.
    Copied in 16 x 16 tiles so that both sides touch whole cache lines. Tasks are (outer index, row tile). */
 static void transpose_body(void *ctx, long s, long e) {
@@ -611,6 +642,11 @@ void k_copy_strided(const uint32_t *src, const long *ss, uint32_t *dst, const lo
       j.it.st[1][k - 2] != 1 && j.it.shape[k - 2] >= 16 && j.it.shape[k - 1] >= 16) {
     long tasks = (j.it.total / (j.it.shape[k - 2] * j.it.shape[k - 1])) * ((j.it.shape[k - 2] + 15) / 16);
     parallel_for(tasks, j.it.total < SERIAL_CHEAP * 4 ? tasks + 1 : 2, transpose_body, &j);
+    return;
+  }
+  if (!same_buffer && k >= 2 && j.it.st[0][k - 1] == 1 && j.it.st[1][k - 1] == 1 && j.it.shape[k - 1] <= 256) {
+    long rows = j.it.total / j.it.shape[k - 1];
+    parallel_for(rows, (SERIAL_CHEAP + j.it.shape[k - 1] - 1) / j.it.shape[k - 1], copy_rows_body, &j);
     return;
   }
   /* A copy within one buffer runs on one thread, in order. */

@@ -542,6 +542,20 @@ test("copyStrided: permutes, slices, expands, int32, overlapping; fill", () => {
   const actual = new Float32Array(big.length);
   native.copyStrided(big, 0, [1, 300], actual, 0, [700, 1], [300, 700]);
   assert.deepEqual(actual, expected, "large transpose");
+  // splitting attention heads, [16, 64, 4, 16] -> [16, 4, 64, 16]: the last axis stays contiguous (the row path,
+  // threaded at this size), and a slice of it written into a wider destination
+  const heads = randomF32(16 * 64 * 4 * 16, random);
+  for (const [shape, dstStrides, label] of [
+    [[16, 4, 64, 16], [4096, 1024, 16, 1], "head split"],
+    [[16, 4, 64, 7], [8192, 2048, 32, 1], "head split, 7 of 16 values into rows of 32"],
+  ] as const) {
+    const length = shape[0] * dstStrides[0];
+    const e = new Float32Array(length);
+    ref.copyStrided(heads, 0, [4096, 16, 64, 1], e, 0, dstStrides, shape);
+    const got = new Float32Array(length);
+    native.copyStrided(heads, 0, [4096, 16, 64, 1], got, 0, dstStrides, shape);
+    assert.deepEqual(got, e, label);
+  }
   // batched transposes walked in source order (the generic strided path): [3, 40, 50] -> [3, 50, 40], and a full permute
   const batched = randomF32(3 * 40 * 50, random);
   for (const [dstStrides, label] of [
