@@ -2,7 +2,7 @@
 // {name, ours_ms, ref_ms, ratio} with ratio = ref_ms / ours_ms (above 1: we are faster than the reference
 // measured in the same run), or with --json one JSON object per row, one per line.
 //
-//   node dist/bench/main.js [--json] [--quick] [suite ...]
+//   node dist/bench/main.js [--json] [--quick] [suite ...]   (--help lists the suites)
 //
 // A suite is an object {name, description, run(context)}; add one by importing it into `suites` below.
 // Numbers on shared machines are noisy: suites report the best of several runs after a warm-up.
@@ -79,8 +79,31 @@ function printTable(suite: BenchSuite, notes: string[], rows: BenchRow[]): void 
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) {
+    console.log(
+      [
+        "npm run bench -- [--json] [--quick] [suite ...]",
+        "",
+        "Runs the benchmark suites (all, or the ones named) and prints one table per suite; ratio = reference",
+        "time / ours, above 1 = adaptlm is faster. References (PyTorch, NumPy via /usr/bin/python3) are measured",
+        "in the same run when installed (npm run bench:setup). Speed is never asserted by a test.",
+        "",
+        "  --json    one JSON object per row, one per line",
+        "  --quick   shorter measurements: fewer runs and tokens (a smoke run, not numbers to quote)",
+        "",
+        "Suites:",
+        ...suites.map((s) => `  ${s.name.padEnd(20)}${s.description}`),
+      ].join("\n"),
+    );
+    return;
+  }
   const json = args.includes("--json");
   const quick = args.includes("--quick");
+  const unknownFlags = args.filter((a) => a.startsWith("-") && a !== "--json" && a !== "--quick");
+  if (unknownFlags.length > 0) {
+    console.error(`unknown option(s) ${unknownFlags.join(", ")}; see --help`);
+    process.exit(2);
+  }
   const wanted = args.filter((a) => !a.startsWith("--"));
   const unknown = wanted.filter((w) => !suites.some((s) => s.name === w));
   if (unknown.length > 0) {
