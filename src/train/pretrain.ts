@@ -35,6 +35,7 @@ import { noGrad } from "../tensor/grad-mode.js";
 import * as T from "../tensor/index.js";
 import type { Tokenizer } from "../tokenizers/tokenizer.js";
 import { readRecords } from "./dataset.js";
+import { type RepeatedSequenceLoss, repeatedSequenceLoss } from "./induction-probe.js";
 import { MLM_IGNORE_LABEL, maskTokens } from "./mlm-masking.js";
 
 /**
@@ -64,7 +65,14 @@ export type PretrainEvent =
       elapsedSeconds: number;
       etaSeconds: number;
     }
-  | { type: "eval"; step: number; loss: number; perplexity: number }
+  | {
+      type: "eval";
+      step: number;
+      loss: number;
+      perplexity: number;
+      /** Causal LMs: next-token loss on repeated random sequences (see induction-probe.ts). */
+      repeatedSequence?: RepeatedSequenceLoss;
+    }
   | { type: "checkpoint"; step: number; dir: string }
   | { type: "saved"; dir: string; dtype: "f32" | "f16"; bytes: number }
   | { type: "aborted"; step: number };
@@ -601,6 +609,17 @@ export function pretrain(options: PretrainOptions): PretrainResult {
     const loss = lossSum / counted;
     return { loss, perplexity: Math.exp(loss) };
   }
+  /** The same random sequences at every evaluation of every run (seed 0), so the numbers compare. */
+  const probeLength = Math.min(24, Math.floor(Math.min(seqLen, config.maxPositions) / 2));
+  const repeatedSequenceProbe = (): RepeatedSequenceLoss | undefined => {
+    if (probeLength < 2) return undefined;
+    model.eval();
+    try {
+      return repeatedSequenceLoss(model, { vocabSize: config.vocabSize, length: probeLength, seed: 0 });
+    } finally {
+      model.train();
+    }
+  };
   const runEval = (): { loss: number; perplexity: number } | null => {
     let result: { loss: number; perplexity: number } | null;
     try {
@@ -614,8 +633,15 @@ export function pretrain(options: PretrainOptions): PretrainResult {
       );
     }
     if (result) {
-      emit({ type: "eval", step: state.step, ...result });
-      appendLog(logPath, { type: "eval", step: state.step, ...result });
+      const probe = objective === "clm" ? repeatedSequenceProbe() : undefined;
+      const record = {
+        type: "eval" as const,
+        step: state.step,
+        ...result,
+        ...(probe ? { repeatedSequence: probe } : {}),
+      };
+      emit(record);
+      appendLog(logPath, record);
     }
     return result;
   };

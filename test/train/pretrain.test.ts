@@ -220,6 +220,12 @@ for (const objective of ["mlm", "clm"] as const) {
     assert.ok(last < ratio * first, `${objective} training loss ${first} -> ${last}`);
     const evals = events.filter((e) => e.type === "eval");
     assert.equal(evals.length, 2);
+    // a decoder's evaluations carry the repeated-sequence probe (8-token copies at seqLen 16), an encoder's not
+    for (const e of evals) {
+      const probe = e.type === "eval" ? e.repeatedSequence : undefined;
+      if (objective === "mlm") assert.equal(probe, undefined);
+      else assert.ok(probe && Number.isFinite(probe.firstCopy) && Number.isFinite(probe.secondCopy));
+    }
     assert.ok(
       result.validationLoss !== null && result.validationLoss < Math.log(objective === "mlm" ? 24 : 257),
     );
@@ -249,6 +255,7 @@ for (const objective of ["mlm", "clm"] as const) {
       .split("\n")
       .map((l) => JSON.parse(l));
     assert.equal(log.filter((r) => r.type === "eval").length, 2);
+    if (objective === "clm") assert.ok(log.find((r) => r.type === "eval").repeatedSequence.firstCopy > 0);
     assert.equal(log.at(-1).type, "done");
   });
 }

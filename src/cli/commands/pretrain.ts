@@ -34,7 +34,9 @@ tokens masked), Llama configs with next-token prediction. Texts are tokenized on
 
 AdamW (no decay on biases and norms), linear warm-up then cosine decay to 10% of the peak learning
 rate, gradient clipping at 1.0. Validation loss and perplexity are printed every --eval-every
-steps and at the end. A checkpoint (weights + optimizer moments + step) is written atomically to
+steps and at the end; for a causal LM also its loss on random token sequences each repeated once,
+first copy -> second copy: the second falls far below the first once the model copies from its
+context (induction heads), which few-shot learning of arbitrary labels needs. A checkpoint (weights + optimizer moments + step) is written atomically to
 <out>/checkpoint at each evaluation; --resume continues from it and ends with exactly the weights
 an uninterrupted run would have. Ctrl-C writes a checkpoint and stops.
 
@@ -203,7 +205,11 @@ export async function runPretrainCommand(argv: string[]): Promise<void> {
         break;
       case "eval":
         console.log(
-          `step ${event.step}: validation loss ${event.loss.toFixed(4)}, perplexity ${event.perplexity.toFixed(2)}`,
+          `step ${event.step}: validation loss ${event.loss.toFixed(4)}, perplexity ${event.perplexity.toFixed(2)}${
+            event.repeatedSequence
+              ? `; repeated random sequence loss ${event.repeatedSequence.firstCopy.toFixed(2)} -> ${event.repeatedSequence.secondCopy.toFixed(2)} (first -> second copy)`
+              : ""
+          }`,
         );
         break;
       case "aborted":
