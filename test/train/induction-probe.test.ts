@@ -42,50 +42,39 @@ function standIn(vocab: number, score: (ids: number[], t: number) => Float32Arra
   };
 }
 
+/**
+ * A model that, from position `start` on, puts logit 40 on the token `lag` positions back, uniform before:
+ * lag = length - 1 continues a sequence seen one period earlier (predicts ids[t + 1] = ids[t + 1 - length]).
+ */
+function copier(vocab: number, start: number, lag: number) {
+  return standIn(vocab, (ids, t) => {
+    const logits = new Float32Array(vocab);
+    if (t >= start) logits[ids[t - lag]] = 40;
+    return logits;
+  });
+}
+
 test("repeatedSequenceLoss: a model that copies from one period back has no loss on the second copy", () => {
   const vocab = 50;
   const length = 8;
-  // with prefix 1: position t of the second copy (t >= 1 + length) predicts ids[t + 1] = ids[t + 1 - length]
-  const copier = standIn(vocab, (ids, t) => {
-    const logits = new Float32Array(vocab);
-    if (t >= 1 + length) logits[ids[t + 1 - length]] = 40;
-    return logits;
-  });
-  const result = repeatedSequenceLoss(copier, {
-    vocabSize: vocab,
-    length,
-    sequences: 4,
-    prefixId: 0,
-    seed: 2,
-  });
+  const options = { vocabSize: vocab, length, sequences: 4, prefixId: 0, seed: 2 };
+  // with a prefix token, the second copy's predictions start at t = 1 + length
+  const result = repeatedSequenceLoss(copier(vocab, 1 + length, length - 1), options);
   assert.ok(Math.abs(result.firstCopy - Math.log(vocab)) < 1e-9, `first ${result.firstCopy}`);
   assert.ok(result.secondCopy < 1e-12, `second ${result.secondCopy}`);
   // one position off (copying the token itself instead of its successor) is as bad as guessing
-  const offByOne = standIn(vocab, (ids, t) => {
-    const logits = new Float32Array(vocab);
-    if (t >= 1 + length) logits[ids[t - length]] = 40;
-    return logits;
-  });
-  const off = repeatedSequenceLoss(offByOne, {
-    vocabSize: vocab,
-    length,
-    sequences: 4,
-    prefixId: 0,
-    seed: 2,
-  });
+  const off = repeatedSequenceLoss(copier(vocab, 1 + length, length), options);
   assert.ok(off.secondCopy > 30, `second ${off.secondCopy}`);
 });
 
 test("repeatedSequenceLoss: without a prefix, and a uniform model scores ln(vocab) on both copies", () => {
   const vocab = 30;
-  const uniform = standIn(vocab, () => new Float32Array(vocab));
-  const result = repeatedSequenceLoss(uniform, { vocabSize: vocab, length: 5, sequences: 2 });
+  const options = { vocabSize: vocab, length: 5, sequences: 2 };
+  const result = repeatedSequenceLoss(
+    standIn(vocab, () => new Float32Array(vocab)),
+    options,
+  );
   assert.ok(Math.abs(result.firstCopy - Math.log(vocab)) < 1e-9);
   assert.ok(Math.abs(result.secondCopy - Math.log(vocab)) < 1e-9);
-  const copier = standIn(vocab, (ids, t) => {
-    const logits = new Float32Array(vocab);
-    if (t >= 5) logits[ids[t + 1 - 5]] = 40;
-    return logits;
-  });
-  assert.ok(repeatedSequenceLoss(copier, { vocabSize: vocab, length: 5, sequences: 2 }).secondCopy < 1e-12);
+  assert.ok(repeatedSequenceLoss(copier(vocab, 5, 4), options).secondCopy < 1e-12);
 });
