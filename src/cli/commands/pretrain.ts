@@ -36,9 +36,11 @@ AdamW (no decay on biases and norms), linear warm-up then cosine decay to 10% of
 rate, gradient clipping at 1.0. Validation loss and perplexity are printed every --eval-every
 steps and at the end; for a causal LM also its loss on random token sequences each repeated once,
 first copy -> second copy: the second falls far below the first once the model copies from its
-context (induction heads), which few-shot learning of arbitrary labels needs. A checkpoint (weights + optimizer moments + step) is written atomically to
-<out>/checkpoint at each evaluation; --resume continues from it and ends with exactly the weights
-an uninterrupted run would have. Ctrl-C writes a checkpoint and stops.
+context (induction heads), which few-shot learning of arbitrary labels needs.
+
+A checkpoint (weights + optimizer moments + step) is written atomically to <out>/checkpoint at each
+evaluation; --resume continues from it and ends with exactly the weights an uninterrupted run would
+have. Ctrl-C writes a checkpoint and stops.
 
 Recipes:
 ${recipeLines}
