@@ -27,6 +27,7 @@ export {
   type PretrainResult,
   packBlocks,
   pretrain,
+  pretrainAsync,
   pretrainLearningRate,
   readTextDocuments,
 } from "./pretrain.js";

@@ -411,6 +411,28 @@ function countParameters(model: Module): number {
 
 /** Trains, checkpoints and writes the model folder; see the file comment. */
 export function pretrain(options: PretrainOptions): PretrainResult {
+  const steps = pretrainSteps(options);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * pretrain that yields to the event loop after every optimizer step, so that a SIGINT handler (or a timer,
+ * or a server) runs while it trains: a synchronous run would only see the signal after its last step.
+ */
+export async function pretrainAsync(options: PretrainOptions): Promise<PretrainResult> {
+  const steps = pretrainSteps(options);
+  for (;;) {
+    const next = steps.next();
+    if (next.done) return next.value;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
+/** The training run, one yield per optimizer step; the return value is pretrain's result. */
+export function* pretrainSteps(options: PretrainOptions): Generator<void, PretrainResult, void> {
   const o = options;
   const config = parseHfConfig(o.config, "pretraining config");
   const objective: PretrainObjective = o.objective ?? (config.family === "bert" ? "mlm" : "clm");
@@ -740,6 +762,7 @@ export function pretrain(options: PretrainOptions): PretrainResult {
       lastEvalStep = state.step;
     }
     if (state.step % checkpointEvery === 0 || last) checkpoint(elapsedNow());
+    yield;
   }
   // A resumed run that had already finished still writes the folder (and its validation numbers).
   if (lastEvalStep !== state.step) lastEval = runEval();

@@ -2,19 +2,21 @@
 // compiled CLI) with the bert-base-uncased vocab.txt and a tiny BERT config; the folder it writes loads.
 
 import assert from "node:assert/strict";
-import { existsSync, writeFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { loadLocalModel } from "../../src/models/load-model.js";
 import { sharedPath } from "../io/shared-paths.js";
 import { makeTempDir } from "../io/temp-dir.js";
-import { adaptlm } from "./run-cli.js";
+import { adaptlm, cliPath } from "./run-cli.js";
 
 const _cli = fileURLToPath(new URL("../../src/cli/main.js", import.meta.url));
 
-test("pretrain --config --tokenizer --input writes a loadable BERT folder and prints validation perplexity", async () => {
-  const dir = makeTempDir("pretrain-cli");
+/** A tiny BERT config and a text file in a fresh folder: the inputs of a quick `pretrain --config` run. */
+function tinyBertInputs(name: string): { dir: string; config: string; input: string } {
+  const dir = makeTempDir(name);
   const config = join(dir, "config.json");
   writeFileSync(
     config,
@@ -34,6 +36,11 @@ test("pretrain --config --tokenizer --input writes a loadable BERT folder and pr
     (_, i) => `the cat number ${i % 7} sat on the mat and looked at the dog.`,
   );
   writeFileSync(input, docs.join("\n\n"));
+  return { dir, config, input };
+}
+
+test("pretrain --config --tokenizer --input writes a loadable BERT folder and prints validation perplexity", async () => {
+  const { dir, config, input } = tinyBertInputs("pretrain-cli");
   const out = join(dir, "model");
   const run = await adaptlm([
     "pretrain",
@@ -67,4 +74,42 @@ test("pretrain without --recipe or --config: usage error", async () => {
   const run = await adaptlm(["pretrain", "--steps", "3"]);
   assert.notEqual(run.code, 0);
   assert.match(run.stderr, /--recipe .* or --config/);
+});
+
+test("Ctrl-C during pretrain writes a checkpoint after the current step and stops", async () => {
+  const { dir, config, input } = tinyBertInputs("pretrain-sigint");
+  const out = join(dir, "model");
+  // far more steps than the test waits for: only the interrupt can end this run in time
+  const args = [
+    "pretrain",
+    "--config",
+    config,
+    "--tokenizer",
+    sharedPath("tokenizers/bert-base-uncased/vocab.txt"),
+  ];
+  args.push("--input", input, "--out", out, "--steps", "1000000", "--batch-size", "2", "--seq-len", "16");
+  args.push("--eval-every", "5");
+  const child = spawn(process.execPath, [cliPath, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stderr.on("data", (chunk) => {
+    stderr += chunk;
+  });
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  await new Promise<void>((resolve) => {
+    child.stdout.on("data", (chunk) => {
+      stdout += chunk;
+      if (/step 10: validation loss/.test(stdout)) resolve();
+    });
+  });
+  child.kill("SIGINT");
+  const timeout = setTimeout(() => child.kill("SIGKILL"), 60_000);
+  const code = await exited;
+  clearTimeout(timeout);
+  assert.equal(code, 0, `exit code ${code}; stderr: ${stderr}`);
+  assert.match(stderr, /interrupt: writing a checkpoint after this step/);
+  const stopped = /stopped at step (\d+); continue with the same command and --resume/.exec(stdout);
+  assert.ok(stopped, stdout);
+  const checkpoints = readdirSync(join(out, "checkpoint")).filter((f) => f.startsWith("state-"));
+  assert.deepEqual(checkpoints, [`state-${stopped[1]}.safetensors`]);
 });

@@ -8,7 +8,7 @@ import { labRecipeData } from "../../train/lab-recipe-data.js";
 import {
   type PretrainEvent,
   type PretrainOptions,
-  pretrain,
+  pretrainAsync,
   readTextDocuments,
   splitForValidation,
   tokenizerFilesOf,
@@ -221,10 +221,10 @@ export async function runPretrainCommand(argv: string[]): Promise<void> {
         break;
     }
   };
-  // Yield once so that a SIGINT arriving during tokenization is seen; the run itself is synchronous and
-  // checks the signal between steps.
+  // Yield once so that a SIGINT arriving during tokenization is seen; the run yields to the event loop after
+  // every step, where the handler runs, and checks the signal before the next one.
   await new Promise((resolve) => setImmediate(resolve));
-  const result = pretrain(options);
+  const result = await pretrainAsync(options);
   process.off("SIGINT", onInterrupt);
   (bar as ProgressBar | null)?.finish();
   if (!result.completed) return;
