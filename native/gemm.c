@@ -857,8 +857,8 @@ void gemm_run(const gemm_args *g) {
   if (!(g->batch >= 4 * threads || g->batch % threads == 0)) {
     /* Split each product into `threads` parts (over N or M, cut on micro-tile boundaries). */
     const gemm_config *cfg = config();
-    int parts = threads;
-    if (parts > work / GEMM_TASK_WORK) parts = work >= 2 * GEMM_TASK_WORK ? (int)(work / GEMM_TASK_WORK) : 1;
+    int parts = work / GEMM_TASK_WORK < threads ? (int)(work / GEMM_TASK_WORK) : threads;
+    if (parts < 1) parts = 1;
     int blocks_n = (g->n + cfg->nr - 1) / cfg->nr, blocks_m = (g->m + cfg->mr - 1) / cfg->mr;
     if (blocks_n >= parts && (long)g->n * cfg->mr >= (long)g->m * cfg->nr / 2) {
       job.chunk_n = ((blocks_n + parts - 1) / parts) * cfg->nr;

@@ -70,6 +70,7 @@ export function repeatedSequenceLoss(
   let second = 0;
   T.scope(() =>
     T.noGrad(() => {
+      // log-softmax in float64 here rather than T.crossEntropy (float32): the loss of a sure copy is ~1e-17
       const logits = model.forward({ inputIds: T.tensor(ids, [rows, width], "int32") }).data; // [rows, width, vocab]
       for (let r = 0; r < rows; r++) {
         // position t predicts token t + 1: the first copy's tokens 2..length are predicted at t = prefix ..

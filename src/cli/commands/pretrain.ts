@@ -205,15 +205,16 @@ export async function runPretrainCommand(argv: string[]): Promise<void> {
           `loss ${event.loss.toFixed(4)} lr ${event.learningRate.toExponential(2)} ${Math.round(event.tokensPerSecond)} tok/s`,
         );
         break;
-      case "eval":
+      case "eval": {
+        const copies = event.repeatedSequence;
+        const probe = copies
+          ? `; repeated random sequence loss ${copies.firstCopy.toFixed(2)} -> ${copies.secondCopy.toFixed(2)} (first -> second copy)`
+          : "";
         console.log(
-          `step ${event.step}: validation loss ${event.loss.toFixed(4)}, perplexity ${event.perplexity.toFixed(2)}${
-            event.repeatedSequence
-              ? `; repeated random sequence loss ${event.repeatedSequence.firstCopy.toFixed(2)} -> ${event.repeatedSequence.secondCopy.toFixed(2)} (first -> second copy)`
-              : ""
-          }`,
+          `step ${event.step}: validation loss ${event.loss.toFixed(4)}, perplexity ${event.perplexity.toFixed(2)}${probe}`,
         );
         break;
+      }
       case "aborted":
         console.log(`stopped at step ${event.step}; continue with the same command and --resume`);
         break;
