@@ -1461,7 +1461,7 @@ void k_adamw(float *param, const float *grad, float *m, float *v, long n, double
   parallel_for(n, SERIAL_CHEAP, adamw_body, &j);
 }
 
-/* ---------- next-token sampling (float64, see SampleRowsArgs in src/backend/backend.ts) ---------- */
+/* ---------- next-token sampling (see SampleRowsArgs in src/backend/backend.ts) ---------- */
 /* inlined everywhere: a 32-byte vector return across a call would change with the target clone's ABI */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 typedef double v4df __attribute__((vector_size(32), aligned(8)));
@@ -1472,69 +1472,6 @@ ALWAYS_INLINE v4df v4d_splat(double a) { return (v4df){a, a, a, a}; }
 
 ALWAYS_INLINE v4df v4d_select(v4di mask, v4df a, v4df b) { return (v4df)((mask & (v4di)a) | (~mask & (v4di)b)); }
 
-/* e^(n ln2 + r) = p(r) 2^n for |r| <= ln2 / 2: returns p(r) and n (as an integer in each lane). Cody-Waite
-   reduction (n * the high part of ln2 is exact) and a degree-13 Taylor polynomial (truncation error below 1e-17). */
-ALWAYS_INLINE v4df v4d_exp_reduced(v4df x, v4di *n_out) {
-  const double shifter = 6755399441055744.0; /* 1.5 * 2^52: adding it rounds to an integer */
-  v4df t = x * 1.4426950408889634074 + shifter;
-  v4df n = t - shifter;
-  *n_out = (v4di)t - (v4di)v4d_splat(shifter);
-  v4df r = x - n * 6.93147180369123816490e-01;
-  r = r - n * 1.90821492927058770002e-10;
-  v4df p = v4d_splat(1.0 / 6227020800.0);
-  p = p * r + 1.0 / 479001600.0;
-  p = p * r + 1.0 / 39916800.0;
-  p = p * r + 1.0 / 3628800.0;
-  p = p * r + 1.0 / 362880.0;
-  p = p * r + 1.0 / 40320.0;
-  p = p * r + 1.0 / 5040.0;
-  p = p * r + 1.0 / 720.0;
-  p = p * r + 1.0 / 120.0;
-  p = p * r + 1.0 / 24.0;
-  p = p * r + 1.0 / 6.0;
-  p = p * r + 0.5;
-  p = p * r + 1.0;
-  return p * r + 1.0;
-}
-
-/* e^x in float64 for each lane, within about 1 ulp (so it agrees with JavaScript's Math.exp but for rare last-bit
-   differences). Lanes all in [-708, 708] (every softmax term that matters) take one exact scaling by 2^n; else 2^n
-   is applied as two factors so that subnormal results round once, NaN passes through, below -745.14 gives 0 and
-   above 709.78 +inf. Both ways give the same bits where both apply. */
-ALWAYS_INLINE v4df v4d_exp(v4df x) {
-  v4di inside = (x >= -708.0) & (x <= 708.0);
-  v4di ni;
-  if (inside[0] & inside[1] & inside[2] & inside[3]) {
-    v4df p = v4d_exp_reduced(x, &ni);
-    return p * (v4df)((ni + 1023) << 52);
-  }
-  const double hi = 709.782712893383973096, lo = -745.133219101941108420;
-  v4di big = x > hi, small = x < lo, nan = x != x;
-  v4df p = v4d_exp_reduced(v4d_select(big | small | nan, v4d_splat(0.0), x), &ni);
-  v4di n1 = ni >> 1, n2 = ni - n1;
-  v4df result = p * (v4df)((n1 + 1023) << 52) * (v4df)((n2 + 1023) << 52);
-  result = v4d_select(big, v4d_splat(INFINITY), result);
-  result = v4d_select(small, v4d_splat(0.0), result);
-  return v4d_select(nan, x, result);
-}
-
-ALWAYS_INLINE double d_exp(double x) { return v4d_exp(v4d_splat(x))[0]; }
-
-ALWAYS_INLINE v4df v4d_from_floats(const float *x) {
-  v4sf v;
-  memcpy(&v, x, sizeof v);
-  return __builtin_convertvector(v, v4df);
-}
-
-/* fround(x / t) widened back to float64, as JavaScript computes a Float32Array of tempered logits. */
-ALWAYS_INLINE v4df v4d_tempered(const float *x, v4df t) {
-  return __builtin_convertvector(__builtin_convertvector(v4d_from_floats(x) / t, v4sf), v4df);
-}
-
-ALWAYS_INLINE double tempered_exp(float x, double t, double tmax) {
-  return d_exp((double)(float)((double)x / t) - tmax);
-}
-
 typedef struct {
   const float *logits;
   const double *uniforms;
@@ -1544,13 +1481,55 @@ typedef struct {
   double temperature;
 } sample_job;
 
+#define SAMPLE_BLOCK 64
+
+/* float32 lanes summed in float64 */
+ALWAYS_INLINE double v8_sum_wide(v8sf v) {
+  v4sf lo, hi;
+  memcpy(&lo, &v, sizeof lo);
+  memcpy(&hi, (const float *)&v + 4, sizeof hi);
+  v4df s = __builtin_convertvector(lo, v4df) + __builtin_convertvector(hi, v4df);
+  return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
+/* The terms e = exp(scale * x - shift) of one row in float32 (v8_exp, ~2 ulp), kept in w when w is given;
+   returns their sum in float64 and, when blocks is given, the sums of each SAMPLE_BLOCK ids (the inverse
+   CDF walks these first). Each block sums in float32 lanes of 8 terms, then in float64. */
+MULTIVERSION
+static double sample_terms(const float *x, long cols, float scale, float shift, float *w, double *blocks) {
+  const v8sf sv = v8_splat(scale), hv = v8_splat(shift);
+  double sum = 0;
+  for (long i0 = 0, b = 0; i0 < cols; i0 += SAMPLE_BLOCK, b++) {
+    long end = i0 + SAMPLE_BLOCK < cols ? i0 + SAMPLE_BLOCK : cols, i = i0;
+    v8sf acc = v8_splat(0.0f);
+    for (; i + 8 <= end; i += 8) {
+      v8sf e = v8_exp(v8_load(x + i) * sv - hv);
+      if (w) v8_store(w + i, e);
+      acc += e;
+    }
+    double block = v8_sum_wide(acc);
+    for (; i < end; i++) {
+      float e = v8_exp(v8_splat(x[i] * scale - shift))[0];
+      if (w) w[i] = e;
+      block += e;
+    }
+    if (blocks) blocks[b] = block;
+    sum += block;
+  }
+  return sum;
+}
+
+/* The terms are float32 exps: the logits are float32 and already differ between backends by more than
+   that (GEMM summation order), and float64 exps made this kernel most of a 20-sample decoding step's
+   non-GEMM time. lse is then within a few float32 ulps of the float64 log-sum-exp. */
 MULTIVERSION
 static void sample_rows(const sample_job *j, long r0, long r1) {
-  const long cols = j->cols;
+  const long cols = j->cols, nblocks = (cols + SAMPLE_BLOCK - 1) / SAMPLE_BLOCK;
   const double t = j->temperature;
   const int sampling = t > 0;
-  /* tempered weights of one row, so the inverse CDF walk needs no exp of its own */
-  double *weights = sampling ? malloc((size_t)cols * sizeof(double)) : NULL;
+  /* tempered weights of one row and their sums per 8 ids, so the inverse CDF walk needs no exp */
+  float *weights = sampling ? malloc((size_t)cols * sizeof(float)) : NULL;
+  double *blocks = sampling ? malloc((size_t)nblocks * sizeof(double)) : NULL;
   for (long r = r0; r < r1; r++) {
     const float *x = j->logits + r * cols;
     /* max skipping NaN (`if (x > max) max = x`) */
@@ -1563,27 +1542,10 @@ static void sample_rows(const sample_job *j, long r0, long r1) {
     float mf = -INFINITY;
     for (int q = 0; q < 8; q++) mf = m8[q] > mf ? m8[q] : mf;
     for (; i < cols; i++) mf = x[i] > mf ? x[i] : mf;
-    const double m = mf;
-    /* at temperature 1 the tempered weights are these very terms (fround(x / 1) = x): keep them */
-    double *keep = t == 1.0 ? weights : NULL;
-    v4df acc0 = v4d_splat(0.0), acc1 = v4d_splat(0.0), mv = v4d_splat(m);
-    for (i = 0; i + 8 <= cols; i += 8) {
-      v4df e0 = v4d_exp(v4d_from_floats(x + i) - mv), e1 = v4d_exp(v4d_from_floats(x + i + 4) - mv);
-      if (keep) {
-        memcpy(keep + i, &e0, sizeof e0);
-        memcpy(keep + i + 4, &e1, sizeof e1);
-      }
-      acc0 += e0;
-      acc1 += e1;
-    }
-    acc0 += acc1;
-    double sum = (acc0[0] + acc0[1]) + (acc0[2] + acc0[3]);
-    for (; i < cols; i++) {
-      double e = d_exp((double)x[i] - m);
-      if (keep) keep[i] = e;
-      sum += e;
-    }
-    j->lse[r] = m + log(sum);
+    /* at temperature 1 the tempered weights are these very terms: keep them */
+    int keep = t == 1.0;
+    double sum = sample_terms(x, cols, 1.0f, mf, keep ? weights : NULL, keep ? blocks : NULL);
+    j->lse[r] = (double)mf + log(sum);
     if (!sampling) {
       /* `best = 0; if (x[c] > x[best]) best = c`: the first index of the NaN-skipping max, 0 when x[0] is NaN */
       long best = 0;
@@ -1592,28 +1554,15 @@ static void sample_rows(const sample_job *j, long r0, long r1) {
       j->tokens[r] = (int32_t)best;
       continue;
     }
-    const double tmax = (double)(float)(m / t);
-    const v4df tv = v4d_splat(t), tmaxv = v4d_splat(tmax);
-    double total = 0;
-    if (keep) {
-      total = sum;
-    } else if (weights) {
-      v4df acc = v4d_splat(0.0);
-      for (i = 0; i + 4 <= cols; i += 4) {
-        v4df e = v4d_exp(v4d_tempered(x + i, tv) - tmaxv);
-        memcpy(weights + i, &e, sizeof e);
-        acc += e;
-      }
-      total = (acc[0] + acc[1]) + (acc[2] + acc[3]);
-      for (; i < cols; i++) total += weights[i] = tempered_exp(x[i], t, tmax);
-    } else {
-      for (i = 0; i < cols; i++) total += tempered_exp(x[i], t, tmax);
-    }
-    /* inverse CDF in id order: the first id whose cumulative weight reaches u * total */
+    /* x / t as x * (1 / t) in float32: monotone, so the largest logit keeps the largest tempered value */
+    const float inv = (float)(1.0 / t);
+    double total = keep ? sum : sample_terms(x, cols, inv, mf * inv, weights, blocks);
+    /* inverse CDF in id order: the first id whose cumulative weight reaches u * total, found block by block */
     double left = j->uniforms[r] * total;
-    long token = cols - 1;
-    for (long c = 0; c < cols; c++) {
-      left -= weights ? weights[c] : tempered_exp(x[c], t, tmax);
+    long token = cols - 1, b = 0, c = 0;
+    for (; b < nblocks - 1 && left - blocks[b] > 0; b++) left -= blocks[b];
+    for (c = SAMPLE_BLOCK * b; c < cols; c++) {
+      left -= weights[c];
       if (left <= 0) {
         token = c;
         break;
@@ -1622,6 +1571,7 @@ static void sample_rows(const sample_job *j, long r0, long r1) {
     j->tokens[r] = (int32_t)token;
   }
   free(weights);
+  free(blocks);
 }
 
 static void sample_body(void *ctx, long s, long e) { sample_rows(ctx, s, e); }

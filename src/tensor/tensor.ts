@@ -234,7 +234,8 @@ export function zerosLike(like: Tensor, dtype: DType = like.dtype): Tensor {
   return zeros(like.shape, dtype, like.backend);
 }
 
-/** A new tensor viewing t's buffer with another shape of the same size (no copy). */
+/** A new tensor viewing t's buffer (no copy) with another shape of the same size, or a smaller one that views
+ * the buffer's leading elements. */
 export function viewOf(t: Tensor, shape: readonly number[]): Tensor {
   const storage = t.storage;
   storage.refs++;

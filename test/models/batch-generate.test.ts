@@ -135,9 +135,9 @@ for (const { name, model, bos } of models) {
           alternatives[0].logprob >= alternatives[1].logprob &&
             alternatives[1].logprob >= alternatives[2].logprob,
         );
-        // The kernel's logsumexp (float64, its own exp) may differ from JavaScript's in the last bits.
+        // The kernel's logsumexp may differ from JavaScript's: native sums float32 exps.
         const full = logSoftmaxRow(sample.stepLogits[step]);
-        for (const a of alternatives) assert.ok(Math.abs(a.logprob - full[a.token]) < 1e-12);
+        for (const a of alternatives) assert.ok(Math.abs(a.logprob - full[a.token]) < 1e-6);
         assert.equal(alternatives[0].logprob, sample.logprobs[step]);
       });
     });

@@ -103,6 +103,21 @@ for (const backend of availableBackends()) {
         T.attention(q, cached.key, cached.value, { keyLength: cached.length }),
         T.attention(q, expectedK, expectedV),
       );
+      // Dropping row 1 moves row 2 down in place; growing past the capacity then copies the kept rows.
+      cache.selectRows([0, 2]);
+      assert.equal(cache.rows, 2);
+      const k3 = random(rng, [2, 1, 5, 4], backend);
+      const v3 = random(rng, [2, 1, 5, 4], backend);
+      const grown = cache.append(1, k3, v3);
+      assert.equal(grown.length, 10);
+      assert.equal(grown.key.shape[0], 2);
+      const keptK = T.concat([T.slice(expectedK, 0, 0, 1), T.slice(expectedK, 0, 2, 3)], 0);
+      const keptV = T.concat([T.slice(expectedV, 0, 0, 1), T.slice(expectedV, 0, 2, 3)], 0);
+      const q2 = random(rng, [2, 2, 1, 4], backend);
+      assertClose(
+        T.attention(q2, grown.key, grown.value, { keyLength: grown.length }),
+        T.attention(q2, T.concat([keptK, k3], 2), T.concat([keptV, v3], 2)),
+      );
       cache.dispose();
     });
   });

@@ -6,7 +6,7 @@
 
 import { ShapeError, shapeString } from "../errors.js";
 import { untracked } from "../scope.js";
-import { empty, type Tensor } from "../tensor.js";
+import { empty, type Tensor, viewOf } from "../tensor.js";
 
 /** A layer's cached keys and values: buffers [batch, kvHeads, capacity, headDim], the first `length` used. */
 export interface CachedKeys {
@@ -62,8 +62,14 @@ export class KVBuffer {
 
   /** Keeps batch rows `indices` in that order (an index may repeat). */
   selectRows(indices: readonly number[]): void {
-    this.key = gatherRows(this.key, indices);
-    this.value = gatherRows(this.value, indices);
+    if (!this.key || !this.value) return;
+    // Dropping finished rows (ascending indices) moves the kept rows down in place; anything else (one
+    // prompt's row repeated for its samples) gathers into a new buffer. Either way only the `length` used
+    // positions of each row move, not the whole capacity.
+    const ascending = indices.every((row, i) => i === 0 || row > indices[i - 1]);
+    const select = ascending ? compactRows : gatherRows;
+    this.key = select(this.key, indices, this.length);
+    this.value = select(this.value, indices, this.length);
   }
 
   dispose(): void {
@@ -123,16 +129,38 @@ function copyPositions(source: Tensor, target: Tensor, length: number): void {
   );
 }
 
-/** A new tensor of rows `indices` of x (along axis 0); disposes x. */
-function gatherRows(x: Tensor | null, indices: readonly number[]): Tensor | null {
-  if (!x) return null;
-  const rowSize = x.size / x.shape[0];
+/** The first `length` positions of every head of source row `from` into target row `to` (same capacity). */
+function copyRow(source: Tensor, from: number, target: Tensor, to: number, length: number): void {
+  const [, kvHeads, capacity, headDim] = source.shape;
+  const rowSize = kvHeads * capacity * headDim;
+  target.backend.copyStrided(
+    source.data,
+    from * rowSize,
+    [capacity * headDim, 1],
+    target.data,
+    to * rowSize,
+    [capacity * headDim, 1],
+    [kvHeads, length * headDim],
+  );
+}
+
+/** Rows `indices` of x [batch, kvHeads, capacity, headDim] in a new buffer; disposes x. */
+function gatherRows(x: Tensor, indices: readonly number[], length: number): Tensor {
   const out = untracked(() => empty([indices.length, ...x.shape.slice(1)], x.dtype, x.backend));
-  const source = x.data;
-  const target = out.data;
   indices.forEach((row, r) => {
-    target.set(source.subarray(row * rowSize, (row + 1) * rowSize), r * rowSize);
+    copyRow(x, row, out, r, length);
   });
+  x.dispose(false);
+  return out;
+}
+
+/** Rows `indices` (ascending, so each row moves down or stays) moved to the front of x's own buffer: a view
+ * of its first indices.length rows; disposes x. */
+function compactRows(x: Tensor, indices: readonly number[], length: number): Tensor {
+  indices.forEach((row, r) => {
+    if (row !== r) copyRow(x, row, x, r, length);
+  });
+  const out = untracked(() => viewOf(x, [indices.length, ...x.shape.slice(1)]));
   x.dispose(false);
   return out;
 }
