@@ -112,7 +112,8 @@ export const RECIPES: Readonly<Record<RecipeName, PretrainRecipe>> = {
   // 3.60 at the end (the corpus' unigram entropy is 6.50 nats per token).
   "lab-encoder": recipe({
     name: "lab-encoder",
-    description: "BERT encoder, masked-LM: hidden 128, 2 layers, 2 heads, FFN 512, 64 positions, WordPiece 4096",
+    description:
+      "BERT encoder, masked-LM: hidden 128, 2 layers, 2 heads, FFN 512, 64 positions, WordPiece 4096",
     objective: "mlm",
     tokenizer: { kind: "wordpiece", vocabSize: VOCAB },
     config: bertConfig(128, 2, 2, 512, 64),
