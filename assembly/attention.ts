@@ -79,9 +79,42 @@ function axpy4(y: usize, x: usize, pitch: usize, s: v128, n: i32): void {
 }
 
 /**
+ * Scaled scores of query row qi against keys jj in [from, to) of keys (rows of rowBytes), into pr + jj, plus the
+ * key bias row when given.
+ */
+function scoreRange(qi: usize, keys: usize, from: i32, to: i32, d: i32, scale: f32, bias: usize, pr: usize): void {
+  const rowBytes = <usize>d << 2;
+  const scaleV = f32x4.splat(scale);
+  let jj = from;
+  for (; jj + 4 <= to; jj += 4) {
+    let s4 = f32x4.mul(dot4(qi, keys + <usize>jj * rowBytes, rowBytes, d), scaleV);
+    if (bias != 0) s4 = f32x4.add(s4, v128.load(bias + (<usize>jj << 2)));
+    v128.store(pr + (<usize>jj << 2), s4);
+  }
+  for (; jj < to; jj++) {
+    let s = rowDot(qi, keys + <usize>jj * rowBytes, d) * scale;
+    if (bias != 0) s += load<f32>(bias + (<usize>jj << 2));
+    store<f32>(pr + (<usize>jj << 2), s);
+  }
+}
+
+/** oi += sum of probabilities pr[t] times value rows t for t in [from, to). */
+function weightedRange(oi: usize, values: usize, pr: usize, from: i32, to: i32, d: i32): void {
+  const rowBytes = <usize>d << 2;
+  let t = from;
+  for (; t + 4 <= to; t += 4) {
+    axpy4(oi, values + <usize>t * rowBytes, rowBytes, v128.load(pr + (<usize>t << 2)), d);
+  }
+  for (; t < to; t++) {
+    const p = load<f32>(pr + (<usize>t << 2));
+    if (p != 0) axpy(oi, values + <usize>t * rowBytes, p, d);
+  }
+}
+
+/**
  * Params: 0 batch, 1 heads, 2 kvHeads, 3 tq, 4 tk, 5 headDim, 6 scale, 7 causal, 8 causalOffset, 9 q, 10 k,
- * 11 v, 12 keyBias (0: none), 13 out, 14 probs, 15 kvStride, 16 window (0: none). Items: batch x heads x tq
- * query rows.
+ * 11 v, 12 keyBias (0: none), 13 out, 14 probs, 15 kvStride, 16 window (0: none), 17 shared keys (0: none),
+ * 18 shared values, 19 shared length. Items: batch x heads x tq query rows.
  */
 export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: usize): void {
   const heads = pi(params, 1);
@@ -102,6 +135,12 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
   const kvStride = pi(params, 15);
   // sliding window (with causal): query i sees keys j with i + causalOffset - j < window; 0 = none
   const window = pi(params, 16);
+  // keys every row sees before its own, [kvHeads, shared, headDim]: columns 0..shared of each probability row
+  // (never with a key bias or window: the op forbids both)
+  const sharedK = pp(params, 17);
+  const sharedV = pp(params, 18);
+  const shared = pi(params, 19);
+  const width = shared + tk;
   const group = heads / kvHeads;
   const rowBytes = <usize>d << 2;
   for (let item = begin; item < end; item++) {
@@ -113,40 +152,37 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
     const qi = q + <usize>item * rowBytes;
     const kBase = k + <usize>((b * kvHeads + kvh) * kvStride) * rowBytes;
     const vBase = v + <usize>((b * kvHeads + kvh) * kvStride) * rowBytes;
-    const pr = probs + (<usize>item * <usize>tk << 2);
+    const pr = probs + (<usize>item * <usize>width << 2);
+    const own = pr + (<usize>shared << 2);
     const oi = out + <usize>item * rowBytes;
-    // keys j < visible are seen
+    // own keys j < visible are seen
     let visible = tk;
     if (causal) visible = max(0, min(tk, i + causalOffset + 1));
     let first = 0;
     if (causal && window > 0) first = min(visible, max(0, i + causalOffset - window + 1));
-    const count = visible - first;
-    const scaleV = f32x4.splat(scale);
-    let jj = first;
-    for (; jj + 4 <= visible; jj += 4) {
-      let s4 = f32x4.mul(dot4(qi, kBase + <usize>jj * rowBytes, rowBytes, d), scaleV);
-      if (keyBias != 0) s4 = f32x4.add(s4, v128.load(keyBias + (<usize>(b * tk + jj) << 2)));
-      v128.store(pr + (<usize>jj << 2), s4);
+    if (shared > 0) {
+      const sBase = <usize>(kvh * shared) * rowBytes;
+      scoreRange(qi, sharedK + sBase, 0, shared, d, scale, 0, pr);
     }
-    for (; jj < visible; jj++) {
-      let s = rowDot(qi, kBase + <usize>jj * rowBytes, d) * scale;
-      if (keyBias != 0) s += load<f32>(keyBias + (<usize>(b * tk + jj) << 2));
-      store<f32>(pr + (<usize>jj << 2), s);
-    }
-    const seen = pr + (<usize>first << 2);
+    scoreRange(qi, kBase, first, visible, d, scale, keyBias != 0 ? keyBias + (<usize>(b * tk) << 2) : 0, own);
+    // the columns seen: [lo, hi) of the row (shared ones and then own ones, contiguous)
+    const lo = shared > 0 ? 0 : first;
+    const hi = shared + visible;
+    const count = hi - lo;
+    const seen = pr + (<usize>lo << 2);
     const mx = rowMax(seen, count);
     // exponentials and their sum (masked keys get probability 0)
     const mv = f32x4.splat(mx);
     let acc = f32x4.splat(0);
-    let j = first;
-    for (; j + 4 <= visible; j += 4) {
+    let j = lo;
+    for (; j + 4 <= hi; j += 4) {
       const o = <usize>j << 2;
       const e = vexp(f32x4.sub(v128.load(pr + o), mv));
       v128.store(pr + o, e);
       acc = f32x4.add(acc, e);
     }
     let sum = f32x4.extract_lane(acc, 0) + f32x4.extract_lane(acc, 1) + (f32x4.extract_lane(acc, 2) + f32x4.extract_lane(acc, 3));
-    for (; j < visible; j++) {
+    for (; j < hi; j++) {
       const o = <usize>j << 2;
       const e = f32x4.extract_lane(vexp(f32x4.splat(load<f32>(pr + o) - mx)), 0);
       store<f32>(pr + o, e);
@@ -154,22 +190,16 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
     }
     // a row with no visible key gets 0/0 = NaN probabilities, as the reference does
     rowScale(seen, seen, count, 1 / sum);
-    for (let t = 0; t < first; t++) store<f32>(pr + (<usize>t << 2), 0);
-    for (let t = visible; t < tk; t++) store<f32>(pr + (<usize>t << 2), count == 0 ? NaN : 0);
+    for (let t = 0; t < lo; t++) store<f32>(pr + (<usize>t << 2), 0);
+    for (let t = hi; t < width; t++) store<f32>(pr + (<usize>t << 2), count == 0 ? NaN : 0);
     memory.fill(oi, 0, rowBytes);
     if (count == 0) {
-      for (let t = 0; t < first; t++) store<f32>(pr + (<usize>t << 2), NaN);
+      for (let t = 0; t < lo; t++) store<f32>(pr + (<usize>t << 2), NaN);
       rowScale(oi, oi, d, NaN);
       continue;
     }
-    let t = first;
-    for (; t + 4 <= visible; t += 4) {
-      axpy4(oi, vBase + <usize>t * rowBytes, rowBytes, v128.load(pr + (<usize>t << 2)), d);
-    }
-    for (; t < visible; t++) {
-      const p = load<f32>(pr + (<usize>t << 2));
-      if (p != 0) axpy(oi, vBase + <usize>t * rowBytes, p, d);
-    }
+    if (shared > 0) weightedRange(oi, sharedV + <usize>(kvh * shared) * rowBytes, pr, 0, shared, d);
+    weightedRange(oi, vBase, own, first, visible, d);
   }
 }
 

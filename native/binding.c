@@ -683,13 +683,13 @@ static int check_heads(call *c, long heads, long kv) {
 }
 
 /* attention(batch, heads, kvHeads, tq, tk, headDim, scale, causal, causalOffset, q, k, v, keyBias, out, probs,
-   kvStride, window) */
+   kvStride, window, sharedK, sharedV, sharedLength) */
 static napi_value js_attention(napi_env env, napi_callback_info info) {
   call c;
-  if (!begin(env, info, &c, 17)) return NULL;
+  if (!begin(env, info, &c, 20)) return NULL;
   attention_args a;
   memset(&a, 0, sizeof a);
-  size_t lq, lk, lv, lb, lo, lp;
+  size_t lq, lk, lv, lb, lo, lp, lsk = 0, lsv = 0;
   a.batch = integer(&c, 0);
   a.heads = integer(&c, 1);
   a.kv_heads = integer(&c, 2);
@@ -707,14 +707,26 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   a.probs = f32(&c, 14, &lp);
   a.kv_stride = integer(&c, 15);
   a.window = integer(&c, 16);
+  a.shared_k = f32_or_null(&c, 17, &lsk);
+  a.shared_v = f32_or_null(&c, 18, &lsv);
+  a.shared_len = integer(&c, 19);
   if (c.failed || !check_heads(&c, a.heads, a.kv_heads)) return NULL;
+  if (a.shared_len < 0 || (a.shared_len > 0 && (!a.shared_k || !a.shared_v)))
+    fail(&c, "adaptlm native: attention sharedLength needs sharedK and sharedV", 1);
+  if (a.shared_len > 0 && (a.key_bias || a.window > 0))
+    fail(&c, "adaptlm native: attention with shared keys takes no keyBias or window", 1);
+  if (a.shared_len == 0) a.shared_k = a.shared_v = NULL;
   if (a.kv_stride < a.tk) fail(&c, "adaptlm native: attention kvStride must be at least tk", 1);
   need(&c, lq, (double)a.batch * a.heads * a.tq * a.d, "attention q");
   need(&c, lk, (double)a.batch * a.kv_heads * a.kv_stride * a.d, "attention k");
   need(&c, lv, (double)a.batch * a.kv_heads * a.kv_stride * a.d, "attention v");
   if (a.key_bias) need(&c, lb, (double)a.batch * a.tk, "attention keyBias");
   need(&c, lo, (double)a.batch * a.heads * a.tq * a.d, "attention out");
-  need(&c, lp, (double)a.batch * a.heads * a.tq * a.tk, "attention probs");
+  need(&c, lp, (double)a.batch * a.heads * a.tq * (a.shared_len + a.tk), "attention probs");
+  if (a.shared_len > 0) {
+    need(&c, lsk, (double)a.kv_heads * a.shared_len * a.d, "attention sharedK");
+    need(&c, lsv, (double)a.kv_heads * a.shared_len * a.d, "attention sharedV");
+  }
   if (c.failed) return NULL;
   if (a.batch > 0 && a.tq > 0) k_attention(&a);
   return undefined(env);

@@ -1201,14 +1201,15 @@ void k_rope(const float *x, float *out, const int32_t *positions, const double *
 /* Masks (causal, key bias) and normalises one head's scores in place: probs = softmax(scores + bias). */
 MULTIVERSION
 static void attention_softmax_rows(float *p, long tq, long tk, float scale, const float *bias, int causal,
-                                   long offset, long window) {
+                                   long offset, long window, long shared) {
   for (long i = 0; i < tq; i++) {
     float *row = p + i * tk;
     long visible = tk, first = 0;
     if (causal) {
-      long last = i + offset; /* keys j <= last are visible */
-      visible = last + 1 < 0 ? 0 : (last + 1 > tk ? tk : last + 1);
-      /* sliding window: keys j > last - window */
+      /* own keys j <= last are visible (columns shared + j), shared columns always */
+      long last = i + offset, own = tk - shared;
+      visible = shared + (last + 1 < 0 ? 0 : (last + 1 > own ? own : last + 1));
+      /* sliding window: keys j > last - window (never with shared keys: the op forbids both) */
       if (window > 0 && last - window + 1 > 0) first = last - window + 1 < visible ? last - window + 1 : visible;
     }
     if (visible - first <= 0) {
@@ -1266,13 +1267,13 @@ static void decode_scores(const float *q, const float *k, const float *v, long n
   }
 }
 
-/* out[0..d) = sum_j probs[j] v_j over j < n, the row accumulated in registers when it fits (d <= 128). */
+/* out[0..d) (+)= sum_j probs[j] v_j over j < n, the row accumulated in registers when it fits (d <= 128). */
 MULTIVERSION
-static void decode_weighted_sum(const float *probs, const float *v, long n, long d, float *out) {
+static void decode_weighted_sum(const float *probs, const float *v, long n, long d, float *out, int accumulate) {
   if (d % 8 == 0 && d <= 128) {
     v8sf acc[16];
     long lanes = d / 8;
-    for (long c = 0; c < lanes; c++) acc[c] = v8_splat(0.0f);
+    for (long c = 0; c < lanes; c++) acc[c] = accumulate ? v8_load(out + 8 * c) : v8_splat(0.0f);
     for (long j = 0; j < n; j++) {
       v8sf pj = v8_splat(probs[j]);
       const float *vj = v + j * d;
@@ -1281,7 +1282,8 @@ static void decode_weighted_sum(const float *probs, const float *v, long n, long
     for (long c = 0; c < lanes; c++) v8_store(out + 8 * c, acc[c]);
     return;
   }
-  for (long c = 0; c < d; c++) out[c] = 0.0f;
+  if (!accumulate)
+    for (long c = 0; c < d; c++) out[c] = 0.0f;
   for (long j = 0; j < n; j++)
     for (long c = 0; c < d; c++) out[c] += probs[j] * v[j * d + c];
 }
@@ -1293,7 +1295,10 @@ static void attention_task(void *ctx, int thread, int task) {
   const float *q = a->q + (b * a->heads + h) * a->tq * d;
   const float *k = a->k + (b * a->kv_heads + g) * a->kv_stride * d;
   const float *v = a->v + (b * a->kv_heads + g) * a->kv_stride * d;
-  float *p = a->probs + (b * a->heads + h) * a->tq * a->tk;
+  /* shared keys (none when shared_len is 0) fill the first s columns of each probability row */
+  const long s = a->shared_len, width = s + a->tk;
+  const float *sk = s ? a->shared_k + g * s * d : NULL, *sv = s ? a->shared_v + g * s * d : NULL;
+  float *p = a->probs + (b * a->heads + h) * a->tq * width;
   float *o = a->out + (b * a->heads + h) * a->tq * d;
   long tq = a->tq, tk = a->tk;
   const float *bias = a->key_bias ? a->key_bias + b * tk : NULL;
@@ -1307,18 +1312,22 @@ static void attention_task(void *ctx, int thread, int task) {
       long last = i0 + rows - 1 + a->causal_offset;
       limit = last + 1 < 0 ? 0 : (last + 1 > tk ? tk : last + 1);
     }
-    float *pr = p + i0 * tk;
+    float *pr = p + i0 * width;
     /* scores = Q K^T  [rows, limit] (the softmax scales them and masks columns from limit on); alpha 1
        lets the GEMM read Q in place instead of packing a scaled copy. One row (a decoding step) skips the
        GEMM's per-call and per-key reduction costs. */
-    if (rows == 1)
-      decode_scores(q + i0 * d, k, v, limit, d, pr);
-    else if (limit > 0)
-      gemm_serial(thread, (int)rows, (int)limit, (int)d, 1.0f, q + i0 * d, d, 1, k, 1, d, 0.0f, pr, tk);
-    attention_softmax_rows(pr, rows, tk, a->scale, bias, a->causal, a->causal_offset + i0, a->window);
+    if (rows == 1) {
+      if (s) decode_scores(q + i0 * d, sk, sv, s, d, pr);
+      decode_scores(q + i0 * d, k, v, limit, d, pr + s);
+    } else {
+      if (s) gemm_serial(thread, (int)rows, (int)s, (int)d, 1.0f, q + i0 * d, d, 1, sk, 1, d, 0.0f, pr, width);
+      if (limit > 0)
+        gemm_serial(thread, (int)rows, (int)limit, (int)d, 1.0f, q + i0 * d, d, 1, k, 1, d, 0.0f, pr + s, width);
+    }
+    attention_softmax_rows(pr, rows, width, a->scale, bias, a->causal, a->causal_offset + i0, a->window, s);
     /* out = P V  [rows, d]; probabilities past limit are 0 (all keys when no key is visible: the rows are
        NaN then, as in the reference) */
-    long used = limit > 0 ? limit : tk;
+    long used = limit > 0 || s ? limit : tk;
     if (rows == 1) {
       /* keys of the next (batch, head), which this thread likely takes next: a decoding step reads each
          layer's cache once, mostly from L3. With both prefetches a 20-sample decode of lab-decoder-s
@@ -1328,16 +1337,20 @@ static void attention_task(void *ctx, int thread, int task) {
         const float *kn = a->k + (nb * a->kv_heads + ng) * a->kv_stride * d;
         for (long off = 0; off < used * d; off += 16) __builtin_prefetch(kn + off);
       }
-      decode_weighted_sum(pr, v, used, d, o + i0 * d);
-    } else
-      gemm_serial(thread, (int)rows, (int)d, (int)used, 1.0f, pr, tk, 1, v, d, 1, 0.0f, o + i0 * d, d);
+      if (s) decode_weighted_sum(pr, sv, s, d, o + i0 * d, 0);
+      decode_weighted_sum(pr + s, v, used, d, o + i0 * d, s > 0);
+    } else {
+      if (s) gemm_serial(thread, (int)rows, (int)d, (int)s, 1.0f, pr, width, 1, sv, d, 1, 0.0f, o + i0 * d, d);
+      gemm_serial(thread, (int)rows, (int)d, (int)used, 1.0f, pr + s, width, 1, v, d, 1, s ? 1.0f : 0.0f,
+                  o + i0 * d, d);
+    }
   }
 }
 
 void k_attention(const attention_args *a) {
   long tasks = a->batch * a->heads;
   if (tasks <= 0) return;
-  double work = (double)tasks * a->tq * a->tk * a->d;
+  double work = (double)tasks * a->tq * (a->shared_len + a->tk) * a->d;
   if (work < 32768.0 || pool_threads() == 1)
     for (long t = 0; t < tasks; t++) attention_task((void *)a, 0, (int)t);
   else

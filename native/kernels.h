@@ -57,6 +57,11 @@ typedef struct {
   /* sliding window (with causal): query i sees keys j with i + causal_offset - j < window; 0 = none */
   long window;
   const float *q, *k, *v, *key_bias;
+  /* keys and values every batch row sees before its own, [kv_heads, shared_len, d] (a prompt prefilled once
+     for several samples): scores and probs rows are then shared_len + tk wide, shared keys come first and
+     are visible to every query; no key bias or window with them (the op checks) */
+  const float *shared_k, *shared_v;
+  long shared_len;
   float *out, *probs;
   const float *dout;
   float *dq, *dk, *dv;
@@ -64,7 +69,7 @@ typedef struct {
 void k_attention(const attention_args *a);
 void k_attention_backward(const attention_args *a);
 
-/* Next-token choice per row of logits (src/backend/backend.ts SampleRowsArgs), in float64. */
+/* Next-token choice per row of logits (src/backend/backend.ts SampleRowsArgs). */
 void k_sample_rows(const float *logits, const double *uniforms, int32_t *tokens, double *lse, long rows, long cols,
                    double temperature);
 

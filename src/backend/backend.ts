@@ -92,7 +92,7 @@ export interface AttentionArgs {
   v: FloatArray; // [batch, kvHeads, tk, headDim]
   keyBias: FloatArray | null; // [batch, tk]
   out: FloatArray; // [batch, heads, tq, headDim]
-  probs: FloatArray; // [batch, heads, tq, tk]
+  probs: FloatArray; // [batch, heads, tq, (shared length +) tk]
   /**
    * Positions allocated per key/value head (default tk): k and v are then [batch, kvHeads, kvStride, headDim]
    * and only the first tk positions are read, so a preallocated KV cache is attended in place.
@@ -103,6 +103,13 @@ export interface AttentionArgs {
    * (i + causalOffset) - j >= window. 0 or absent: no window.
    */
   window?: number;
+  /**
+   * Keys and values every batch row attends before its own, k and v [kvHeads, length, headDim] (a prompt
+   * prefilled once for several samples, read once instead of once per row). Each probability row is then
+   * length + tk wide, shared keys first; they are visible to every query (the causal offset and mask apply
+   * to the row's own keys). Not combined with keyBias or window. Forward only.
+   */
+  shared?: { k: FloatArray; v: FloatArray; length: number } | null;
 }
 
 /** Gradients of attention given the saved probabilities. dq, dk, dv are overwritten. */

@@ -163,6 +163,9 @@ interface NativeAddon {
     probs: FloatArray,
     kvStride: number,
     window: number,
+    sharedK: FloatArray | null,
+    sharedV: FloatArray | null,
+    sharedLength: number,
   ): void;
   attentionBackward(
     batch: number,
@@ -449,6 +452,9 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
         a.probs,
         a.kvStride ?? a.tk,
         a.window ?? 0,
+        a.shared?.k ?? null,
+        a.shared?.v ?? null,
+        a.shared?.length ?? 0,
       );
     },
     attentionBackward(a: AttentionBackwardArgs): void {

@@ -213,38 +213,52 @@ function attention(a: AttentionArgs): void {
   const { batch, heads, kvHeads, tq, tk, headDim: d } = a;
   const window = a.window ?? 0;
   const group = heads / kvHeads;
-  const scores = new Float64Array(tk);
+  // shared keys are columns 0..s of every row, the row's own keys columns s..s + tk
+  const s = a.shared?.length ?? 0;
+  const width = s + tk;
+  const scores = new Float64Array(width);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const kvh = Math.floor(h / group);
       const qBase = (b * heads + h) * tq * d;
       const kBase = (b * kvHeads + kvh) * (a.kvStride ?? tk) * d;
+      const sBase = kvh * s * d;
+      // key or value element e of column c
+      const keyAt = (c: number, e: number) =>
+        c < s ? (a.shared?.k[sBase + c * d + e] ?? 0) : a.k[kBase + (c - s) * d + e];
+      const valueAt = (c: number, e: number) =>
+        c < s ? (a.shared?.v[sBase + c * d + e] ?? 0) : a.v[kBase + (c - s) * d + e];
       for (let i = 0; i < tq; i++) {
         let max = -Infinity;
-        for (let j = 0; j < tk; j++) {
-          if (a.causal && (j > i + a.causalOffset || (window > 0 && i + a.causalOffset - j >= window))) {
-            scores[j] = -Infinity;
+        for (let c = 0; c < width; c++) {
+          const j = c - s; // own key index (negative: shared, always visible)
+          if (
+            j >= 0 &&
+            a.causal &&
+            (j > i + a.causalOffset || (window > 0 && i + a.causalOffset - j >= window))
+          ) {
+            scores[c] = -Infinity;
             continue;
           }
           let dot = 0;
-          for (let c = 0; c < d; c++) dot += a.q[qBase + i * d + c] * a.k[kBase + j * d + c];
-          let s = dot * a.scale;
-          if (a.keyBias) s += a.keyBias[b * tk + j];
-          scores[j] = s;
-          if (s > max) max = s;
+          for (let e = 0; e < d; e++) dot += a.q[qBase + i * d + e] * keyAt(c, e);
+          let score = dot * a.scale;
+          if (a.keyBias) score += a.keyBias[b * tk + j];
+          scores[c] = score;
+          if (score > max) max = score;
         }
         let sum = 0;
-        for (let j = 0; j < tk; j++) {
-          const e = scores[j] === -Infinity ? 0 : Math.exp(scores[j] - max);
-          scores[j] = e;
+        for (let c = 0; c < width; c++) {
+          const e = scores[c] === -Infinity ? 0 : Math.exp(scores[c] - max);
+          scores[c] = e;
           sum += e;
         }
-        const pBase = ((b * heads + h) * tq + i) * tk;
-        for (let j = 0; j < tk; j++) a.probs[pBase + j] = scores[j] / sum;
-        for (let c = 0; c < d; c++) {
+        const pBase = ((b * heads + h) * tq + i) * width;
+        for (let c = 0; c < width; c++) a.probs[pBase + c] = scores[c] / sum;
+        for (let e = 0; e < d; e++) {
           let acc = 0;
-          for (let j = 0; j < tk; j++) acc += a.probs[pBase + j] * a.v[kBase + j * d + c];
-          a.out[qBase + i * d + c] = acc;
+          for (let c = 0; c < width; c++) acc += a.probs[pBase + c] * valueAt(c, e);
+          a.out[qBase + i * d + e] = acc;
         }
       }
     }

@@ -1255,8 +1255,12 @@ class WasmBackend implements Backend {
         this.f32(a.probs, true),
         a.kvStride ?? tk,
         a.window ?? 0,
+        a.shared ? this.f32(a.shared.k, false) : 0,
+        a.shared ? this.f32(a.shared.v, false) : 0,
+        a.shared?.length ?? 0,
       ]);
-      this.call(K.attentionKernel, batch * heads * tq, tk * (headDim * 4 + 10));
+      const width = (a.shared?.length ?? 0) + tk;
+      this.call(K.attentionKernel, batch * heads * tq, width * (headDim * 4 + 10));
     } finally {
       if (this.staged.length > 0) this.unstage();
     }

@@ -230,7 +230,10 @@ export function* generateBatchSteps(
         return decide(output, n > 1 ? repeatRows(logits, output.shape[2], rows) : logits, active);
       }),
     );
-    if (n > 1) cache?.selectRows(rows.map((row) => row.prompt));
+    // One prompt's samples share its prefill: stored once, read once per step. Several prompts' rows are
+    // repeated instead (their padding differs, and attention takes one set of shared keys).
+    if (n > 1 && prompts.length === 1) cache?.shareRows(n);
+    else if (n > 1) cache?.selectRows(rows.map((row) => row.prompt));
     for (let step = 0; ; step++) {
       const keep: number[] = [];
       for (let r = 0; r < active.length; r++) {

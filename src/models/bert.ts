@@ -99,7 +99,11 @@ export class BertSelfAttention extends Module {
       split(this.forwardChild("key", hidden)),
       split(this.forwardChild("value", hidden)),
     );
-    const context = T.attention(q, kv.key, kv.value, { keyBias: bias, keyLength: kv.length });
+    const context = T.attention(q, kv.key, kv.value, {
+      keyBias: bias,
+      keyLength: kv.length,
+      shared: kv.shared,
+    });
     return T.reshape(T.permute(context, [0, 2, 1, 3]), [batch, seq, heads * headDim]);
   }
 }

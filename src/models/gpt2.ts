@@ -70,6 +70,7 @@ export class GPT2Block extends Module {
       keyBias: bias,
       scale,
       keyLength: kv.length,
+      shared: kv.shared,
     });
     const merged = T.reshape(T.permute(context, [0, 2, 1, 3]), [batch, seq, d]);
     const attended = T.add(hidden, attn.forwardChild("c_proj", merged));

@@ -103,6 +103,7 @@ export class LlamaDecoderLayer extends Module {
       keyBias: bias,
       keyLength: kv.length,
       window,
+      shared: kv.shared,
     });
     const merged = T.reshape(T.permute(context, [0, 2, 1, 3]), [batch, seq, numHeads * headDim]);
     const attended = T.add(hidden, attn.forwardChild("o_proj", merged));

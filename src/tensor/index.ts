@@ -8,7 +8,7 @@ export { broadcastShapes, sumToShape } from "./ops/broadcast.js";
 export { dropout } from "./ops/dropout.js";
 export * from "./ops/elementwise.js";
 export { embedding } from "./ops/embedding.js";
-export { type CachedKeys, KVBuffer, KVCache } from "./ops/kv-cache.js";
+export { type CachedKeys, KVBuffer, KVCache, type SharedKeys } from "./ops/kv-cache.js";
 export { crossEntropy, IGNORE_INDEX } from "./ops/loss.js";
 export { causalBias, MASKED_BIAS, paddingBias } from "./ops/masks.js";
 export { flattenRows, linear, type MatmulOptions, matmul } from "./ops/matmul.js";

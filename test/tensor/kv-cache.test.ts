@@ -130,3 +130,119 @@ test("keyLength is checked and is inference-only", () => {
   q.setRequiresGrad();
   assert.throws(() => T.attention(q, k, k, { keyLength: 2 }), /inference only/);
 });
+
+/** Shared keys [1, kvHeads, s, headDim] spelled out in front of every row's first `length` own keys. */
+function spelled(shared: T.Tensor, own: T.Tensor, length: number): T.Tensor {
+  const batch = own.shape[0];
+  return T.concat([T.expand(shared, [batch, ...shared.shape.slice(1)]), T.slice(own, 2, 0, length)], 2);
+}
+
+for (const backend of availableBackends()) {
+  test(`${backend.name}: attention with shared keys equals attention over the keys spelled out`, () => {
+    T.noGrad(() => {
+      const rng = new T.Rng(21);
+      const cases = [
+        { batch: 3, heads: 4, kvHeads: 2, tq: 1, own: 6, capacity: 9, s: 7, headDim: 32, causal: true },
+        { batch: 2, heads: 2, kvHeads: 2, tq: 3, own: 3, capacity: 3, s: 5, headDim: 12, causal: true },
+        { batch: 2, heads: 3, kvHeads: 1, tq: 2, own: 4, capacity: 6, s: 1, headDim: 8, causal: false },
+        { batch: 1, heads: 2, kvHeads: 1, tq: 4, own: 9, capacity: 9, s: 70, headDim: 16, causal: true },
+      ];
+      for (const c of cases) {
+        const label = JSON.stringify(c);
+        const q = random(rng, [c.batch, c.heads, c.tq, c.headDim], backend);
+        const k = random(rng, [c.batch, c.kvHeads, c.capacity, c.headDim], backend);
+        const v = random(rng, [c.batch, c.kvHeads, c.capacity, c.headDim], backend);
+        const shared = {
+          key: random(rng, [1, c.kvHeads, c.s, c.headDim], backend),
+          value: random(rng, [1, c.kvHeads, c.s, c.headDim], backend),
+        };
+        const fast = T.attention(q, k, v, { causal: c.causal, keyLength: c.own, shared });
+        const full = T.attention(q, spelled(shared.key, k, c.own), spelled(shared.value, v, c.own), {
+          causal: c.causal,
+        });
+        assertClose(fast, full);
+        // a key bias over the own keys and a sliding window (counting shared positions) spell the keys out
+        const biasValues = Array.from({ length: c.batch * c.own }, (_, i) => (i % c.own === 1 ? -1e9 : 0));
+        const bias = T.tensor(biasValues, [c.batch, c.own], "float32", backend);
+        const fullBias = T.concat([T.zeros([c.batch, c.s], "float32", backend), bias], 1);
+        assertClose(
+          T.attention(q, k, v, { causal: c.causal, keyLength: c.own, shared, keyBias: bias }),
+          T.attention(q, spelled(shared.key, k, c.own), spelled(shared.value, v, c.own), {
+            causal: c.causal,
+            keyBias: fullBias,
+          }),
+        );
+        if (c.causal) {
+          const window = c.own + 2;
+          assertClose(
+            T.attention(q, k, v, { causal: true, keyLength: c.own, shared, window }),
+            T.attention(q, spelled(shared.key, k, c.own), spelled(shared.value, v, c.own), {
+              causal: true,
+              window,
+            }),
+          );
+        }
+        assert.ok(fast.size > 0, label);
+      }
+    });
+  });
+
+  test(`${backend.name}: samples sharing a one-row prefill decode like samples with repeated rows`, () => {
+    T.noGrad(() => {
+      const rng = new T.Rng(22);
+      const [heads, kvHeads, headDim, rows] = [4, 2, 8, 3];
+      const sharedCache = new T.KVCache(1, 10);
+      const repeatedCache = new T.KVCache(1, 10);
+      const k0 = random(rng, [1, kvHeads, 5, headDim], backend);
+      const v0 = random(rng, [1, kvHeads, 5, headDim], backend);
+      sharedCache.append(0, k0, v0);
+      repeatedCache.append(0, k0, v0);
+      sharedCache.shareRows(rows);
+      repeatedCache.selectRows([0, 0, 0]);
+      assert.equal(sharedCache.rows, rows);
+      assert.equal(sharedCache.length, 5);
+      // 6 steps: past the capacity hint of 10 (5 shared + 5 own) at the last one, a row dropped after step 3
+      let active = rows;
+      for (let step = 0; step < 6; step++) {
+        if (step === 3) {
+          sharedCache.selectRows([0, 2]);
+          repeatedCache.selectRows([0, 2]);
+          active = 2;
+        }
+        const q = random(rng, [active, heads, 1, headDim], backend);
+        const k = random(rng, [active, kvHeads, 1, headDim], backend);
+        const v = random(rng, [active, kvHeads, 1, headDim], backend);
+        const a = sharedCache.append(0, k, v);
+        const b = repeatedCache.append(0, k, v);
+        assert.equal(sharedCache.length, repeatedCache.length);
+        assert.ok(a.shared, "the shared cache hands attention its shared keys");
+        assertClose(
+          T.attention(q, a.key, a.value, { causal: true, keyLength: a.length, shared: a.shared }),
+          T.attention(q, b.key, b.value, { causal: true, keyLength: b.length }),
+        );
+      }
+      sharedCache.dispose();
+      repeatedCache.dispose();
+    });
+  });
+}
+
+test("shared keys and shareRows are checked", () => {
+  T.noGrad(() => {
+    const q = T.zeros([2, 2, 1, 4]);
+    const k = T.zeros([2, 1, 3, 4]);
+    const badShape = { key: T.zeros([2, 1, 3, 4]), value: T.zeros([2, 1, 3, 4]) };
+    assert.throws(() => T.attention(q, k, k, { shared: badShape }), /\[1, kvHeads, s, headDim\]/);
+    const cache = new T.KVCache(1);
+    cache.append(0, k, k);
+    assert.throws(() => cache.shareRows(4), /one row/);
+    const single = new T.KVCache(1);
+    single.append(0, T.zeros([1, 1, 3, 4]), T.zeros([1, 1, 3, 4]));
+    single.shareRows(2);
+    assert.throws(() => single.append(0, T.zeros([3, 1, 1, 4]), T.zeros([3, 1, 1, 4])), /2 rows/);
+  });
+  const q = T.zeros([1, 1, 1, 4]).setRequiresGrad();
+  const k = T.zeros([1, 1, 2, 4]);
+  const shared = { key: T.zeros([1, 1, 3, 4]), value: T.zeros([1, 1, 3, 4]) };
+  assert.throws(() => T.attention(q, k, k, { shared }), /inference only/);
+});

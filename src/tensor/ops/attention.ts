@@ -7,7 +7,7 @@ import { DTypeError, ShapeError, shapeString } from "../errors.js";
 import type { Tensor } from "../tensor.js";
 import { zeros } from "../tensor.js";
 import { requireFloat, requireSameBackend } from "./elementwise.js";
-import { concat } from "./shape.js";
+import { concat, expand, reshape, slice } from "./shape.js";
 
 export interface AttentionOptions {
   /** Queries see only keys at or before their own position (queries sit at the end of the keys). */
@@ -26,6 +26,13 @@ export interface AttentionOptions {
    * positions p - window + 1 .. p. 0 or absent: no window.
    */
   window?: number;
+  /**
+   * Inference only: keys and values [1, kvHeads, s, headDim] that every batch row attends before its own k/v
+   * (a prompt prefilled once for several samples: its keys are read once per step, not once per row). They
+   * count as the first s key positions (a key bias covers the row's own keys only; a window counts the shared
+   * ones too): the causal mask lets every query see them.
+   */
+  shared?: { key: Tensor; value: Tensor } | null;
 }
 
 /**
@@ -78,10 +85,31 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
       `window ${window} must be a non-negative integer, and needs causal attention`,
     );
   }
+  const shared = options.shared ?? null;
+  if (shared) checkShared(shared, q, k, kvHeads, headDim);
+  if (shared && (keyBias || window > 0)) {
+    // The kernels read shared keys only without a key bias or window: spell the keys out for these.
+    const spelled = (sharedPart: Tensor, own: Tensor) =>
+      concat([expand(sharedPart, [batch, ...sharedPart.shape.slice(1)]), slice(own, 2, 0, tk)], 2);
+    const sharedLength = shared.key.shape[2];
+    const bias = keyBias
+      ? concat(
+          [zeros([batch, sharedLength], keyBias.dtype, keyBias.backend), reshape(keyBias, [batch, tk])],
+          1,
+        )
+      : null;
+    return attention(q, spelled(shared.key, k), spelled(shared.value, v), {
+      ...options,
+      shared: null,
+      keyLength: undefined,
+      keyBias: bias,
+    });
+  }
+  const sharedLength = shared ? shared.key.shape[2] : 0;
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
   const backend = q.backend;
   const out = zeros(q.shape, q.dtype, backend);
-  const probs = zeros([batch, heads, tq, tk], q.dtype, backend);
+  const probs = zeros([batch, heads, tq, sharedLength + tk], q.dtype, backend);
   backend.attention({
     batch,
     heads,
@@ -100,6 +128,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     probs: probs.floats,
     kvStride,
     window,
+    shared: shared ? { k: shared.key.floats, v: shared.value.floats, length: sharedLength } : null,
   });
   if (needsGrad(q, k, v)) {
     record(out, "attention", [q, k, v], (g) => {
@@ -129,6 +158,34 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     probs.dispose();
   }
   return out;
+}
+
+function checkShared(
+  shared: { key: Tensor; value: Tensor },
+  q: Tensor,
+  k: Tensor,
+  kvHeads: number,
+  headDim: number,
+): void {
+  const { key, value } = shared;
+  requireFloat("attention", key, value);
+  requireSameBackend("attention", q, key, value);
+  if (needsGrad(q, k, key, value)) {
+    throw new ShapeError("attention", "shared keys are for inference only, under noGrad");
+  }
+  const expected = [1, kvHeads, key.shape[2], headDim];
+  if (
+    key.rank !== 4 ||
+    expected.some((d, i) => key.shape[i] !== d || value.shape[i] !== d) ||
+    value.rank !== 4
+  ) {
+    throw new ShapeError(
+      "attention",
+      `shared keys ${shapeString(key.shape)} and values ${shapeString(value.shape)} must both be [1, kvHeads, s, headDim] = [1, ${kvHeads}, s, ${headDim}]`,
+    );
+  }
+  if (key.dtype !== q.dtype || value.dtype !== q.dtype)
+    throw new DTypeError("attention", `shared keys are ${key.dtype} but q is ${q.dtype}`);
 }
 
 /**

@@ -2,27 +2,48 @@
 // [batch, kvHeads, capacity, headDim]; new positions are written in place and attention reads the first
 // `length` positions through its kvStride, so a decoding step copies only the new token's keys instead of the
 // whole cache (concatenating per step is quadratic in time and holds two copies at once). Capacity grows
-// geometrically when a caller did not say how long the sequence will get.
+// geometrically when a caller did not say how long the sequence will get. Samples of one prompt can share its
+// prefill (shareRows): the prompt's keys are then stored once and attention reads them once per step.
 
 import { ShapeError, shapeString } from "../errors.js";
 import { untracked } from "../scope.js";
 import { empty, type Tensor, viewOf } from "../tensor.js";
 
-/** A layer's cached keys and values: buffers [batch, kvHeads, capacity, headDim], the first `length` used. */
+/**
+ * A layer's cached keys and values: buffers [batch, kvHeads, capacity, headDim], the first `length` used, and
+ * the keys every row shares before its own when a prompt's prefill was shared among samples (pass `shared`
+ * to attention with `length` as keyLength).
+ */
 export interface CachedKeys {
   key: Tensor;
   value: Tensor;
   length: number;
+  shared?: SharedKeys;
+}
+
+/** Keys and values [1, kvHeads, s, headDim] attended by every row before its own. */
+export interface SharedKeys {
+  key: Tensor;
+  value: Tensor;
 }
 
 /** One layer's growable key and value buffers. */
 export class KVBuffer {
   private key: Tensor | null = null;
   private value: Tensor | null = null;
+  private shared: SharedKeys | null = null;
+  /** Rows the next append brings after shareRows (no own keys yet). */
+  private pendingRows = 0;
+  /** Own positions cached per row (after the shared ones). */
   length = 0;
 
   get rows(): number {
-    return this.key?.shape[0] ?? 0;
+    return this.key?.shape[0] ?? this.pendingRows;
+  }
+
+  /** Positions every row shares (0 unless shareRows was called). */
+  get sharedLength(): number {
+    return this.shared?.key.shape[2] ?? 0;
   }
 
   get capacity(): number {
@@ -50,19 +71,54 @@ export class KVBuffer {
         );
       }
     }
+    if (!this.key && this.shared && (batch !== this.pendingRows || kvHeads !== this.shared.key.shape[1])) {
+      throw new ShapeError(
+        "kv cache",
+        `new keys ${shapeString(k.shape)} do not fit ${this.pendingRows} rows sharing keys ${shapeString(this.shared.key.shape)}`,
+      );
+    }
     const needed = this.length + t;
-    if (needed > this.capacity) this.grow(k, Math.max(needed, capacityHint, 2 * this.capacity));
+    const hint = capacityHint - this.sharedLength;
+    if (needed > this.capacity) this.grow(k, Math.max(needed, hint, 2 * this.capacity));
     const key = this.key as Tensor;
     const value = this.value as Tensor;
     writePositions(key, k, this.length);
     writePositions(value, v, this.length);
     this.length = needed;
-    return { key, value, length: needed };
+    return this.shared ? { key, value, length: needed, shared: this.shared } : { key, value, length: needed };
+  }
+
+  /**
+   * Turns the cached positions of the single row into keys shared by `rows` rows, which then start with no
+   * own keys: a prompt prefilled once for several samples is stored once and read once per step.
+   */
+  shareRows(rows: number): void {
+    if (this.rows !== 1 || this.shared || !this.key || !this.value) {
+      throw new ShapeError(
+        "kv cache",
+        `shareRows needs a cache of one row and no shared keys yet (it has ${this.rows} rows${this.shared ? " and shared keys" : ""})`,
+      );
+    }
+    const [, kvHeads, , headDim] = this.key.shape;
+    const compact = (buffer: Tensor) => {
+      const out = untracked(() => empty([1, kvHeads, this.length, headDim], buffer.dtype, buffer.backend));
+      copyPositions(buffer, out, this.length);
+      buffer.dispose(false);
+      return out;
+    };
+    this.shared = { key: compact(this.key), value: compact(this.value) };
+    this.key = null;
+    this.value = null;
+    this.length = 0;
+    this.pendingRows = rows;
   }
 
   /** Keeps batch rows `indices` in that order (an index may repeat). */
   selectRows(indices: readonly number[]): void {
-    if (!this.key || !this.value) return;
+    if (!this.key || !this.value) {
+      this.pendingRows = indices.length;
+      return;
+    }
     // Dropping finished rows (ascending indices) moves the kept rows down in place; anything else (one
     // prompt's row repeated for its samples) gathers into a new buffer. Either way only the `length` used
     // positions of each row move, not the whole capacity.
@@ -75,9 +131,13 @@ export class KVBuffer {
   dispose(): void {
     this.key?.dispose(false);
     this.value?.dispose(false);
+    this.shared?.key.dispose(false);
+    this.shared?.value.dispose(false);
     this.key = null;
     this.value = null;
+    this.shared = null;
     this.length = 0;
+    this.pendingRows = 0;
   }
 
   private grow(like: Tensor, capacity: number): void {
@@ -180,9 +240,10 @@ export class KVCache {
     this.buffers = Array.from({ length: layers }, () => new KVBuffer());
   }
 
-  /** Number of positions cached (0 before the first append). */
+  /** Number of positions cached per row, shared ones included (0 before the first append). */
   get length(): number {
-    return this.buffers[0]?.length ?? 0;
+    const first = this.buffers[0];
+    return first ? first.sharedLength + first.length : 0;
   }
 
   /** Number of batch rows cached (0 before the first append). */
@@ -197,9 +258,14 @@ export class KVCache {
     return buffer.append(k, v, this.capacityHint);
   }
 
-  /** Keeps batch rows `indices` in that order: share a prompt's prefill among samples, drop finished rows. */
+  /** Keeps batch rows `indices` in that order: repeat prompts' prefills for their samples, drop finished rows. */
   selectRows(indices: readonly number[]): void {
     for (const buffer of this.buffers) buffer.selectRows(indices);
+  }
+
+  /** After a one-row prefill: its positions become keys shared by `rows` rows (see KVBuffer.shareRows). */
+  shareRows(rows: number): void {
+    for (const buffer of this.buffers) buffer.shareRows(rows);
   }
 
   dispose(): void {
