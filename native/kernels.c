@@ -98,6 +98,17 @@ static inline float exp_shift_sum(const float *x, float m, float *out, long n) {
 #define MAP_UNARY(VEXPR, SEXPR)                                                                              \
   do {                                                                                                       \
     long i_ = 0;                                                                                             \
+    for (; i_ + 32 <= n; i_ += 32) {                                                                         \
+      v8sf r0_, r1_, r2_, r3_;                                                                               \
+      { v8sf v = v8_load(x + i_); r0_ = (VEXPR); }                                                            \
+      { v8sf v = v8_load(x + i_ + 8); r1_ = (VEXPR); }                                                        \
+      { v8sf v = v8_load(x + i_ + 16); r2_ = (VEXPR); }                                                       \
+      { v8sf v = v8_load(x + i_ + 24); r3_ = (VEXPR); }                                                       \
+      v8_store(out + i_, r0_);                                                                               \
+      v8_store(out + i_ + 8, r1_);                                                                           \
+      v8_store(out + i_ + 16, r2_);                                                                          \
+      v8_store(out + i_ + 24, r3_);                                                                          \
+    }                                                                                                        \
     for (; i_ + 8 <= n; i_ += 8) {                                                                           \
       v8sf v = v8_load(x + i_);                                                                              \
       v8_store(out + i_, (VEXPR));                                                                           \

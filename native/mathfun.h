@@ -83,26 +83,26 @@ static inline float fsigmoid(float x) { return 1.0f / (1.0f + fexp(-x)); }
 typedef float v8sf __attribute__((vector_size(32), aligned(4)));
 typedef int32_t v8si __attribute__((vector_size(32), aligned(4)));
 
-static inline v8sf v8_load(const float *p) {
+static inline __attribute__((always_inline)) v8sf v8_load(const float *p) {
   v8sf v;
   memcpy(&v, p, sizeof v);
   return v;
 }
 
-static inline void v8_store(float *p, v8sf v) { memcpy(p, &v, sizeof v); }
+static inline __attribute__((always_inline)) void v8_store(float *p, v8sf v) { memcpy(p, &v, sizeof v); }
 
-static inline v8sf v8_splat(float a) { return (v8sf){a, a, a, a, a, a, a, a}; }
+static inline __attribute__((always_inline)) v8sf v8_splat(float a) { return (v8sf){a, a, a, a, a, a, a, a}; }
 
 /* mask ? a : b, mask lanes all-ones or zero */
-static inline v8sf v8_select(v8si mask, v8sf a, v8sf b) {
+static inline __attribute__((always_inline)) v8sf v8_select(v8si mask, v8sf a, v8sf b) {
   return (v8sf)((mask & (v8si)a) | (~mask & (v8si)b));
 }
 
-static inline float v8_hsum(v8sf v) {
+static inline __attribute__((always_inline)) float v8_hsum(v8sf v) {
   return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-static inline v8sf v8_exp(v8sf x) {
+static inline __attribute__((always_inline)) v8sf v8_exp(v8sf x) {
   const v8sf hi = v8_splat(88.72283905f), lo = v8_splat(-87.33654475f);
   v8si big = x > hi, small = x < lo, nan = x != x;
   v8sf xc = v8_select(big, hi, x);
@@ -127,7 +127,7 @@ static inline v8sf v8_exp(v8sf x) {
   return v8_select(nan, x, result);
 }
 
-static inline v8sf v8_tanh(v8sf x) {
+static inline __attribute__((always_inline)) v8sf v8_tanh(v8sf x) {
   v8si negative = x < 0.0f;
   v8sf ax = v8_select(negative, -x, x);
   v8sf z = x * x;
@@ -139,9 +139,9 @@ static inline v8sf v8_tanh(v8sf x) {
   return v8_select(ax < 0.625f, small, large);
 }
 
-static inline v8sf v8_sigmoid(v8sf x) { return 1.0f / (1.0f + v8_exp(-x)); }
+static inline __attribute__((always_inline)) v8sf v8_sigmoid(v8sf x) { return 1.0f / (1.0f + v8_exp(-x)); }
 
-static inline v8sf v8_erfc_nonneg(v8sf z) {
+static inline __attribute__((always_inline)) v8sf v8_erfc_nonneg(v8sf z) {
   v8sf t = 1.0f / (1.0f + 0.5f * z);
   v8sf poly = -0.82215223f + t * 0.17087277f;
   poly = 1.48851587f + t * poly;
@@ -155,7 +155,7 @@ static inline v8sf v8_erfc_nonneg(v8sf z) {
   return t * v8_exp(-z * z + poly);
 }
 
-static inline v8sf v8_one_plus_erf(v8sf z) {
+static inline __attribute__((always_inline)) v8sf v8_one_plus_erf(v8sf z) {
   v8si negative = z < 0.0f;
   v8sf e = v8_erfc_nonneg(v8_select(negative, -z, z));
   return v8_select(z >= 0.0f, 2.0f - e, e);

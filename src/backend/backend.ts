@@ -91,8 +91,8 @@ export interface AttentionArgs {
   k: FloatArray; // [batch, kvHeads, tk, headDim]
   v: FloatArray; // [batch, kvHeads, tk, headDim]
   keyBias: FloatArray | null; // [batch, tk]
-  out: FloatArray; // [batch, heads, tq, headDim]
-  probs: FloatArray; // [batch, heads, tq, (shared length +) tk]
+  out: FloatArray; // [batch, heads, tq, headDim], overwritten
+  probs: FloatArray; // [batch, heads, tq, (shared length +) tk], overwritten
   /**
    * Positions allocated per key/value head (default tk): k and v are then [batch, kvHeads, kvStride, headDim]
    * and only the first tk positions are read, so a preallocated KV cache is attended in place.

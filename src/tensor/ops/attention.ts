@@ -5,7 +5,7 @@
 import { needsGrad, record } from "../autograd.js";
 import { DTypeError, ShapeError, shapeString } from "../errors.js";
 import type { Tensor } from "../tensor.js";
-import { zeros } from "../tensor.js";
+import { empty, zeros } from "../tensor.js";
 import { requireFloat, requireSameBackend } from "./elementwise.js";
 import { concat, expand, reshape, slice } from "./shape.js";
 
@@ -108,8 +108,9 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   const sharedLength = shared ? shared.key.shape[2] : 0;
   const scale = options.scale ?? 1 / Math.sqrt(headDim);
   const backend = q.backend;
-  const out = zeros(q.shape, q.dtype, backend);
-  const probs = zeros([batch, heads, tq, sharedLength + tk], q.dtype, backend);
+  // every kernel writes all of out and probs, and all of dq, dk and dv below: no clearing
+  const out = empty(q.shape, q.dtype, backend);
+  const probs = empty([batch, heads, tq, sharedLength + tk], q.dtype, backend);
   backend.attention({
     batch,
     heads,
@@ -132,9 +133,9 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   });
   if (needsGrad(q, k, v)) {
     record(out, "attention", [q, k, v], (g) => {
-      const dq = zeros(q.shape, q.dtype, backend);
-      const dk = zeros(k.shape, k.dtype, backend);
-      const dv = zeros(v.shape, v.dtype, backend);
+      const dq = empty(q.shape, q.dtype, backend);
+      const dk = empty(k.shape, k.dtype, backend);
+      const dv = empty(v.shape, v.dtype, backend);
       backend.attentionBackward({
         batch,
         heads,
