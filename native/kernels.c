@@ -30,8 +30,9 @@ static inline float js_pow(float x, float y) {
   return powf(x, y);
 }
 
-/* ---------- small vector helpers (fixed-width partial sums: vectorisable without -ffast-math) ---------- */
-static inline float vsum(const float *x, long n) {
+/* ---------- small vector helpers (fixed-width partial sums: vectorisable without -ffast-math) ----------
+   always_inline: an out-of-line copy is compiled for the baseline target (SSE2, no FMA), not per clone */
+static inline __attribute__((always_inline)) float vsum(const float *x, long n) {
   float acc[16] = {0};
   long i = 0;
   for (; i + 16 <= n; i += 16)
@@ -42,7 +43,7 @@ static inline float vsum(const float *x, long n) {
   return s;
 }
 
-static inline float vdot(const float *x, const float *y, long n) {
+static inline __attribute__((always_inline)) float vdot(const float *x, const float *y, long n) {
   float acc[16] = {0};
   long i = 0;
   for (; i + 16 <= n; i += 16)
@@ -54,7 +55,7 @@ static inline float vdot(const float *x, const float *y, long n) {
 }
 
 /* max with NaN propagation (Math.max semantics); -inf for an empty row. */
-static inline float vmax(const float *x, long n) {
+static inline __attribute__((always_inline)) float vmax(const float *x, long n) {
   v8sf m8 = v8_splat(-INFINITY);
   v8si nan8 = {0, 0, 0, 0, 0, 0, 0, 0};
   long i = 0;
@@ -77,7 +78,7 @@ static inline float vmax(const float *x, long n) {
 }
 
 /* out[i] = exp(x[i] - m) (out may be NULL); returns the sum. */
-static inline float exp_shift_sum(const float *x, float m, float *out, long n) {
+static inline __attribute__((always_inline)) float exp_shift_sum(const float *x, float m, float *out, long n) {
   v8sf acc = v8_splat(0.0f), mv = v8_splat(m);
   long i = 0;
   for (; i + 8 <= n; i += 8) {
