@@ -256,6 +256,15 @@ export const opCases: OpCase[] = [
     run: ([x]) => T.permute(x, [2, 0, 1]),
   },
   {
+    // only size-1 axes move: the element order stays (a view), then a real permute of the result
+    name: "permute moving size-1 axes",
+    make: (rng, dtype, backend) => ({ params: [uniform(rng, [2, 1, 3, 1], dtype, backend)], fixed: [] }),
+    run: ([x]) => {
+      const y = T.permute(T.permute(x, [1, 0, 3, 2]), [0, 3, 2, 1]);
+      return T.mul(y, y);
+    },
+  },
+  {
     name: "transpose",
     make: (rng, dtype, backend) => ({
       params: [uniform(rng, [pick(rng, dims), 3], dtype, backend)],

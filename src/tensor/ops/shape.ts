@@ -66,6 +66,10 @@ export function permute(x: Tensor, perm: readonly number[]): Tensor {
     );
   }
   const shape = perm.map((p) => x.shape[p]);
+  // Moving only size-1 axes keeps the element order (heads split at a decoding step: [b, 1, h, d] ->
+  // [b, h, 1, d]): a view, no copy.
+  const sized = perm.filter((p) => x.shape[p] !== 1);
+  if (sized.every((p, i) => i === 0 || p > sized[i - 1])) return reshape(x, shape);
   const strides = contiguousStrides(x.shape);
   const out = empty(shape, x.dtype, x.backend);
   x.backend.copyStrided(
