@@ -1,6 +1,6 @@
 // Scaled dot-product attention as one fused op (scores, masks, softmax, weighted values), with grouped-query
 // heads, causal masking relative to the end of the keys, padding masks, extra key/value prefixes (prefix
-// tuning) and a KV cache for generation.
+// tuning), a KV cache for generation and keys shared by every row (one prompt's prefill for its samples).
 
 import { needsGrad, record } from "../autograd.js";
 import { DTypeError, ShapeError, shapeString } from "../errors.js";
