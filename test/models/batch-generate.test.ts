@@ -95,6 +95,24 @@ for (const { name, model, bos } of models) {
       assert.ok(distinct.size > 1);
     });
 
+    test("one prompt's samples share its prefill's keys and equal separate runs, also as rows stop", () => {
+      const [prompt] = randomPrompts(33, [6], bos);
+      const options = { maxNewTokens: 10, temperature: 1.2, seed: 50, keepLogits: true };
+      const free = generateBatch(model, [prompt], { ...options, n: 5 })[0];
+      // a token some sample draws early ends that sample there, the others go on
+      const eos = free[0].tokens[2];
+      const stopped = generateBatch(model, [prompt], { ...options, n: 5, eosTokenIds: [eos] })[0];
+      const lengths = new Set(stopped.map((sample) => sample.tokens.length));
+      assert.ok(lengths.size > 1, "samples end at different steps");
+      stopped.forEach((sample, j) => {
+        const alone = generate(model, prompt, { ...options, seed: 50 + j, eosTokenIds: [eos] });
+        assert.deepEqual(sample.tokens, alone.tokens, `sample ${j}`);
+        sample.stepLogits.forEach((logits, step) => {
+          assert.ok(maxDifference(logits, alone.stepLogits[step]) < 1e-4, `sample ${j} step ${step}`);
+        });
+      });
+    });
+
     test("rows stop on their own (EOS, shouldStop) while the others go on; streaming sees every token", () => {
       const prompts = randomPrompts(41, [2, 6, 4], bos);
       const free = generateBatch(model, prompts, { maxNewTokens: 9 });
