@@ -30,9 +30,13 @@ static inline float js_pow(float x, float y) {
   return powf(x, y);
 }
 
-/* ---------- small vector helpers (fixed-width partial sums: vectorisable without -ffast-math) ----------
-   always_inline: an out-of-line copy is compiled for the baseline target (SSE2, no FMA), not per clone */
-static inline __attribute__((always_inline)) float vsum(const float *x, long n) {
+/* ---------- small vector helpers (fixed-width partial sums: vectorisable without -ffast-math) ---------- */
+/* Helpers called from MULTIVERSION functions are inlined into each clone: an out-of-line copy is compiled
+   for the baseline target (SSE2, no FMA), and a 32-byte vector passed or returned across the call would
+   change with the clone's ABI. */
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+ALWAYS_INLINE float vsum(const float *x, long n) {
   float acc[16] = {0};
   long i = 0;
   for (; i + 16 <= n; i += 16)
@@ -43,7 +47,7 @@ static inline __attribute__((always_inline)) float vsum(const float *x, long n) 
   return s;
 }
 
-static inline __attribute__((always_inline)) float vdot(const float *x, const float *y, long n) {
+ALWAYS_INLINE float vdot(const float *x, const float *y, long n) {
   float acc[16] = {0};
   long i = 0;
   for (; i + 16 <= n; i += 16)
@@ -55,7 +59,7 @@ static inline __attribute__((always_inline)) float vdot(const float *x, const fl
 }
 
 /* max with NaN propagation (Math.max semantics); -inf for an empty row. */
-static inline __attribute__((always_inline)) float vmax(const float *x, long n) {
+ALWAYS_INLINE float vmax(const float *x, long n) {
   v8sf m8 = v8_splat(-INFINITY);
   v8si nan8 = {0, 0, 0, 0, 0, 0, 0, 0};
   long i = 0;
@@ -78,7 +82,7 @@ static inline __attribute__((always_inline)) float vmax(const float *x, long n) 
 }
 
 /* out[i] = exp(x[i] - m) (out may be NULL); returns the sum. */
-static inline __attribute__((always_inline)) float exp_shift_sum(const float *x, float m, float *out, long n) {
+ALWAYS_INLINE float exp_shift_sum(const float *x, float m, float *out, long n) {
   v8sf acc = v8_splat(0.0f), mv = v8_splat(m);
   long i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -1487,15 +1491,8 @@ void k_adamw(float *param, const float *grad, float *m, float *v, long n, double
 }
 
 /* ---------- next-token sampling (see SampleRowsArgs in src/backend/backend.ts) ---------- */
-/* inlined everywhere: a 32-byte vector return across a call would change with the target clone's ABI */
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
 typedef double v4df __attribute__((vector_size(32), aligned(8)));
-typedef int64_t v4di __attribute__((vector_size(32), aligned(8)));
 typedef float v4sf __attribute__((vector_size(16), aligned(4)));
-
-ALWAYS_INLINE v4df v4d_splat(double a) { return (v4df){a, a, a, a}; }
-
-ALWAYS_INLINE v4df v4d_select(v4di mask, v4df a, v4df b) { return (v4df)((mask & (v4di)a) | (~mask & (v4di)b)); }
 
 typedef struct {
   const float *logits;
@@ -1552,7 +1549,7 @@ static void sample_rows(const sample_job *j, long r0, long r1) {
   const long cols = j->cols, nblocks = (cols + SAMPLE_BLOCK - 1) / SAMPLE_BLOCK;
   const double t = j->temperature;
   const int sampling = t > 0;
-  /* tempered weights of one row and their sums per 8 ids, so the inverse CDF walk needs no exp */
+  /* tempered weights of one row and their sums per SAMPLE_BLOCK ids, so the inverse CDF walk needs no exp */
   float *weights = sampling ? malloc((size_t)cols * sizeof(float)) : NULL;
   double *blocks = sampling ? malloc((size_t)nblocks * sizeof(double)) : NULL;
   for (long r = r0; r < r1; r++) {

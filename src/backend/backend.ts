@@ -132,13 +132,15 @@ export interface AttentionBackwardArgs {
 }
 
 /**
- * Next-token choice for each row of logits [rows, cols] (decoding without top-k/top-p), computed in float64:
+ * Next-token choice for each row of logits [rows, cols] (decoding without top-k/top-p), sums in float64:
  *   lse[r] = max + log(sum_i exp(row[i] - max)), so log p(i) = row[i] - lse[r] at temperature 1;
  *   temperature <= 0: tokens[r] = argmax of the row (first index on ties; NaN never wins);
  *   temperature > 0: with tempered[i] = fround(row[i] / temperature) (as a Float32Array of tempered logits
  *   holds them) and p = softmax(tempered), tokens[r] = the first id whose cumulative probability in id order
  *   reaches uniforms[r] (inverse CDF; the last id if rounding leaves the total short of it).
- * Rows are independent: a row's results do not depend on the other rows or on the thread count.
+ * Rows are independent: a row's results do not depend on the other rows or on the thread count. The reference
+ * and wasm backends take float64 exps; native takes float32 ones of row[i] * (1 / temperature): lse within
+ * ~1e-6, and a draw within that of a boundary between two ids can pick the neighbour, as differing logits would.
  */
 export interface SampleRowsArgs {
   logits: FloatArray; // [rows, cols]
