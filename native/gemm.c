@@ -426,7 +426,7 @@ __attribute__((target("avx512f"))) static void kernel_avx512(long kc, const floa
    4096 x 128 LM head, 2 MB per step) to use each panel only m / MR times. */
 #define DOT_MAX_M 32
 #define DOT_AHEAD 4
-#define DOT_KERNEL(NAME, TARGET, HSUM, VW, DA, DB)                                                          \
+#define DOT_KERNEL(NAME, TARGET, HSUM, HSUM4, VW, DA, DB)                                                         \
   typedef float NAME##_vec __attribute__((vector_size(VW * 4), aligned(4)));                             \
   /* rows i0 .. i0+da of A against rows j0 .. j0+db of B (da <= DA, db <= DB known at compile time   \
      for the full blocks, so the accumulators stay in registers) */                                      \
@@ -447,9 +447,17 @@ __attribute__((target("avx512f"))) static void kernel_avx512(long kc, const floa
         for (int jj = 0; jj < DB; jj++) acc[ii][jj] += av * bv[jj];                                      \
       }                                                                                                  \
     }                                                                                                    \
+    /* a full block reduces its four rows' accumulators of one column together (HSUM4) */              \
+    float sums[DA][DB];                                                                                  \
+    for (int jj = 0; jj < db; jj++) {                                                                    \
+      if (da == DA)                                                                                      \
+        HSUM4(acc[0][jj], acc[1][jj], acc[2][jj], acc[3][jj], sums, jj);                                 \
+      else                                                                                               \
+        for (int ii = 0; ii < da; ii++) sums[ii][jj] = HSUM(acc[ii][jj]);                                \
+    }                                                                                                    \
     for (int ii = 0; ii < da; ii++)                                                                      \
       for (int jj = 0; jj < db; jj++) {                                                                  \
-        float s = HSUM(acc[ii][jj]);                                                                     \
+        float s = sums[ii][jj];                                                                          \
         for (int q = p; q < k; q++) s += a[ii * rsa + q] * b[jj * csb + q];                              \
         float *cij = c + ii * ldc + jj;                                                                  \
         *cij = beta == 0.0f ? alpha * s : alpha * s + beta * *cij;                                       \
@@ -482,11 +490,27 @@ __attribute__((target("avx2,fma"))) static inline float hsum_avx2(__m256 v) {
 }
 __attribute__((target("avx512f"))) static inline float hsum_avx512(__m512 v) { return _mm512_reduce_add_ps(v); }
 
+/* the sums of four accumulators into sums[0..3][col]: three horizontal adds instead of four reductions */
+#define HSUM4_AVX2(A0, A1, A2, A3, SUMS, COL)                                                               \
+  do {                                                                                                   \
+    __m256 t_ = _mm256_hadd_ps(_mm256_hadd_ps(A0, A1), _mm256_hadd_ps(A2, A3));                            \
+    float r_[4];                                                                                         \
+    _mm_storeu_ps(r_, _mm_add_ps(_mm256_castps256_ps128(t_), _mm256_extractf128_ps(t_, 1)));            \
+    for (int i_ = 0; i_ < 4; i_++) SUMS[i_][COL] = r_[i_];                                               \
+  } while (0)
+#define HSUM4_AVX512(A0, A1, A2, A3, SUMS, COL)                                                             \
+  do {                                                                                                   \
+    SUMS[0][COL] = hsum_avx512(A0);                                                                      \
+    SUMS[1][COL] = hsum_avx512(A1);                                                                      \
+    SUMS[2][COL] = hsum_avx512(A2);                                                                      \
+    SUMS[3][COL] = hsum_avx512(A3);                                                                      \
+  } while (0)
+
 /* 16 registers for AVX2: 4 x 3 accumulators + 3 weight vectors + 1. */
-DOT_KERNEL(gemm_dot_avx2, "avx2,fma", hsum_avx2, 8, 4, 3)
+DOT_KERNEL(gemm_dot_avx2, "avx2,fma", hsum_avx2, HSUM4_AVX2, 8, 4, 3)
 /* 32 registers for AVX-512: 4 x 6 accumulators + 6 weight vectors + 1. (A 4 x 4 block with a transposing
    reduction of all 16 accumulators at once measured no faster.) */
-DOT_KERNEL(gemm_dot_avx512, "avx512f", hsum_avx512, 16, 4, 6)
+DOT_KERNEL(gemm_dot_avx512, "avx512f", hsum_avx512, HSUM4_AVX512, 16, 4, 6)
 #endif
 
 /* ---------- CPU dispatch ---------- */
