@@ -62,6 +62,18 @@ void gemm_run(const gemm_args *g);
 void gemm_serial(int thread, int m, int n, int k, float alpha, const float *a, long rsa, long csa,
                  const float *b, long rsb, long csb, float beta, float *c, long ldc);
 
+/**
+ * Prepacked weights for inference (gemm.c): a weight packed once into the current ISA's B panels, then
+ * multiplied by many activations. The packing is valid only for the ISA it was made under (same width).
+ */
+int gemm_packed_width(void);
+/** Floats of a packed [n, k] weight (whole panels); the panels must start 64-byte aligned. */
+long gemm_packed_size(int n, int k);
+/** Packs W, an [n, k] weight when transposed (x W^T), else [k, n] (x W). */
+void gemm_pack_weight(int n, int k, const float *w, int transposed, float *dst);
+/** c [m, n] = a [m, k] (row-major) times the packed weight + beta c, threaded over the pool. */
+void gemm_packed_run(int m, int n, int k, const float *a, const float *packed, float *c, float beta);
+
 /** Scratch memory owned by one pool thread, grown on demand (never shrunk). */
 float *thread_scratch(int thread, int slot, size_t floats);
 

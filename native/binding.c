@@ -257,6 +257,69 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* packedWidth(): columns per panel of a packed weight under the current ISA */
+static napi_value js_packed_width(napi_env env, napi_callback_info info) {
+  (void)info;
+  return number(env, gemm_packed_width());
+}
+
+/* Floats from the start of `dst` to its first 64-byte boundary (the micro-kernels load panels aligned). */
+static long aligned_start(const float *dst) { return (long)((64 - (uintptr_t)dst % 64) % 64) / 4; }
+
+/* packWeight(w, wOffset, n, k, transposed, dst): packs W into dst from its first 64-byte boundary (dst needs
+   packedSize + 16 floats) and returns that offset; the panels hold packedWidth() columns. */
+static napi_value js_pack_weight(napi_env env, napi_callback_info info) {
+  call c;
+  if (!begin(env, info, &c, 6)) return NULL;
+  size_t lw, ld;
+  float *w = f32(&c, 0, &lw), *dst = f32(&c, 5, &ld);
+  long wo = integer(&c, 1), n = integer(&c, 2), k = integer(&c, 3);
+  int transposed = boolean(&c, 4);
+  if (c.failed) return NULL;
+  if (n <= 0 || k <= 0 || wo < 0) {
+    fail(&c, "adaptlm native: packWeight needs n, k > 0 and a non-negative offset", 1);
+    return NULL;
+  }
+  need(&c, lw, (double)wo + (double)n * k, "packWeight W");
+  long start = aligned_start(dst);
+  need(&c, ld, (double)start + (double)gemm_packed_size((int)n, (int)k), "packWeight destination");
+  if (c.failed) return NULL;
+  gemm_pack_weight((int)n, (int)k, w + wo, transposed, dst + start);
+  return number(env, (double)start);
+}
+
+/* gemmPacked(m, n, k, a, aOffset, packed, packedOffset, width, c, cOffset, beta): c [m, n] = a [m, k] x the
+   packed weight + beta c */
+static napi_value js_gemm_packed(napi_env env, napi_callback_info info) {
+  call c;
+  if (!begin(env, info, &c, 11)) return NULL;
+  size_t la, lp, lc;
+  long m = integer(&c, 0), n = integer(&c, 1), k = integer(&c, 2), ao = integer(&c, 4);
+  long po = integer(&c, 6), width = integer(&c, 7), co = integer(&c, 9);
+  float *a = f32(&c, 3, &la), *p = f32(&c, 5, &lp), *cc = f32(&c, 8, &lc);
+  double beta = num(&c, 10);
+  if (c.failed) return NULL;
+  if (m <= 0 || n <= 0) return undefined(env);
+  if (k <= 0 || ao < 0 || po < 0 || co < 0) {
+    fail(&c, "adaptlm native: gemmPacked needs k > 0 and non-negative offsets", 1);
+    return NULL;
+  }
+  if (width != gemm_packed_width()) {
+    fail(&c, "adaptlm native: the weight was packed for another instruction set (pack it again)", 0);
+    return NULL;
+  }
+  if ((uintptr_t)(p + po) % 64 != 0) {
+    fail(&c, "adaptlm native: packed weight panels are not 64-byte aligned (pack it again)", 0);
+    return NULL;
+  }
+  need(&c, la, (double)ao + (double)m * k, "gemmPacked A");
+  need(&c, lp, (double)po + (double)gemm_packed_size((int)n, (int)k), "gemmPacked weight");
+  need(&c, lc, (double)co + (double)m * n, "gemmPacked C");
+  if (c.failed) return NULL;
+  gemm_packed_run((int)m, (int)n, (int)k, a + ao, p + po, cc + co, (float)beta);
+  return undefined(env);
+}
+
 /* unary(op, x, out, n, alpha) */
 static napi_value js_unary(napi_env env, napi_callback_info info) {
   call c;
@@ -809,6 +872,9 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"bestIsa", js_best_isa},
       {"setIsa", js_set_isa},
       {"gemm", js_gemm},
+      {"packedWidth", js_packed_width},
+      {"packWeight", js_pack_weight},
+      {"gemmPacked", js_gemm_packed},
       {"unary", js_unary},
       {"unaryBackward", js_unary_backward},
       {"binary", js_binary},

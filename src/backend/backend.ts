@@ -69,6 +69,18 @@ export interface GemmArgs {
 }
 
 /**
+ * A weight packed once into a backend's GEMM panels (see Backend.packWeight): n outputs, k inputs, its
+ * panels in `data` from `offset`, `width` columns each. Opaque to everything but the backend that made it.
+ */
+export interface PackedWeight {
+  readonly n: number;
+  readonly k: number;
+  readonly data: Float32Array;
+  readonly offset: number;
+  readonly width: number;
+}
+
+/**
  * Scaled dot-product attention over [batch, heads, seq, headDim] blocks (all contiguous).
  * Query head h reads key/value head floor(h / (heads / kvHeads)) (grouped-query attention).
  * Query i may see key j when j <= i + causalOffset (causal; pass causalOffset = tk - tq for a KV cache or a
@@ -186,6 +198,22 @@ export interface Backend {
   release(array: AnyArray, reuse?: boolean): void;
 
   gemm(args: GemmArgs): void;
+  /**
+   * Optional (inference): packs the weight of x W^T (`transposed`: w is [n, k]) or x W (w is [k, n]) into
+   * the GEMM kernel's panels, so that products with it skip packing it every call. The packing is a copy:
+   * valid while w does not change, and only on this backend under its current instruction set.
+   */
+  packWeight?(w: FloatArray, n: number, k: number, transposed: boolean): PackedWeight;
+  /** With packWeight: c [m, n] (from cOffset) = a [m, k] (row-major, from aOffset) times the weight + beta c. */
+  gemmPacked?(
+    m: number,
+    a: FloatArray,
+    aOffset: number,
+    weight: PackedWeight,
+    c: FloatArray,
+    cOffset: number,
+    beta: number,
+  ): void;
 
   /** out[i] = f(x[i]) for i < n. */
   unary(op: UnaryOp, x: FloatArray, out: FloatArray, n: number, alpha: number): void;

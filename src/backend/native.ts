@@ -16,6 +16,7 @@ import type {
   DType,
   FloatArray,
   GemmArgs,
+  PackedWeight,
   ReduceOp,
   SampleRowsArgs,
   TypedArrayOf,
@@ -48,6 +49,28 @@ interface NativeAddon {
     cOffset: number,
     strideC: number,
     alpha: number,
+    beta: number,
+  ): void;
+  packedWidth(): number;
+  packWeight(
+    w: FloatArray,
+    wOffset: number,
+    n: number,
+    k: number,
+    transposed: boolean,
+    dst: Float32Array,
+  ): number;
+  gemmPacked(
+    m: number,
+    n: number,
+    k: number,
+    a: FloatArray,
+    aOffset: number,
+    packed: Float32Array,
+    packedOffset: number,
+    width: number,
+    c: FloatArray,
+    cOffset: number,
     beta: number,
   ): void;
   unary(op: number, x: FloatArray, out: FloatArray, n: number, alpha: number): void;
@@ -222,6 +245,16 @@ export interface NativeBackend extends Backend {
   readonly bestIsa: NativeIsa;
   /** Uses `isa`, or the best supported one below it; returns the one in effect. */
   setIsa(isa: NativeIsa): NativeIsa;
+  packWeight(w: FloatArray, n: number, k: number, transposed: boolean): PackedWeight;
+  gemmPacked(
+    m: number,
+    a: FloatArray,
+    aOffset: number,
+    weight: PackedWeight,
+    c: FloatArray,
+    cOffset: number,
+    beta: number,
+  ): void;
 }
 
 const MAX_RANK = 16;
@@ -361,6 +394,29 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
         g.strideC,
         g.alpha,
         g.beta,
+      );
+    },
+
+    packWeight(w: FloatArray, n: number, k: number, transposed: boolean): PackedWeight {
+      const width = addon.packedWidth();
+      // 16 spare floats: the panels start at the buffer's first 64-byte boundary
+      const data = new Float32Array(Math.ceil(n / width) * width * k + 16);
+      const offset = addon.packWeight(w, 0, n, k, transposed, data);
+      return { n, k, data, offset, width };
+    },
+    gemmPacked(m, a, aOffset, weight, c, cOffset, beta): void {
+      addon.gemmPacked(
+        m,
+        weight.n,
+        weight.k,
+        a,
+        aOffset,
+        weight.data,
+        weight.offset,
+        weight.width,
+        c,
+        cOffset,
+        beta,
       );
     },
 

@@ -203,6 +203,8 @@ export function* generateBatchSteps(
   const padded = prompts.some((p) => p.length !== longest);
   const cache = useCache ? new T.KVCache(model.config.numLayers, longest + options.maxNewTokens) : null;
   const keepLogits = options.keepLogits ?? false;
+  // The weights stay fixed for this generation: every step's products reuse one packed copy of each.
+  const packs = new T.PackedWeights();
   /** Chooses the next tokens of `active` from logits [active.length, vocab] (read before the step's scope ends). */
   const decide = (output: Tensor, logits: FloatArray, active: readonly Row[]): StepOutcome => {
     const vocab = output.shape[2];
@@ -223,7 +225,7 @@ export function* generateBatchSteps(
     // Prefill: one row per prompt; then every prompt's rows are repeated for its samples.
     let active: Row[] = rows;
     let outcome = T.scope(() =>
-      T.noGrad(() => {
+      forwardStep(packs, () => {
         const inputs = batchInputs(paddedPrompts, promptMasks, padded, cache);
         const output = model.forward({ ...inputs, logitsToKeep: 1 });
         const logits = lastPositionRows(output);
@@ -268,7 +270,7 @@ export function* generateBatchSteps(
       }
       const stepRows = active;
       outcome = T.scope(() =>
-        T.noGrad(() => {
+        forwardStep(packs, () => {
           const inputs = cache
             ? decodeInputs(stepRows, promptMasks, padded, cache)
             : batchInputs(
@@ -287,6 +289,11 @@ export function* generateBatchSteps(
     cache?.dispose();
   }
   return results;
+}
+
+/** One forward pass of the loop: no gradients, products through the generation's packed weights. */
+function forwardStep<R>(packs: T.PackedWeights, fn: () => R): R {
+  return T.noGrad(() => T.usePackedWeights(packs, fn));
 }
 
 /** Logits [prompts, vocab] repeated to one row per generation row (row i takes its prompt's row). */

@@ -27,6 +27,12 @@ export {
   unsqueeze,
 } from "./ops/shape.js";
 export { logSoftmax, softmax } from "./ops/softmax.js";
+export {
+  activePackedWeights,
+  PACKED_MIN_ROWS,
+  PackedWeights,
+  usePackedWeights,
+} from "./packed-weights.js";
 export { Rng } from "./random.js";
 export { inferenceScope, keep, scope, untracked } from "./scope.js";
 export {

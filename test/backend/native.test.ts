@@ -223,6 +223,94 @@ test("gemm: rejects float64 and arrays too short for the sizes", () => {
   );
 });
 
+// ---------------------------------------------------------------- prepacked weights
+
+test("gemmPacked: a packed [n, k] or [k, n] weight times [m, k] rows equals the float64 product, each ISA, 1-3 threads", () => {
+  // m across the micro-tile heights (6 AVX2, 14 AVX-512, 4 scalar) and above one row block (MC 144-168);
+  // n off the panel widths; k above one k block (KC 256-320) and odd
+  const shapes = [
+    { m: 1, n: 7, k: 5 },
+    { m: 2, n: 33, k: 64 },
+    { m: 20, n: 4099, k: 128 },
+    { m: 13, n: 129, k: 700 },
+    { m: 300, n: 50, k: 77 },
+    { m: 6, n: 16, k: 1 },
+  ];
+  let seed = 500;
+  const cases = shapes.flatMap(({ m, n, k }) =>
+    [true, false].flatMap((transposed) =>
+      [0, 1, -0.5].map((beta) => {
+        const random = rng(seed++);
+        const w = randomF32(n * k, random);
+        const a = randomF32(2 + m * k, random);
+        const cInit = randomF32(3 + m * n, random);
+        if (beta === 0) cInit.fill(Number.NaN, 3);
+        const expected = f64(cInit);
+        ref.gemm({
+          batch: 1,
+          m,
+          n,
+          k,
+          a: f64(a),
+          aOffset: 2,
+          strideA: 0,
+          transA: false,
+          b: f64(w),
+          bOffset: 0,
+          strideB: 0,
+          transB: transposed,
+          c: expected,
+          cOffset: 3,
+          strideC: 0,
+          alpha: 1,
+          beta,
+        });
+        return { m, n, k, transposed, beta, w, a, cInit, expected };
+      }),
+    ),
+  );
+  for (const isa of supportedIsas()) {
+    native.setIsa(isa);
+    for (const threads of [1, 2, 3]) {
+      withThreads(threads, () => {
+        for (const { m, n, k, transposed, beta, w, a, cInit, expected } of cases) {
+          const packed = native.packWeight(w, n, k, transposed);
+          const actual = Float32Array.from(cInit);
+          native.gemmPacked(m, a, 2, packed, actual, 3, beta);
+          const label = `${isa} t${threads} m${m} n${n} k${k} transposed ${transposed} beta ${beta}`;
+          assertClose(actual.subarray(3), expected.subarray(3), 4e-7 * (k + 2) + 1e-6, 1e-5, label);
+          // the 3 floats in front of C are never written
+          assert.deepEqual(Array.from(actual.subarray(0, 3)), Array.from(cInit.subarray(0, 3)), label);
+        }
+      });
+    }
+  }
+  native.setIsa(native.bestIsa);
+});
+
+test("gemmPacked: a weight packed under another instruction set, or arrays too short, are refused", () => {
+  const w = new Float32Array(64 * 32).fill(0.5);
+  const a = new Float32Array(4 * 32).fill(1);
+  const c = new Float32Array(4 * 64);
+  if (supportedIsas().length > 1) {
+    native.setIsa("scalar");
+    const scalarPacked = native.packWeight(w, 64, 32, true);
+    native.setIsa(native.bestIsa);
+    assert.throws(
+      () => native.gemmPacked(4, a, 0, scalarPacked, c, 0, 0),
+      /packed for another instruction set/,
+    );
+  }
+  const packed = native.packWeight(w, 64, 32, true);
+  assert.throws(
+    () => native.gemmPacked(5, a, 0, packed, c, 0, 0),
+    /gemmPacked A has 128 elements, the call needs 160/,
+  );
+  assert.throws(() => native.gemmPacked(4, a, 0, packed, c, 1, 0), /gemmPacked C has 256 elements/);
+  native.gemmPacked(4, a, 0, packed, c, 0, 0);
+  assert.deepEqual(Array.from(new Set(c)), [16]);
+});
+
 // ---------------------------------------------------------------- element-wise
 
 const UNARY_OPS: UnaryOp[] = [

@@ -5,6 +5,7 @@ import type { FloatArray } from "../../backend/backend.js";
 import { needsGrad, record } from "../autograd.js";
 import { ShapeError, shapeString } from "../errors.js";
 import { noGrad } from "../grad-mode.js";
+import { activePackedWeights, PACKED_MIN_ROWS } from "../packed-weights.js";
 import { empty, type Tensor, viewOf } from "../tensor.js";
 import { broadcastShapes, sumToShape } from "./broadcast.js";
 import { requireFloat, requireSameBackend, requireSameFloatType } from "./elementwise.js";
@@ -164,6 +165,16 @@ export function linear(
   const backend = x.backend;
   if (bias) backend.copyStrided(bias.data, 0, [0, 1], out.data, 0, [outFeatures, 1], [rows, outFeatures]);
   const transW = weightLayout === "outIn";
+  const grads = needsGrad(x, weight, bias);
+  const packs = activePackedWeights();
+  const packed =
+    packs && !grads && rows >= PACKED_MIN_ROWS && x.dtype === "float32"
+      ? packs.lookup(weight, outFeatures, inFeatures, transW)
+      : null;
+  if (packed && backend.gemmPacked) {
+    backend.gemmPacked(rows, x.floats, 0, packed, out.floats, 0, bias ? 1 : 0);
+    return out;
+  }
   backend.gemm({
     batch: 1,
     m: rows,
@@ -183,7 +194,7 @@ export function linear(
     alpha: 1,
     beta: bias ? 1 : 0,
   });
-  if (needsGrad(x, weight, bias)) {
+  if (grads) {
     const inputs = bias ? [x, weight, bias] : [x, weight];
     record(out, "linear", inputs, (g) => {
       const grads: (Tensor | null)[] = [null, null, null];
