@@ -617,6 +617,43 @@ static void pack_a(int mc, int kc, const float *a, long rsa, long csa, float alp
   }
 }
 
+#if ADAPTLM_X86
+/* dst[p * nr + j] = src[j * ld + p] for j < nr (a multiple of 8) and p below kc rounded down to 8, in 8 x 8
+   blocks transposed in registers; returns the steps done. Scalar, the transposing pack of a Linear weight
+   ran at ~2.4 cycles per float (a 4096 x 128 LM head: 420 us). */
+__attribute__((target("avx2"))) static long pack_columns_avx2(int kc, int nr, const float *src, long ld,
+                                                              float *dst) {
+  long k8 = kc & ~7L;
+  for (int j0 = 0; j0 < nr; j0 += 8) {
+    const float *s = src + (long)j0 * ld;
+    for (long p = 0; p < k8; p += 8) {
+      __m256 r0 = _mm256_loadu_ps(s + p), r1 = _mm256_loadu_ps(s + ld + p);
+      __m256 r2 = _mm256_loadu_ps(s + 2 * ld + p), r3 = _mm256_loadu_ps(s + 3 * ld + p);
+      __m256 r4 = _mm256_loadu_ps(s + 4 * ld + p), r5 = _mm256_loadu_ps(s + 5 * ld + p);
+      __m256 r6 = _mm256_loadu_ps(s + 6 * ld + p), r7 = _mm256_loadu_ps(s + 7 * ld + p);
+      __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+      __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+      __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+      __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+      __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      float *d = dst + p * nr + j0;
+      _mm256_storeu_ps(d, _mm256_permute2f128_ps(u0, u4, 0x20));
+      _mm256_storeu_ps(d + nr, _mm256_permute2f128_ps(u1, u5, 0x20));
+      _mm256_storeu_ps(d + 2 * nr, _mm256_permute2f128_ps(u2, u6, 0x20));
+      _mm256_storeu_ps(d + 3 * nr, _mm256_permute2f128_ps(u3, u7, 0x20));
+      _mm256_storeu_ps(d + 4 * nr, _mm256_permute2f128_ps(u0, u4, 0x31));
+      _mm256_storeu_ps(d + 5 * nr, _mm256_permute2f128_ps(u1, u5, 0x31));
+      _mm256_storeu_ps(d + 6 * nr, _mm256_permute2f128_ps(u2, u6, 0x31));
+      _mm256_storeu_ps(d + 7 * nr, _mm256_permute2f128_ps(u3, u7, 0x31));
+    }
+  }
+  return k8;
+}
+#endif
+
 /* Packs B(p, j) for p < kc, j < nc (B(p,j) = b[p*rsb + j*csb]) into nr-column panels: panel q holds
    columns q*nr.. as dst[q*nr*kc + p*nr + jj]. Reads follow B's memory order: row-major B is walked row by
    row (sequential, prefetch-friendly) rather than panel by panel (a page per row when n is large). */
@@ -647,6 +684,16 @@ static void pack_b(int kc, int nc, const float *b, long rsb, long csb, int nr, f
     for (int q = 0; q < panels; q++) {
       int cols = nc - q * nr < nr ? nc - q * nr : nr;
       float *d = dst + (long)q * nr * kc;
+#if ADAPTLM_X86
+      if (cols == nr && nr % 8 == 0 && rsb == 1 && adaptlm_isa() >= ISA_AVX2) {
+        long done = pack_columns_avx2(kc, nr, b + (long)q * nr * csb, csb, d);
+        for (int jj = 0; jj < nr; jj++) {
+          const float *s = b + (long)(q * nr + jj) * csb;
+          for (long p = done; p < kc; p++) d[p * nr + jj] = s[p];
+        }
+        continue;
+      }
+#endif
       for (int jj = 0; jj < cols; jj++) {
         const float *s = b + (long)(q * nr + jj) * csb;
         for (int p = 0; p < kc; p++) d[p * nr + jj] = s[p * rsb];
