@@ -86,7 +86,7 @@ ALWAYS_INLINE float exp_shift_sum(const float *x, float m, float *out, long n) {
   v8sf acc = v8_splat(0.0f), mv = v8_splat(m);
   long i = 0;
   for (; i + 8 <= n; i += 8) {
-    v8sf e = v8_exp(v8_load(x + i) - mv);
+    v8sf e = v8_exp_nonpositive(v8_load(x + i) - mv); /* m is at least every x: terms <= 0 */
     if (out) v8_store(out + i, e);
     acc += e;
   }
@@ -1533,7 +1533,8 @@ static double sample_terms(const float *x, long cols, float scale, float shift, 
     long end = i0 + SAMPLE_BLOCK < cols ? i0 + SAMPLE_BLOCK : cols, i = i0;
     v8sf acc = v8_splat(0.0f);
     for (; i + 8 <= end; i += 8) {
-      v8sf e = v8_exp(v8_load(x + i) * sv - hv);
+      /* x <= max: at most a rounding above 0, where both exps agree */
+      v8sf e = v8_exp_nonpositive(v8_load(x + i) * sv - hv);
       if (w) v8_store(w + i, e);
       acc += e;
     }

@@ -127,6 +127,26 @@ static inline __attribute__((always_inline)) v8sf v8_exp(v8sf x) {
   return v8_select(nan, x, result);
 }
 
+/* v8_exp for x <= 0 or NaN (softmax terms x - max): the same values, bit for bit, without the overflow and
+   sign handling, and 2^n as one power of two (n >= -126 here); below the float range, 0. */
+static inline __attribute__((always_inline)) v8sf v8_exp_nonpositive(v8sf x) {
+  const v8sf lo = v8_splat(-87.33654475f);
+  v8si small = x < lo;
+  v8si ni = __builtin_convertvector(x * 1.44269504088896341f - 0.5f, v8si);
+  v8sf n = __builtin_convertvector(ni, v8sf);
+  v8sf r = x - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  v8sf p = v8_splat(1.9875691500e-4f);
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * r * r + r + 1.0f;
+  v8sf result = p * (v8sf)((ni + 127) << 23);
+  return v8_select(small, v8_splat(0.0f), result);
+}
+
 static inline __attribute__((always_inline)) v8sf v8_tanh(v8sf x) {
   v8si negative = x < 0.0f;
   v8sf ax = v8_select(negative, -x, x);
