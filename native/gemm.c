@@ -589,6 +589,13 @@ static const gemm_config *config(void) {
 /* ---------- packing ---------- */
 /* Packs A(i, p) for i < mc, p < kc (A(i,p) = a[i*rsa + p*csa]) scaled by alpha into mr-row panels:
    panel q holds rows q*mr.. as dst[q*mr*kc + p*mr + ii]. Reads follow A's memory order. */
+#if defined(__GNUC__) && !defined(__clang__)
+/* the zero padding of an edge panel is a few floats: a memset call each cost more than the stores */
+#define NO_MEMSET_CALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define NO_MEMSET_CALLS
+#endif
+NO_MEMSET_CALLS
 static void pack_a(int mc, int kc, const float *a, long rsa, long csa, float alpha, int mr, float *dst) {
   int panels = (mc + mr - 1) / mr;
   if (csa == 1) {
@@ -604,9 +611,22 @@ static void pack_a(int mc, int kc, const float *a, long rsa, long csa, float alp
     }
   } else {
     /* A stored transposed (rsa == 1 typically): walk it row by row, dealing each row out to the panels */
+    const int full = mc / mr;
     for (int p = 0; p < kc; p++) {
       const float *s = a + p * csa;
-      for (int q = 0; q < panels; q++) {
+      int q = 0;
+      /* whole panels of an unscaled A^T (a weight gradient G^T X): constant-size copies, inlined as vector
+         moves; the general loop below (a multiply and a memset call per panel) made packing A half as
+         costly as the multiply for [1024, 64]^T x [1024, 256] */
+      if (alpha == 1.0f && rsa == 1) {
+        if (mr == 6)
+          for (; q < full; q++) memcpy(dst + (long)q * 6 * kc + (long)p * 6, s + q * 6, 6 * sizeof(float));
+        else if (mr == 14)
+          for (; q < full; q++) memcpy(dst + (long)q * 14 * kc + (long)p * 14, s + q * 14, 14 * sizeof(float));
+        else if (mr == 4)
+          for (; q < full; q++) memcpy(dst + (long)q * 4 * kc + (long)p * 4, s + q * 4, 4 * sizeof(float));
+      }
+      for (; q < panels; q++) {
         int rows = mc - q * mr < mr ? mc - q * mr : mr;
         float *d = dst + (long)q * mr * kc + (long)p * mr;
         int ii = 0;
