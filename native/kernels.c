@@ -244,7 +244,7 @@ static void unary_backward_range(int op, const float *restrict x, const float *r
         int all = 1;
         for (int l = 0; l < 8; l++) all &= ok[l] != 0;
         if (all) {
-          v8sf phi_x = v * INV_SQRT_2PI * v8_exp(-0.5f * v * v);
+          v8sf phi_x = v * INV_SQRT_2PI * v8_exp_nonpositive(-0.5f * v * v);
           v8_store(dx + i, g * (v8_load(y + i) / v + phi_x));
         } else {
           /* rare: scalar, which also keeps the vector helpers inlined (an out-of-line call would pass
