@@ -29,6 +29,7 @@ export {
 export { logSoftmax, softmax } from "./ops/softmax.js";
 export {
   activePackedWeights,
+  PACKED_MAX_ROWS,
   PACKED_MIN_ROWS,
   PackedWeights,
   usePackedWeights,

@@ -1,5 +1,5 @@
 // linear() through PackedWeights: on a backend that packs (native), a weight is packed on its second use
-// in a product of at least two rows, and the product matches the unpacked one; everything else (one row,
+// in a product of 2-64 rows, and the product matches the unpacked one; everything else (one row,
 // gradients, another view of the weight, outside the scope, a backend that cannot pack) multiplies in place.
 
 import assert from "node:assert/strict";
@@ -39,7 +39,7 @@ function maxDiff(a: T.Tensor, b: T.Tensor): number {
   return worst;
 }
 
-test("packed weights: the second product of >= 2 rows packs the weight, and both layouts match the in-place product", {
+test("packed weights: the second product of 2-64 rows packs the weight, and both layouts match the in-place product", {
   skip: native === null ? "native backend not built" : false,
 }, () => {
   const backend = native as Backend;
@@ -61,9 +61,11 @@ test("packed weights: the second product of >= 2 rows packs the weight, and both
         assert.equal(counter.count(), before + 2, "second and third use: packed");
         assert.ok(maxDiff(second, plain) < 1e-5, `${layout}: ${maxDiff(second, plain)}`);
         assert.deepEqual(third.toArray(), second.toArray());
-        // one row, and products outside the scope, read the weight in place
+        // one row, more than PACKED_MAX_ROWS rows, and products outside the scope, read the weight in place
         const row = random([1, 1, 33], 10, backend);
         T.usePackedWeights(packs, () => T.linear(row, weight, null, layout));
+        const prefill = random([T.PACKED_MAX_ROWS + 1, 33], 11, backend);
+        T.usePackedWeights(packs, () => T.linear(prefill, weight, null, layout));
         T.linear(x, weight, bias, layout);
         assert.equal(counter.count(), before + 2);
       });

@@ -5,7 +5,7 @@ import type { FloatArray } from "../../backend/backend.js";
 import { needsGrad, record } from "../autograd.js";
 import { ShapeError, shapeString } from "../errors.js";
 import { noGrad } from "../grad-mode.js";
-import { activePackedWeights, PACKED_MIN_ROWS } from "../packed-weights.js";
+import { activePackedWeights, PACKED_MAX_ROWS, PACKED_MIN_ROWS } from "../packed-weights.js";
 import { empty, type Tensor, viewOf } from "../tensor.js";
 import { broadcastShapes, sumToShape } from "./broadcast.js";
 import { requireFloat, requireSameBackend, requireSameFloatType } from "./elementwise.js";
@@ -168,7 +168,7 @@ export function linear(
   const grads = needsGrad(x, weight, bias);
   const packs = activePackedWeights();
   const packed =
-    packs && !grads && rows >= PACKED_MIN_ROWS && x.dtype === "float32"
+    packs && !grads && rows >= PACKED_MIN_ROWS && rows <= PACKED_MAX_ROWS && x.dtype === "float32"
       ? packs.lookup(weight, outFeatures, inFeatures, transW)
       : null;
   if (packed && backend.gemmPacked) {
