@@ -24,9 +24,11 @@ import { basename, join } from "node:path";
 import { AdaptlmError } from "../errors.js";
 import { writeFileAtomic } from "../io/atomic-file.js";
 import { type ModelConfig, parseHfConfig } from "../io/hf-config.js";
+import { openModelWeights } from "../io/model-weights.js";
 import { readSafetensors, type TensorToWrite, writeSafetensors } from "../io/safetensors.js";
 import { BertForMaskedLM } from "../models/bert.js";
-import { buildModel } from "../models/registry.js";
+import { loadWeights } from "../models/load-weights.js";
+import { buildModel, weightAliases } from "../models/registry.js";
 import type { Module } from "../nn/module.js";
 import { AdamW } from "../optim/adamw.js";
 import { clipGradNorm } from "../optim/clip.js";
@@ -116,6 +118,11 @@ export interface PretrainOptions {
   seed?: number;
   /** Continue from outputDir/checkpoint when there is one. Default false: start afresh. */
   resume?: boolean;
+  /**
+   * A model folder (or safetensors file) whose weights replace the random initialisation: continued, e.g.
+   * domain-adaptive, pretraining. Every parameter of `config`'s model must be in it, with its shape.
+   */
+  initFrom?: string;
   /** Stored dtype of model.safetensors. Default "f32". */
   dtype?: "f32" | "f16";
   /** Default 0.15. */
@@ -300,6 +307,20 @@ export function tokenizerFilesOf(path: string): Record<string, string> {
   const candidates = isDir ? TOKENIZER_FILE_NAMES.map((n) => join(path, n)) : [path];
   for (const file of candidates) if (existsSync(file)) files[basename(file)] = readFileSync(file, "utf8");
   return files;
+}
+
+/** Copies every parameter of `model` from the checkpoint at `path` (strict: none may be missing). */
+function loadInitialWeights(model: Module, config: ModelConfig, path: string): void {
+  if (!existsSync(path)) {
+    throw new PretrainError("INIT_NOT_FOUND", `initial weights ${path} do not exist (give a model folder)`);
+  }
+  const { weights } = openModelWeights(path);
+  try {
+    const aliases = weightAliases(config);
+    loadWeights(model, weights, { prefix: config.baseModelPrefix, ...(aliases ? { aliases } : {}) });
+  } finally {
+    weights.close();
+  }
 }
 
 /** A 32-bit seed for stream `stream`, item `index` of a run seeded `seed` (murmur3's finaliser). */
@@ -495,6 +516,7 @@ export function* pretrainSteps(options: PretrainOptions): Generator<void, Pretra
   };
 
   const built = buildModel(config, objective === "mlm" ? "masked-lm" : "causal-lm", { seed });
+  if (o.initFrom !== undefined) loadInitialWeights(built.model, config, o.initFrom);
   const model = built.model as Module & { forward(inputs: { inputIds: T.Tensor }): T.Tensor };
   model.setRequiresGrad(true);
   const params = model.namedParameters();
@@ -940,7 +962,11 @@ function modelCard(
     validationTokens: number;
   },
 ): string {
-  const title = o.card?.title ?? `${config.modelType} pretrained from scratch with adaptlm`;
+  const title =
+    o.card?.title ??
+    (o.initFrom !== undefined
+      ? `${config.modelType} pretrained further from ${basename(o.initFrom)} with adaptlm`
+      : `${config.modelType} pretrained from scratch with adaptlm`);
   const number = (value: number | null, digits = 4) => (value === null ? "n/a" : value.toFixed(digits));
   const minutes = (summary.trainingSeconds / 60).toFixed(1);
   const lines = [
@@ -954,7 +980,7 @@ function modelCard(
     "",
     `# ${title}`,
     "",
-    `A ${(summary.parameters / 1e6).toFixed(2)}M-parameter ${config.modelType} model trained from random initialisation with the ${objective === "mlm" ? "masked-language-model objective (15% of tokens selected; 80% [MASK], 10% random, 10% kept)" : "causal language-model (next-token) objective"} by adaptlm ${adaptlmVersion()}.`,
+    `A ${(summary.parameters / 1e6).toFixed(2)}M-parameter ${config.modelType} model trained from ${o.initFrom !== undefined ? `the weights of ${o.initFrom}` : "random initialisation"} with the ${objective === "mlm" ? "masked-language-model objective (15% of tokens selected; 80% [MASK], 10% random, 10% kept)" : "causal language-model (next-token) objective"} by adaptlm ${adaptlmVersion()}.`,
     "",
     "## Data",
     "",

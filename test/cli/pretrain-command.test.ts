@@ -70,10 +70,51 @@ test("pretrain --config --tokenizer --input writes a loadable BERT folder and pr
   assert.equal(loaded.tokenizer?.maskTokenId, 103);
 });
 
-test("pretrain without --recipe or --config: usage error", async () => {
+test("pretrain without --recipe, --config or --init: usage error", async () => {
   const run = await adaptlm(["pretrain", "--steps", "3"]);
   assert.notEqual(run.code, 0);
-  assert.match(run.stderr, /--recipe .* or --config/);
+  assert.match(run.stderr, /--recipe .*, --config FILE or --init MODEL_DIR/);
+});
+
+test("pretrain --init continues a folder on new texts with its tokenizer; usage errors name what is missing", async () => {
+  const { dir, config, input } = tinyBertInputs("pretrain-cli-init");
+  const first = join(dir, "first");
+  const common = ["--steps", "2", "--batch-size", "2", "--seq-len", "16", "--eval-every", "2"];
+  const base = await adaptlm([
+    "pretrain",
+    "--config",
+    config,
+    "--tokenizer",
+    sharedPath("tokenizers/bert-base-uncased/vocab.txt"),
+    "--input",
+    input,
+    "--out",
+    first,
+    ...common,
+  ]);
+  assert.equal(base.code, 0, base.stderr);
+  const second = join(dir, "second");
+  const run = await adaptlm(["pretrain", "--init", first, "--input", input, "--out", second, ...common]);
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stdout, /model saved to/);
+  assert.equal(loadLocalModel(second).tokenizer?.maskTokenId, 103);
+  const noInput = await adaptlm(["pretrain", "--init", first, "--out", join(dir, "x")]);
+  assert.notEqual(noInput.code, 0);
+  assert.match(noInput.stderr, /--init needs --input/);
+  const notAModel = await adaptlm([
+    "pretrain",
+    "--init",
+    makeTempDir("pretrain-cli-empty"),
+    "--input",
+    input,
+    "--out",
+    join(dir, "y"),
+  ]);
+  assert.notEqual(notAModel.code, 0);
+  assert.match(notAModel.stderr, /--init needs a model folder with config.json/);
+  const both = await adaptlm(["pretrain", "--init", first, "--recipe", "lab-encoder", "--input", input]);
+  assert.notEqual(both.code, 0);
+  assert.match(both.stderr, /exactly one of/);
 });
 
 test("Ctrl-C during pretrain writes a checkpoint after the current step and stops", async () => {

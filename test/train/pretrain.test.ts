@@ -381,6 +381,55 @@ test("maskedLmLoss (head on the selected positions only) equals the full-sequenc
   });
 });
 
+for (const objective of ["mlm", "clm"] as const) {
+  test(`${objective}: initFrom starts from a folder's weights (continued pretraining); a missing or foreign checkpoint is refused`, () => {
+    const first = makeTempDir(`pretrain-init-a-${objective}`);
+    const trained = pretrain({ ...baseOptions(objective, first), steps: 20, evalEvery: 20 });
+    // one step at a negligible learning rate: the continued model starts exactly where the first ended
+    const second = makeTempDir(`pretrain-init-b-${objective}`);
+    const events: PretrainEvent[] = [];
+    const continued = pretrain({
+      ...baseOptions(objective, second),
+      initFrom: first,
+      steps: 1,
+      evalEvery: 1,
+      learningRate: 1e-12,
+      warmupSteps: 0,
+      onEvent: (e) => events.push(e),
+    });
+    const before = logits(trained.model, objective);
+    const after = logits(continued.model, objective);
+    assert.ok(Math.max(...before.map((v, i) => Math.abs(v - after[i]))) < 1e-5);
+    // its validation loss is the first run's, not a random model's
+    assert.ok(Math.abs((continued.validationLoss as number) - (trained.validationLoss as number)) < 1e-4);
+    const fresh = pretrain({
+      ...baseOptions(objective, makeTempDir(`pretrain-init-c-${objective}`)),
+      steps: 1,
+      evalEvery: 1,
+      learningRate: 1e-12,
+      warmupSteps: 0,
+    });
+    assert.ok((fresh.validationLoss as number) > (trained.validationLoss as number) + 0.3);
+    const card = readFileSync(join(second, "README.md"), "utf8");
+    assert.match(card, new RegExp(`trained from the weights of ${first.replace(/[/\\.]/g, "\\$&")}`));
+    assert.throws(
+      () =>
+        pretrain({
+          ...baseOptions(objective, makeTempDir("pretrain-init-missing")),
+          initFrom: join(first, "nope"),
+        }),
+      (e: unknown) => e instanceof PretrainError && e.code === "INIT_NOT_FOUND",
+    );
+    // a checkpoint of the other architecture lacks this model's parameters
+    const other = makeTempDir(`pretrain-init-other-${objective}`);
+    pretrain({ ...baseOptions(objective === "mlm" ? "clm" : "mlm", other), steps: 1, evalEvery: 1 });
+    assert.throws(
+      () => pretrain({ ...baseOptions(objective, makeTempDir("pretrain-init-foreign")), initFrom: other }),
+      /lacks \d+ parameter|is \[/,
+    );
+  });
+}
+
 test("bad options and too little data: typed errors", () => {
   const dir = makeTempDir("pretrain-bad");
   const finished = makeTempDir("pretrain-finished");

@@ -1,7 +1,8 @@
 // `adaptlm pretrain`: trains a small BERT or Llama from scratch, from a named recipe or a config.json, and
 // writes a Hugging Face model folder. Argument parsing and rendering only; the run is src/train/pretrain.ts.
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { loadTokenizer } from "../../tokenizers/load.js";
 import { labRecipeData } from "../../train/lab-recipe-data.js";
@@ -25,8 +26,10 @@ const recipeLines = RECIPE_NAMES.map((name) => {
 
 export const pretrainHelp = `adaptlm pretrain --recipe NAME [--out DIR] [options]
 adaptlm pretrain --config config.json --tokenizer PATH --input FILE... --out DIR [options]
+adaptlm pretrain --init MODEL_DIR --input FILE... --out DIR [options]
 
-Trains a small language model from random initialisation and writes a Hugging Face model folder
+Trains a small language model from random initialisation (with --init: from a model folder's weights,
+continued on your texts) and writes a Hugging Face model folder
 (config.json, model.safetensors, tokenizer files, README.md model card, training_log.jsonl) that
 adaptlm and Python transformers load. BERT configs train with the masked-LM objective (15% of
 tokens masked), Llama configs with next-token prediction. Texts are tokenized once, joined with
@@ -51,6 +54,8 @@ texts) when this build has it; with --tokenizer and --input it trains on your te
 Options:
   --recipe NAME          a recipe above
   --config FILE          an HF config.json (model_type bert or llama, ...) instead of a recipe
+  --init DIR             continue pretraining a model folder (its config, tokenizer and weights) on
+                         --input texts, e.g. a task's unlabelled inputs (domain-adaptive pretraining)
   --tokenizer PATH       tokenizer folder or file (tokenizer.json, vocab.txt, ...); copied into --out
   --input FILE...        training texts: .txt (documents separated by blank lines), .jsonl/.json/.csv/.tsv
   --validation FILE...   validation texts (default: every 50th input document is held out)
@@ -73,6 +78,7 @@ export async function runPretrainCommand(argv: string[]): Promise<void> {
     options: {
       recipe: { type: "string" },
       config: { type: "string" },
+      init: { type: "string" },
       tokenizer: { type: "string" },
       input: { type: "string", multiple: true },
       validation: { type: "string", multiple: true },
@@ -91,10 +97,22 @@ export async function runPretrainCommand(argv: string[]): Promise<void> {
     allowPositionals: false,
     strict: true,
   });
-  if ((values.recipe === undefined) === (values.config === undefined))
+  const starts = [values.recipe, values.config, values.init].filter((v) => v !== undefined).length;
+  if (starts !== 1)
     throw new CliUsageError(
-      `pretrain needs exactly one of --recipe (${RECIPE_NAMES.join(", ")}) or --config FILE`,
+      `pretrain needs exactly one of --recipe (${RECIPE_NAMES.join(", ")}), --config FILE or --init MODEL_DIR`,
     );
+  if (values.init !== undefined) {
+    const init = values.init;
+    if (!existsSync(join(init, "config.json")))
+      throw new CliUsageError(`--init needs a model folder with config.json: ${init} has none`);
+    if ((values.input ?? []).length === 0)
+      throw new CliUsageError("pretrain --init needs --input FILE... (the texts to continue on)");
+    if (values.out === undefined) throw new CliUsageError("pretrain --init needs --out DIR");
+    // the folder's own config and tokenizer, unless a tokenizer is given
+    values.config = join(init, "config.json");
+    values.tokenizer ??= init;
+  }
   if (values.dtype !== undefined && values.dtype !== "f16" && values.dtype !== "f32")
     throw new CliUsageError(`--dtype must be f16 or f32, got "${values.dtype}"`);
   const integer = (name: string) => numberOption(values, name, { integer: true, min: 1 });
@@ -147,6 +165,7 @@ export async function runPretrainCommand(argv: string[]): Promise<void> {
     ...data,
     outputDir: values.out ?? `./${recipe?.name}`,
     seed,
+    ...(values.init !== undefined ? { initFrom: values.init } : {}),
     resume: values.resume ?? false,
     card: {
       title: recipe ? `adaptlm ${recipe.name}` : undefined,
@@ -241,7 +260,8 @@ export async function runPretrainCommand(argv: string[]): Promise<void> {
 }
 
 export const command: CliCommand = {
-  summary: "pretrain a small BERT or Llama from scratch (lab recipes or your config and texts)",
+  summary:
+    "pretrain a small BERT or Llama from scratch (lab recipes or your config and texts), or continue one (--init)",
   help: pretrainHelp,
   run: runPretrainCommand,
 };
