@@ -102,16 +102,12 @@ static inline __attribute__((always_inline)) float v8_hsum(v8sf v) {
   return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-static inline __attribute__((always_inline)) v8sf v8_exp(v8sf x) {
-  const v8sf hi = v8_splat(88.72283905f), lo = v8_splat(-87.33654475f);
-  v8si big = x > hi, small = x < lo, nan = x != x;
-  v8sf xc = v8_select(big, hi, x);
-  xc = v8_select(small, lo, xc);
-  xc = v8_select(nan, v8_splat(0.0f), xc);
-  v8sf half = v8_select(xc >= 0.0f, v8_splat(0.5f), v8_splat(-0.5f));
-  v8si ni = __builtin_convertvector(xc * 1.44269504088896341f + half, v8si);
+/* exp(x) = p(r) 2^n, n = x log2(e) + half truncated (half: +-0.5 rounds to nearest), r = x - n ln 2 in two
+   parts: the range reduction and polynomial both exps share. Returns p; n in *n_out. */
+static inline __attribute__((always_inline)) v8sf v8_exp_reduced(v8sf x, v8sf half, v8si *n_out) {
+  v8si ni = __builtin_convertvector(x * 1.44269504088896341f + half, v8si);
   v8sf n = __builtin_convertvector(ni, v8sf);
-  v8sf r = xc - n * 0.693359375f;
+  v8sf r = x - n * 0.693359375f;
   r = r + n * 2.12194440e-4f;
   v8sf p = v8_splat(1.9875691500e-4f);
   p = p * r + 1.3981999507e-3f;
@@ -119,7 +115,19 @@ static inline __attribute__((always_inline)) v8sf v8_exp(v8sf x) {
   p = p * r + 4.1665795894e-2f;
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
+  *n_out = ni;
+  return p * r * r + r + 1.0f;
+}
+
+static inline __attribute__((always_inline)) v8sf v8_exp(v8sf x) {
+  const v8sf hi = v8_splat(88.72283905f), lo = v8_splat(-87.33654475f);
+  v8si big = x > hi, small = x < lo, nan = x != x;
+  v8sf xc = v8_select(big, hi, x);
+  xc = v8_select(small, lo, xc);
+  xc = v8_select(nan, v8_splat(0.0f), xc);
+  v8si ni;
+  v8sf p = v8_exp_reduced(xc, v8_select(xc >= 0.0f, v8_splat(0.5f), v8_splat(-0.5f)), &ni);
+  /* 2^n in two factors: n reaches 128 at the top of the range */
   v8si n1 = ni >> 1, n2 = ni - n1;
   v8sf result = p * (v8sf)((n1 + 127) << 23) * (v8sf)((n2 + 127) << 23);
   result = v8_select(big, v8_splat(INFINITY), result);
@@ -130,21 +138,9 @@ static inline __attribute__((always_inline)) v8sf v8_exp(v8sf x) {
 /* v8_exp for x <= 0 or NaN (softmax terms x - max): the same values, bit for bit, without the overflow and
    sign handling, and 2^n as one power of two (n >= -126 here); below the float range, 0. */
 static inline __attribute__((always_inline)) v8sf v8_exp_nonpositive(v8sf x) {
-  const v8sf lo = v8_splat(-87.33654475f);
-  v8si small = x < lo;
-  v8si ni = __builtin_convertvector(x * 1.44269504088896341f - 0.5f, v8si);
-  v8sf n = __builtin_convertvector(ni, v8sf);
-  v8sf r = x - n * 0.693359375f;
-  r = r + n * 2.12194440e-4f;
-  v8sf p = v8_splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  p = p * r * r + r + 1.0f;
-  v8sf result = p * (v8sf)((ni + 127) << 23);
-  return v8_select(small, v8_splat(0.0f), result);
+  v8si small = x < v8_splat(-87.33654475f), ni;
+  v8sf p = v8_exp_reduced(x, v8_splat(-0.5f), &ni);
+  return v8_select(small, v8_splat(0.0f), p * (v8sf)((ni + 127) << 23));
 }
 
 static inline __attribute__((always_inline)) v8sf v8_tanh(v8sf x) {

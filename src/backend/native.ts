@@ -234,8 +234,13 @@ interface NativeAddon {
 /** Instruction sets of the GEMM micro-kernels, best last. */
 export type NativeIsa = "scalar" | "avx2" | "avx512";
 
-/** The Backend plus controls that only the native backend has (benchmarks and tests use them). */
-export interface NativeBackend extends Backend {
+/**
+ * The Backend plus controls that only the native backend has (benchmarks and tests use them); its optional
+ * packed-weight products are always there.
+ */
+export interface NativeBackend
+  extends Omit<Backend, "packWeight" | "gemmPacked">,
+    Required<Pick<Backend, "packWeight" | "gemmPacked">> {
   readonly name: "native";
   /** Restarts the thread pool with n threads (the ADAPTLM_THREADS environment variable sets the default). */
   setThreads(n: number): void;
@@ -245,16 +250,6 @@ export interface NativeBackend extends Backend {
   readonly bestIsa: NativeIsa;
   /** Uses `isa`, or the best supported one below it; returns the one in effect. */
   setIsa(isa: NativeIsa): NativeIsa;
-  packWeight(w: FloatArray, n: number, k: number, transposed: boolean): PackedWeight;
-  gemmPacked(
-    m: number,
-    a: FloatArray,
-    aOffset: number,
-    weight: PackedWeight,
-    c: FloatArray,
-    cOffset: number,
-    beta: number,
-  ): void;
 }
 
 const MAX_RANK = 16;
