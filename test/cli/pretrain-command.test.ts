@@ -39,19 +39,17 @@ function tinyBertInputs(name: string): { dir: string; config: string; input: str
   return { dir, config, input };
 }
 
+/** `pretrain --config` on the bert-base-uncased vocabulary: the arguments before the run's sizes. */
+function pretrainConfigArgs(config: string, input: string, out: string): string[] {
+  const vocab = sharedPath("tokenizers/bert-base-uncased/vocab.txt");
+  return ["pretrain", "--config", config, "--tokenizer", vocab, "--input", input, "--out", out];
+}
+
 test("pretrain --config --tokenizer --input writes a loadable BERT folder and prints validation perplexity", async () => {
   const { dir, config, input } = tinyBertInputs("pretrain-cli");
   const out = join(dir, "model");
   const run = await adaptlm([
-    "pretrain",
-    "--config",
-    config,
-    "--tokenizer",
-    sharedPath("tokenizers/bert-base-uncased/vocab.txt"),
-    "--input",
-    input,
-    "--out",
-    out,
+    ...pretrainConfigArgs(config, input, out),
     "--steps",
     "4",
     "--batch-size",
@@ -80,18 +78,7 @@ test("pretrain --init continues a folder on new texts with its tokenizer; usage 
   const { dir, config, input } = tinyBertInputs("pretrain-cli-init");
   const first = join(dir, "first");
   const common = ["--steps", "2", "--batch-size", "2", "--seq-len", "16", "--eval-every", "2"];
-  const base = await adaptlm([
-    "pretrain",
-    "--config",
-    config,
-    "--tokenizer",
-    sharedPath("tokenizers/bert-base-uncased/vocab.txt"),
-    "--input",
-    input,
-    "--out",
-    first,
-    ...common,
-  ]);
+  const base = await adaptlm([...pretrainConfigArgs(config, input, first), ...common]);
   assert.equal(base.code, 0, base.stderr);
   const second = join(dir, "second");
   const run = await adaptlm(["pretrain", "--init", first, "--input", input, "--out", second, ...common]);
