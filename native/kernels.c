@@ -36,13 +36,21 @@ static inline float js_pow(float x, float y) {
    change with the clone's ABI. */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
+/* Sum of 16 partial sums in a fixed tree: (acc[j] + acc[j + 8]) then pairs of pairs. A serial left-to-right
+   sum is a chain of 16 dependent adds (~50 cycles), which dominated rows as short as 64 (a layer norm of
+   [1024, 64] spent most of its time there); the tree is 4 adds deep and compiles to a few vector ops. */
+ALWAYS_INLINE float hsum16(const float acc[16]) {
+  float t[8];
+  for (int j = 0; j < 8; j++) t[j] = acc[j] + acc[j + 8];
+  return ((t[0] + t[4]) + (t[1] + t[5])) + ((t[2] + t[6]) + (t[3] + t[7]));
+}
+
 ALWAYS_INLINE float vsum(const float *x, long n) {
   float acc[16] = {0};
   long i = 0;
   for (; i + 16 <= n; i += 16)
     for (int j = 0; j < 16; j++) acc[j] += x[i + j];
-  float s = 0;
-  for (int j = 0; j < 16; j++) s += acc[j];
+  float s = hsum16(acc);
   for (; i < n; i++) s += x[i];
   return s;
 }
@@ -52,8 +60,7 @@ ALWAYS_INLINE float vdot(const float *x, const float *y, long n) {
   long i = 0;
   for (; i + 16 <= n; i += 16)
     for (int j = 0; j < 16; j++) acc[j] += x[i + j] * y[i + j];
-  float s = 0;
-  for (int j = 0; j < 16; j++) s += acc[j];
+  float s = hsum16(acc);
   for (; i < n; i++) s += x[i] * y[i];
   return s;
 }
@@ -917,36 +924,51 @@ void k_log_softmax_backward(const float *y, const float *dy, float *dx, long row
 }
 
 /* ---------- layer norm / RMS norm ---------- */
+/* Rows are normalised in blocks: statistics of every row of a block first, then the outputs. A row's
+   statistics are a chain (sum -> mean -> squares -> variance -> 1/sqrt) of ~100 cycles; with one row at a
+   time rows of 64 columns spent most of their time waiting on it, while rows of a block are independent and
+   overlap. */
+#define NORM_BLOCK 16
+
+/* mean and biased variance of x[0..cols) (two passes, as the reference computes them) */
+ALWAYS_INLINE void row_mean_var(const float *xr, long cols, float *mean, float *var) {
+  float mu = vsum(xr, cols) / (float)cols;
+  float acc[16] = {0};
+  long c = 0;
+  for (; c + 16 <= cols; c += 16)
+    for (int q = 0; q < 16; q++) {
+      float d = xr[c + q] - mu;
+      acc[q] += d * d;
+    }
+  float v = hsum16(acc);
+  for (; c < cols; c++) v += (xr[c] - mu) * (xr[c] - mu);
+  *mean = mu;
+  *var = v / (float)cols;
+}
+
 MULTIVERSION
 static void layer_norm_rows(const rows_job *j, long r0, long r1) {
   long cols = j->cols;
-  for (long r = r0; r < r1; r++) {
-    const float *xr = j->x + r * cols;
-    float *o = j->out + r * cols;
-    float mu = vsum(xr, cols) / (float)cols;
-    float acc[16] = {0};
-    long c = 0;
-    for (; c + 16 <= cols; c += 16)
-      for (int q = 0; q < 16; q++) {
-        float d = xr[c + q] - mu;
-        acc[q] += d * d;
-      }
-    float var = 0;
-    for (int q = 0; q < 16; q++) var += acc[q];
-    for (; c < cols; c++) var += (xr[c] - mu) * (xr[c] - mu);
-    var /= (float)cols;
-    float rs = 1.0f / sqrtf(var + j->eps);
-    j->mean[r] = mu;
-    j->rstd[r] = rs;
-    const float *w = j->w, *b = j->b;
-    if (w && b)
-      for (c = 0; c < cols; c++) o[c] = (xr[c] - mu) * rs * w[c] + b[c];
-    else if (w)
-      for (c = 0; c < cols; c++) o[c] = (xr[c] - mu) * rs * w[c];
-    else if (b)
-      for (c = 0; c < cols; c++) o[c] = (xr[c] - mu) * rs + b[c];
-    else
-      for (c = 0; c < cols; c++) o[c] = (xr[c] - mu) * rs;
+  const float *w = j->w, *b = j->b;
+  for (long rb = r0; rb < r1; rb += NORM_BLOCK) {
+    long re = rb + NORM_BLOCK < r1 ? rb + NORM_BLOCK : r1;
+    float var[NORM_BLOCK];
+    for (long r = rb; r < re; r++) row_mean_var(j->x + r * cols, cols, &j->mean[r], &var[r - rb]);
+    for (long r = rb; r < re; r++) j->rstd[r] = 1.0f / sqrtf(var[r - rb] + j->eps);
+    for (long r = rb; r < re; r++) {
+      const float *xr = j->x + r * cols;
+      float *o = j->out + r * cols;
+      float mu = j->mean[r], rs = j->rstd[r];
+      long c;
+      if (w && b)
+        for (c = 0; c < cols; c++) o[c] = (xr[c] - mu) * rs * w[c] + b[c];
+      else if (w)
+        for (c = 0; c < cols; c++) o[c] = (xr[c] - mu) * rs * w[c];
+      else if (b)
+        for (c = 0; c < cols; c++) o[c] = (xr[c] - mu) * rs + b[c];
+      else
+        for (c = 0; c < cols; c++) o[c] = (xr[c] - mu) * rs;
+    }
   }
 }
 
@@ -959,37 +981,45 @@ void k_layer_norm(const float *x, const float *w, const float *b, float *out, fl
   parallel_for(rows, serial_rows(cols, SERIAL_CHEAP / 2), layer_norm_body, &j);
 }
 
-/* dx rows: dx = rstd/cols * (cols*g - sum(g) - xhat*sum(g*xhat)), g = dy*w. */
+/* dx rows: dx = rstd/cols * (cols*g - sum(g) - xhat*sum(g*xhat)), g = dy*w; the sums of a block of rows
+   first, then its outputs (as in the forward). */
 MULTIVERSION
 static void layer_norm_backward_rows(const rows_job *j, long r0, long r1) {
   long cols = j->cols;
-  for (long r = r0; r < r1; r++) {
-    const float *xr = j->x + r * cols, *g = j->dy + r * cols, *w = j->w;
-    float *d = j->out + r * cols;
-    float mu = j->mean[r], rs = j->rstd[r];
-    float sg[16] = {0}, sgx[16] = {0};
-    long c = 0;
-    for (; c + 16 <= cols; c += 16)
-      for (int q = 0; q < 16; q++) {
-        float gv = g[c + q] * (w ? w[c + q] : 1.0f);
-        sg[q] += gv;
-        sgx[q] += gv * (xr[c + q] - mu) * rs;
+  const float *w = j->w;
+  for (long rb = r0; rb < r1; rb += NORM_BLOCK) {
+    long re = rb + NORM_BLOCK < r1 ? rb + NORM_BLOCK : r1;
+    float sums_g[NORM_BLOCK], sums_gx[NORM_BLOCK];
+    for (long r = rb; r < re; r++) {
+      const float *xr = j->x + r * cols, *g = j->dy + r * cols;
+      float mu = j->mean[r], rs = j->rstd[r];
+      float sg[16] = {0}, sgx[16] = {0};
+      long c = 0;
+      for (; c + 16 <= cols; c += 16)
+        for (int q = 0; q < 16; q++) {
+          float gv = g[c + q] * (w ? w[c + q] : 1.0f);
+          sg[q] += gv;
+          sgx[q] += gv * (xr[c + q] - mu) * rs;
+        }
+      float sumg = hsum16(sg), sumgx = hsum16(sgx);
+      for (; c < cols; c++) {
+        float gv = g[c] * (w ? w[c] : 1.0f);
+        sumg += gv;
+        sumgx += gv * (xr[c] - mu) * rs;
       }
-    float sumg = 0, sumgx = 0;
-    for (int q = 0; q < 16; q++) {
-      sumg += sg[q];
-      sumgx += sgx[q];
+      sums_g[r - rb] = sumg;
+      sums_gx[r - rb] = sumgx;
     }
-    for (; c < cols; c++) {
-      float gv = g[c] * (w ? w[c] : 1.0f);
-      sumg += gv;
-      sumgx += gv * (xr[c] - mu) * rs;
-    }
-    float k = rs / (float)cols, n = (float)cols;
-    for (c = 0; c < cols; c++) {
-      float gv = g[c] * (w ? w[c] : 1.0f);
-      float xhat = (xr[c] - mu) * rs;
-      d[c] = k * (n * gv - sumg - xhat * sumgx);
+    for (long r = rb; r < re; r++) {
+      const float *xr = j->x + r * cols, *g = j->dy + r * cols;
+      float *d = j->out + r * cols;
+      float mu = j->mean[r], rs = j->rstd[r], sumg = sums_g[r - rb], sumgx = sums_gx[r - rb];
+      float k = rs / (float)cols, n = (float)cols;
+      for (long c = 0; c < cols; c++) {
+        float gv = g[c] * (w ? w[c] : 1.0f);
+        float xhat = (xr[c] - mu) * rs;
+        d[c] = k * (n * gv - sumg - xhat * sumgx);
+      }
     }
   }
 }
@@ -1059,8 +1089,7 @@ static void rms_norm_backward_rows(const rows_job *j, long r0, long r1) {
     long c = 0;
     for (; c + 16 <= cols; c += 16)
       for (int q = 0; q < 16; q++) acc[q] += g[c + q] * (w ? w[c + q] : 1.0f) * xr[c + q];
-    float s = 0;
-    for (int q = 0; q < 16; q++) s += acc[q];
+    float s = hsum16(acc);
     for (; c < cols; c++) s += g[c] * (w ? w[c] : 1.0f) * xr[c];
     float k = rs * rs * rs * s / (float)cols;
     for (c = 0; c < cols; c++) d[c] = rs * g[c] * (w ? w[c] : 1.0f) - k * xr[c];
@@ -1222,41 +1251,57 @@ void k_rope(const float *x, float *out, const int32_t *positions, const double *
 }
 
 /* ---------- attention ---------- */
-/* Masks (causal, key bias) and normalises one head's scores in place: probs = softmax(scores + bias). */
+/* Masks (causal, key bias) and normalises one head's scores in place: probs = softmax(scores + bias).
+   Rows go in blocks, one stage at a time over the block (masks and maxima, then exps and sums, then the
+   division): a row's own stages are a serial chain (max -> exp -> sum -> 1/sum), and with rows of 64 keys
+   (head size 16) doing one row at a time spent about three times the exps' own cost waiting on it. */
+#define SOFTMAX_BLOCK 16
 MULTIVERSION
 static void attention_softmax_rows(float *p, long tq, long tk, float scale, const float *bias, int causal,
                                    long offset, long window, long shared) {
-  for (long i = 0; i < tq; i++) {
-    float *row = p + i * tk;
-    long visible = tk, first = 0;
-    if (causal) {
-      /* own keys j <= last are visible (columns shared + j), shared columns always */
-      long last = i + offset, own = tk - shared;
-      visible = shared + (last + 1 < 0 ? 0 : (last + 1 > own ? own : last + 1));
-      /* sliding window: keys j > last - window (never with shared keys: the op forbids both) */
-      if (window > 0 && last - window + 1 > 0) first = last - window + 1 < visible ? last - window + 1 : visible;
+  for (long i0 = 0; i0 < tq; i0 += SOFTMAX_BLOCK) {
+    long rows = tq - i0 < SOFTMAX_BLOCK ? tq - i0 : SOFTMAX_BLOCK;
+    long firsts[SOFTMAX_BLOCK], counts[SOFTMAX_BLOCK];
+    float maxima[SOFTMAX_BLOCK], sums[SOFTMAX_BLOCK];
+    for (long r = 0; r < rows; r++) {
+      long i = i0 + r;
+      long visible = tk, first = 0;
+      if (causal) {
+        /* own keys j <= last are visible (columns shared + j), shared columns always */
+        long last = i + offset, own = tk - shared;
+        visible = shared + (last + 1 < 0 ? 0 : (last + 1 > own ? own : last + 1));
+        /* sliding window: keys j > last - window (never with shared keys: the op forbids both) */
+        if (window > 0 && last - window + 1 > 0) first = last - window + 1 < visible ? last - window + 1 : visible;
+      }
+      firsts[r] = first;
+      counts[r] = visible - first;
+      if (counts[r] <= 0) continue;
+      float *seen = p + i * tk + first;
+      long count = counts[r];
+      if (bias)
+        for (long c = 0; c < count; c++) seen[c] = seen[c] * scale + bias[first + c];
+      else
+        for (long c = 0; c < count; c++) seen[c] *= scale;
+      maxima[r] = vmax(seen, count);
     }
-    if (visible - first <= 0) {
-      /* no key visible: 0/0, NaN probabilities, as in the reference */
-      for (long c = 0; c < tk; c++) row[c] = NAN;
-      continue;
+    for (long r = 0; r < rows; r++)
+      if (counts[r] > 0) {
+        float *seen = p + (i0 + r) * tk + firsts[r];
+        sums[r] = exp_shift_sum(seen, maxima[r], seen, counts[r]);
+      }
+    for (long r = 0; r < rows; r++) {
+      float *row = p + (i0 + r) * tk;
+      /* no key visible (0/0), sum 0 (every visible score -inf) or NaN: the reference's NaN row */
+      float inv = counts[r] > 0 ? 1.0f / sums[r] : NAN;
+      if (!(inv < INFINITY)) {
+        for (long c = 0; c < tk; c++) row[c] = NAN;
+        continue;
+      }
+      long first = firsts[r], visible = first + counts[r];
+      for (long c = first; c < visible; c++) row[c] *= inv;
+      for (long c = 0; c < first; c++) row[c] = 0.0f;      /* outside the window */
+      for (long c = visible; c < tk; c++) row[c] = 0.0f; /* masked keys */
     }
-    float *seen = row + first;
-    long count = visible - first;
-    if (bias)
-      for (long c = 0; c < count; c++) seen[c] = seen[c] * scale + bias[first + c];
-    else
-      for (long c = 0; c < count; c++) seen[c] *= scale;
-    float m = vmax(seen, count);
-    float inv = 1.0f / exp_shift_sum(seen, m, seen, count);
-    if (!(inv < INFINITY)) {
-      /* sum 0 (every visible score -inf) or NaN: the reference's 0/0 and x/NaN give a NaN row */
-      for (long c = 0; c < tk; c++) row[c] = NAN;
-      continue;
-    }
-    for (long c = 0; c < count; c++) seen[c] *= inv;
-    for (long c = 0; c < first; c++) row[c] = 0.0f;      /* outside the window */
-    for (long c = visible; c < tk; c++) row[c] = 0.0f; /* masked keys */
   }
 }
 
