@@ -49,6 +49,7 @@ typedef struct {
   const float *b; long strideB; int transB;
   float *c; long strideC;
   float alpha, beta;
+  const float *bias; /* NULL, or n values added to every row of C (beta is then 0) */
 } gemm_args;
 
 /** The full batched GEMM of backend.ts, threaded over the pool. */

@@ -233,14 +233,15 @@ static napi_value js_set_isa(napi_env env, napi_callback_info info) {
 /* gemm(batch, m, n, k, a, aOffset, strideA, transA, b, bOffset, strideB, transB, c, cOffset, strideC, alpha, beta) */
 static napi_value js_gemm(napi_env env, napi_callback_info info) {
   call c;
-  if (!begin(env, info, &c, 17)) return NULL;
-  size_t la, lb, lc;
+  if (!begin(env, info, &c, 18)) return NULL;
+  size_t la, lb, lc, lbias = 0;
   long batch = integer(&c, 0), m = integer(&c, 1), n = integer(&c, 2), k = integer(&c, 3);
   float *a = f32(&c, 4, &la), *b = f32(&c, 8, &lb), *cc = f32(&c, 12, &lc);
   long ao = integer(&c, 5), sa = integer(&c, 6), bo = integer(&c, 9), sb = integer(&c, 10);
   long co = integer(&c, 13), sc = integer(&c, 14);
   int ta = boolean(&c, 7), tb = boolean(&c, 11);
   double alpha = num(&c, 15), beta = num(&c, 16);
+  float *bias = f32_or_null(&c, 17, &lbias);
   if (c.failed) return NULL;
   if (batch <= 0 || m <= 0 || n <= 0) return undefined(env);
   if (k < 0 || ao < 0 || bo < 0 || co < 0 || sa < 0 || sb < 0 || sc < 0) {
@@ -250,9 +251,11 @@ static napi_value js_gemm(napi_env env, napi_callback_info info) {
   need(&c, la, (double)ao + (double)(batch - 1) * sa + (double)m * k, "gemm A");
   need(&c, lb, (double)bo + (double)(batch - 1) * sb + (double)k * n, "gemm B");
   need(&c, lc, (double)co + (double)(batch - 1) * sc + (double)m * n, "gemm C");
+  if (bias) need(&c, lbias, (double)n, "gemm bias");
+  if (bias && beta != 0.0) fail(&c, "adaptlm native: gemm with a bias needs beta 0", 1);
   if (c.failed) return NULL;
   gemm_args g = {(int)batch, (int)m, (int)n, (int)k, a + ao, sa, ta, b + bo, sb, tb, cc + co, sc,
-                 (float)alpha, (float)beta};
+                 (float)alpha, (float)beta, bias};
   gemm_run(&g);
   return undefined(env);
 }

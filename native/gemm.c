@@ -925,8 +925,15 @@ static void gemm_task(void *ctx, int thread, int task) {
   const float *a = g->a + bi * g->strideA + m0 * job->rsa;
   const float *b = g->b + bi * g->strideB + n0 * job->csb;
   float *c = g->c + bi * g->strideC + (long)m0 * g->n + n0;
-  gemm_serial(thread, m1 - m0, n1 - n0, g->k, g->alpha, a, job->rsa, job->csa, b, job->rsb, job->csb, g->beta,
-              c, g->n);
+  float beta = g->beta;
+  if (g->bias) {
+    /* C starts as the bias, written by the thread that multiplies into it right after (still in its cache);
+       a separate broadcast pass over a fresh output ran at memory speed */
+    for (int i = m0; i < m1; i++) memcpy(c + (long)(i - m0) * g->n, g->bias + n0, (size_t)(n1 - n0) * sizeof(float));
+    beta = 1.0f;
+  }
+  gemm_serial(thread, m1 - m0, n1 - n0, g->k, g->alpha, a, job->rsa, job->csa, b, job->rsb, job->csb, beta, c,
+              g->n);
 }
 
 /* Multiply-adds per task below which another thread costs more than it saves. The pool's workers spin

@@ -47,6 +47,8 @@ export type ReduceOp = "sum" | "max";
  * op(A) = A^T when transA (A_i is then stored as [k, m]); likewise for B ([n, k] when transB).
  * A_i starts at aOffset + i * strideA (strideA 0 broadcasts one matrix over the batch); same for B, C.
  * When beta is 0, C is overwritten and its previous contents (even NaN) are ignored.
+ * bias, when given (beta must then be 0), is a row of n values added to every row of every C_i: a Linear
+ * layer's bias, which backends add where the product writes C instead of in a separate pass over it.
  */
 export interface GemmArgs {
   batch: number;
@@ -66,6 +68,7 @@ export interface GemmArgs {
   strideC: number;
   alpha: number;
   beta: number;
+  bias?: FloatArray | null;
 }
 
 /**

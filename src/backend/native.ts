@@ -50,6 +50,7 @@ interface NativeAddon {
     strideC: number,
     alpha: number,
     beta: number,
+    bias: FloatArray | null,
   ): void;
   packedWidth(): number;
   packWeight(
@@ -389,6 +390,7 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
         g.strideC,
         g.alpha,
         g.beta,
+        g.bias ?? null,
       );
     },
 

@@ -190,6 +190,10 @@ function gemm(g: GemmArgs): void {
   const bRow = g.transB ? 1 : n;
   const bCol = g.transB ? k : 1;
   const row = new Float64Array(n);
+  const bias = g.bias ?? null;
+  if (bias && (bias.length < n || g.beta !== 0)) {
+    throw new RangeError(`gemm: a bias needs n = ${n} values (got ${bias.length}) and beta 0 (got ${g.beta})`);
+  }
   for (let bi = 0; bi < g.batch; bi++) {
     const a0 = g.aOffset + bi * g.strideA;
     const b0 = g.bOffset + bi * g.strideB;
@@ -203,7 +207,8 @@ function gemm(g: GemmArgs): void {
       }
       for (let j = 0; j < n; j++) {
         const ci = c0 + i * n + j;
-        g.c[ci] = g.beta === 0 ? g.alpha * row[j] : g.alpha * row[j] + g.beta * g.c[ci];
+        if (bias) g.c[ci] = g.alpha * row[j] + bias[j];
+        else g.c[ci] = g.beta === 0 ? g.alpha * row[j] : g.alpha * row[j] + g.beta * g.c[ci];
       }
     }
   }

@@ -518,9 +518,10 @@ class WasmBackend implements Backend {
 
   // ---------------------------------------------------------------- kernels
 
-  gemm(g: GemmArgs): void {
-    const { batch, m, n, k } = g;
+  gemm(args: GemmArgs): void {
+    const { batch, m, n, k } = args;
     if (batch <= 0 || m <= 0 || n <= 0) return;
+    let g = args;
     const aSpan = (batch - 1) * g.strideA + m * k;
     const bSpan = (batch - 1) * g.strideB + k * n;
     const cSpan = (batch - 1) * g.strideC + m * n;
@@ -529,6 +530,18 @@ class WasmBackend implements Backend {
         "GEMM_OUT_OF_BOUNDS",
         `gemm(batch ${batch}, m ${m}, n ${n}, k ${k}) reaches past its arrays (a ${g.a.length}, b ${g.b.length}, c ${g.c.length} elements): check offsets and strides`,
       );
+    }
+    if (g.bias) {
+      // the kernels have no bias term: C starts as the broadcast bias and the product adds to it
+      if (g.bias.length < n || g.beta !== 0) {
+        throw new RangeError(
+          `gemm: a bias needs n = ${n} values (got ${g.bias.length}) and beta 0 (got ${g.beta})`,
+        );
+      }
+      for (let bi = 0; bi < batch; bi++) {
+        this.copyStrided(g.bias, 0, [0, 1], g.c, g.cOffset + bi * g.strideC, [n, 1], [m, n]);
+      }
+      g = { ...g, beta: 1, bias: null };
     }
     try {
       const a = this.f32(g.a, false, g.aOffset);

@@ -103,6 +103,8 @@ interface GemmCase {
   broadcastA?: boolean;
   broadcastB?: boolean;
   offsets?: boolean;
+  /** a Linear bias: n values added to every row of every C (beta 0) */
+  bias?: boolean;
 }
 
 function runGemmCase(c: GemmCase, seed: number, label: string): void {
@@ -135,8 +137,14 @@ function runGemmCase(c: GemmCase, seed: number, label: string): void {
   const expected = f64(cInit);
   ref.gemm({ ...args, a: f64(a), b: f64(b), c: expected });
   if (c.beta === 0) for (let i = 0; i < off; i++) expected[i] = Number.NaN;
+  const bias = c.bias ? randomF32(c.n, random) : null;
+  if (bias) {
+    for (let bi = 0; bi < c.batch; bi++)
+      for (let i = 0; i < c.m; i++)
+        for (let j = 0; j < c.n; j++) expected[off + bi * strideC + i * c.n + j] += bias[j];
+  }
   const actual = Float32Array.from(cInit);
-  native.gemm({ ...args, a, b, c: actual });
+  native.gemm({ ...args, a, b, c: actual, bias });
   // Inputs in [-1, 1]: the float32 rounding error of a k-term dot product stays below ~k * 2^-24 * |alpha|.
   const atol = 4e-7 * (c.k + 2) * Math.max(1, Math.abs(c.alpha)) + 1e-6 * Math.abs(c.beta);
   assertClose(actual, expected, atol, 1e-5, label);
@@ -182,6 +190,11 @@ test("gemm: batches with strides, broadcast (stride 0), offsets, alpha and beta"
     // columns, a k tail
     { batch: 2, m: 22, n: 4099, k: 131, transA: false, transB: true, alpha: 0.75, beta: 0.5, offsets: true },
     { batch: 1, m: 129, n: 1, k: 64, transA: true, transB: false, alpha: 1, beta: 0 },
+    // Linear biases: threads split over columns (each starts from its own part of the bias) or rows
+    { batch: 1, m: 300, n: 530, k: 400, transA: false, transB: true, alpha: 1, beta: 0, bias: true },
+    { batch: 1, m: 1024, n: 64, k: 64, transA: false, transB: true, alpha: 1, beta: 0, bias: true },
+    { batch: 3, m: 7, n: 17, k: 9, transA: false, transB: false, alpha: 0.5, beta: 0, offsets: true, bias: true },
+    { batch: 2, m: 5, n: 33, k: 0, transA: false, transB: true, alpha: 1, beta: 0, bias: true },
   ];
   for (const isa of supportedIsas()) {
     native.setIsa(isa);
@@ -221,6 +234,9 @@ test("gemm: rejects float64 and arrays too short for the sizes", () => {
     () => native.gemm({ ...base, a: new Float64Array(4), b: new Float32Array(4), c: new Float32Array(4) }),
     TypeError,
   );
+  const operands = { a: new Float32Array(4), b: new Float32Array(4), c: new Float32Array(4) };
+  assert.throws(() => native.gemm({ ...base, ...operands, bias: new Float32Array(1) }), /gemm bias/);
+  assert.throws(() => native.gemm({ ...base, ...operands, beta: 1, bias: new Float32Array(2) }), /beta 0/);
 });
 
 // ---------------------------------------------------------------- prepacked weights

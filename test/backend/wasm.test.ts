@@ -174,6 +174,7 @@ describe("wasm backend: gemm", () => {
       alpha?: number;
       beta?: number;
       plain?: boolean;
+      bias?: boolean;
     } = {},
   ) {
     const batch = opts.batch ?? 1;
@@ -208,7 +209,12 @@ describe("wasm backend: gemm", () => {
       beta,
     };
     ref.gemm({ ...args, a: Float32Array.from(a), b: Float32Array.from(bm), c: expected });
-    b.gemm({ ...args, a, b: bm, c });
+    const bias = opts.bias ? randomArray(b, n, seed + 3, -1, 1, true) : null;
+    if (bias) {
+      for (let bi = 0; bi < batch; bi++)
+        for (let i = 0; i < m * n; i++) expected[cOffset + bi * strideC + i] += bias[i % n];
+    }
+    b.gemm({ ...args, a, b: bm, c, bias });
     assertClose(c, expected, 1e-4, 2e-5 * Math.sqrt(k), `gemm m${m} n${n} k${k} tA${transA} tB${transB}`);
     if (!opts.plain) {
       b.release(a);
@@ -233,6 +239,7 @@ describe("wasm backend: gemm", () => {
           gemmCase(b, 7, 9, 130, transA, transB, { batch: 3, alpha: -2, beta: 0.25 });
           gemmCase(b, 65, 40, 17, transA, transB, { batch: 4, strideA: 0 });
           gemmCase(b, 64, 40, 300, transA, transB, { batch: 2, strideB: 0, beta: 1 });
+          gemmCase(b, 65, 40, 17, transA, transB, { batch: 2, alpha: 0.5, bias: true });
         }
       }
       assert.ok(name);

@@ -163,7 +163,6 @@ export function linear(
   const outShape = [...x.shape.slice(0, -1), outFeatures];
   const out = empty(outShape, x.dtype, x.backend);
   const backend = x.backend;
-  if (bias) backend.copyStrided(bias.data, 0, [0, 1], out.data, 0, [outFeatures, 1], [rows, outFeatures]);
   const transW = weightLayout === "outIn";
   const grads = needsGrad(x, weight, bias);
   const packs = activePackedWeights();
@@ -172,6 +171,7 @@ export function linear(
       ? packs.lookup(weight, outFeatures, inFeatures, transW)
       : null;
   if (packed && backend.gemmPacked) {
+    if (bias) backend.copyStrided(bias.data, 0, [0, 1], out.data, 0, [outFeatures, 1], [rows, outFeatures]);
     backend.gemmPacked(rows, x.floats, 0, packed, out.floats, 0, bias ? 1 : 0);
     return out;
   }
@@ -192,7 +192,8 @@ export function linear(
     cOffset: 0,
     strideC: 0,
     alpha: 1,
-    beta: bias ? 1 : 0,
+    beta: 0,
+    bias: bias ? bias.floats : null,
   });
   if (grads) {
     const inputs = bias ? [x, weight, bias] : [x, weight];
