@@ -551,3 +551,42 @@ export function gemmSmallM(params: usize, begin: i32, end: i32, scratch: usize):
   if (count == 4) v128.store(ptr, v);
   else storeTail(ptr, v, count);
 }
+
+/**
+ * The ceiling the micro-kernel is measured against: `iterations` steps of 12 independent madd chains held in
+ * registers (no loads or stores), 48 multiply-adds per step in this build's form (fused with relaxed SIMD,
+ * mul + add without). The benchmark times it to report the GEMM as a share of what the engine and core can
+ * do, which moves with the clock more than any kernel change does.
+ */
+export function multiplyAddPeak(iterations: i32): f32 {
+  const x = f32x4.splat(0.999999);
+  const y = f32x4.splat(0.000001);
+  let a0 = f32x4.splat(1.0);
+  let a1 = f32x4.splat(1.1);
+  let a2 = f32x4.splat(1.2);
+  let a3 = f32x4.splat(1.3);
+  let a4 = f32x4.splat(1.4);
+  let a5 = f32x4.splat(1.5);
+  let a6 = f32x4.splat(1.6);
+  let a7 = f32x4.splat(1.7);
+  let a8 = f32x4.splat(1.8);
+  let a9 = f32x4.splat(1.9);
+  let a10 = f32x4.splat(2.0);
+  let a11 = f32x4.splat(2.1);
+  for (let i = 0; i < iterations; i++) {
+    a0 = madd(a0, x, y);
+    a1 = madd(a1, x, y);
+    a2 = madd(a2, x, y);
+    a3 = madd(a3, x, y);
+    a4 = madd(a4, x, y);
+    a5 = madd(a5, x, y);
+    a6 = madd(a6, x, y);
+    a7 = madd(a7, x, y);
+    a8 = madd(a8, x, y);
+    a9 = madd(a9, x, y);
+    a10 = madd(a10, x, y);
+    a11 = madd(a11, x, y);
+  }
+  const s = f32x4.add(f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3)), f32x4.add(f32x4.add(a4, a5), f32x4.add(a6, a7)));
+  return f32x4.extract_lane(f32x4.add(s, f32x4.add(f32x4.add(a8, a9), f32x4.add(a10, a11))), 0);
+}

@@ -1,5 +1,5 @@
 // Entry point of the wasm kernels: every export the JavaScript side calls.
-export { gemmTiles, gemmSmallM } from "./gemm";
+export { gemmTiles, gemmSmallM, multiplyAddPeak } from "./gemm";
 export {
   unaryKernel,
   unaryBackwardKernel,

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import type { Backend, GemmArgs } from "../../src/backend/backend.js";
 import { loadNativeBackend, type NativeBackend } from "../../src/backend/native.js";
 import { availableBackends } from "../../src/backend/registry.js";
-import { createWasmBackend } from "../../src/backend/wasm.js";
+import { createWasmBackend, wasmKernelBuild, wasmMultiplyAddPeak } from "../../src/backend/wasm.js";
 import type { BenchContext, BenchSuite } from "../main.js";
 
 type Shape = { m: number; k: number; n: number };
@@ -96,6 +96,26 @@ function withThreads(backend: Backend, threads: number): Backend | null {
   }
   if (backend.name === "wasm") return createWasmBackend({ threads });
   return threads === 1 ? backend : null;
+}
+
+/** Steps of the register-only loop per timed run: 48 multiply-adds (96 flops) each, ~10 ms at 45 GFLOP/s. */
+const PEAK_ITERATIONS = 5_000_000;
+
+/**
+ * GFLOP/s of the wasm kernels' register-only multiply-add loop on this thread (best of `runs`): the most any
+ * wasm GEMM can reach here at the current clock.
+ */
+function wasmPeakGflops(runs: number): number | null {
+  const peak = wasmMultiplyAddPeak();
+  if (!peak) return null;
+  peak(1000);
+  let best = Number.POSITIVE_INFINITY;
+  for (let r = 0; r < runs; r++) {
+    const t0 = performance.now();
+    peak(PEAK_ITERATIONS);
+    best = Math.min(best, performance.now() - t0);
+  }
+  return (PEAK_ITERATIONS * 96) / best / 1e6;
 }
 
 function backendsToMeasure(): Backend[] {
@@ -224,6 +244,7 @@ async function run(context: BenchContext): Promise<void> {
   // each measurement keeps its best round, so that a burst of load on a shared machine does not decide.
   const rounds = context.quick ? 1 : 2;
   const ours = new Map<string, Timing>();
+  let wasmPeak: number | null = null;
   const nativeDefaultThreads = native?.threads ?? 1;
   const script = findPythonScript();
   const openblasSet = OPENBLAS_VARIABLES.filter((v) => process.env[v] !== undefined);
@@ -250,6 +271,10 @@ async function run(context: BenchContext): Promise<void> {
         }
       }
       if (backend.name === "native") (backend as NativeBackend).setThreads(nativeDefaultThreads);
+      if (backend.name === "wasm") {
+        const peak = wasmPeakGflops(context.quick ? 3 : 9);
+        if (peak !== null) wasmPeak = Math.max(wasmPeak ?? 0, peak);
+      }
     }
     for (const interpreter of pythons) {
       for (const threads of THREADS) {
@@ -292,6 +317,11 @@ async function run(context: BenchContext): Promise<void> {
     );
   }
   if (!references.some((r) => r.lib === "torch")) context.note("PyTorch ABSENT: no torch rows");
+  if (wasmPeak !== null) {
+    context.note(
+      `wasm (${wasmKernelBuild()} build) multiply-add peak: ${wasmPeak.toFixed(1)} GFLOP/s on one thread (a register-only f32x4 loop, no loads; best of each round); of_peak: a wasm row's GFLOP/s per thread as a share of it`,
+    );
+  }
   // The ratio target is against PyTorch; every backend gets a torch row, native also gets one per NumPy.
   const torch = references.find((r) => r.lib === "torch");
 
@@ -319,6 +349,9 @@ async function run(context: BenchContext): Promise<void> {
             detail: {
               gflops: gflops(s, t.best),
               median_ms: t.median,
+              ...(backend.name === "wasm" && wasmPeak !== null
+                ? { of_peak: (gflops(s, t.best) ?? 0) / threads / wasmPeak }
+                : {}),
               ref_gflops: gflops(s, unsetTiming?.best_ms ?? null),
               ref_median_ms: unsetTiming?.median_ms ?? null,
               ref_env_ms: envTiming?.best_ms ?? null,

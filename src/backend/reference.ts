@@ -192,7 +192,9 @@ function gemm(g: GemmArgs): void {
   const row = new Float64Array(n);
   const bias = g.bias ?? null;
   if (bias && (bias.length < n || g.beta !== 0)) {
-    throw new RangeError(`gemm: a bias needs n = ${n} values (got ${bias.length}) and beta 0 (got ${g.beta})`);
+    throw new RangeError(
+      `gemm: a bias needs n = ${n} values (got ${bias.length}) and beta 0 (got ${g.beta})`,
+    );
   }
   for (let bi = 0; bi < g.batch; bi++) {
     const a0 = g.aOffset + bi * g.strideA;

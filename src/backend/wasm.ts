@@ -1397,6 +1397,19 @@ export function wasmKernelBuild(): WasmKernelBuild | null {
 }
 
 /**
+ * The kernels' register-only multiply-add loop (multiplyAddPeak in assembly/gemm.ts), for benchmarks: it runs
+ * `iterations` steps of 48 f32 multiply-adds on the calling thread in this process's kernel build. Null when
+ * the kernels are not built.
+ */
+export function wasmMultiplyAddPeak(): ((iterations: number) => number) | null {
+  const kernels = kernelModule();
+  if (!kernels) return null;
+  const instance = new wasmApi.Instance(kernels.module, { env: { memory: createMemory(64) } });
+  const peak = (instance.exports as Record<string, unknown>).multiplyAddPeak;
+  return typeof peak === "function" ? (peak as (iterations: number) => number) : null;
+}
+
+/**
  * Creates a wasm backend with the given number of threads (default: ADAPTLM_THREADS, else every core).
  * Returns null, never throws, when the kernels are not built or cannot be instantiated here.
  */

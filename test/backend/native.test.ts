@@ -193,7 +193,18 @@ test("gemm: batches with strides, broadcast (stride 0), offsets, alpha and beta"
     // Linear biases: threads split over columns (each starts from its own part of the bias) or rows
     { batch: 1, m: 300, n: 530, k: 400, transA: false, transB: true, alpha: 1, beta: 0, bias: true },
     { batch: 1, m: 1024, n: 64, k: 64, transA: false, transB: true, alpha: 1, beta: 0, bias: true },
-    { batch: 3, m: 7, n: 17, k: 9, transA: false, transB: false, alpha: 0.5, beta: 0, offsets: true, bias: true },
+    {
+      batch: 3,
+      m: 7,
+      n: 17,
+      k: 9,
+      transA: false,
+      transB: false,
+      alpha: 0.5,
+      beta: 0,
+      offsets: true,
+      bias: true,
+    },
     { batch: 2, m: 5, n: 33, k: 0, transA: false, transB: true, alpha: 1, beta: 0, bias: true },
   ];
   for (const isa of supportedIsas()) {

@@ -13,6 +13,7 @@ import {
   loadWasmBackend,
   type WasmBackend,
   wasmKernelBuild,
+  wasmMultiplyAddPeak,
 } from "../../src/backend/wasm.js";
 
 function requireBackend(threads: number): Backend {
@@ -153,6 +154,28 @@ describe("wasm backend: loading and memory", () => {
   it("rejects float64 arrays in kernels", () => {
     const x = new Float64Array(4);
     assert.throws(() => single.unary("exp", x, x, 4, 0), /float32 only/);
+  });
+});
+
+describe("wasm backend: multiply-add peak loop (for the GEMM benchmark)", () => {
+  it("runs the given number of steps of its 12 register chains", () => {
+    const peak = wasmMultiplyAddPeak();
+    assert.ok(peak, "the kernels are built");
+    // 1000 steps move the sum by ~7e-3 (each chain decays towards 1 by 1e-6 of its distance per step)
+    for (const iterations of [0, 1000, 5000]) {
+      // chain c starts at 1 + c/10 and steps a = a * 0.999999 + 0.000001; the loop returns lane 0 of their sum
+      let sum = 0;
+      for (let c = 0; c < 12; c++) {
+        let a = Math.fround(1 + c / 10);
+        for (let i = 0; i < iterations; i++)
+          a = Math.fround(a * Math.fround(0.999999) + Math.fround(0.000001));
+        sum += a;
+      }
+      assert.ok(
+        Math.abs(peak(iterations) - sum) < 1e-4,
+        `${iterations} steps: ${peak(iterations)} vs ${sum}`,
+      );
+    }
   });
 });
 
