@@ -174,7 +174,29 @@ static void unary_range(int op, const float *restrict x, float *restrict out, lo
     for (long i = 0; i < n; i++) out[i] = x[i] > 0.0f ? x[i] : 0.0f;
     break;
   case U_GELU:
-    MAP_UNARY(0.5f * v * v8_one_plus_erf(v * INV_SQRT_2), 0.5f * s * fone_plus_erf(s * INV_SQRT_2));
+    /* 0.5 x (1 + erf(x / sqrt 2)), in two passes over blocks of 256: erfc's division and polynomial, then
+       its exp. One pass was throughput-bound at ~36 cycles per 8 values on Zen 3; the split runs ~25% faster
+       with the same values, bit for bit. */
+    {
+      float ts[256], exponents[256];
+      long i = 0;
+      for (; i + 256 <= n; i += 256) {
+        for (long l = 0; l < 256; l += 8) {
+          v8sf z = v8_load(x + i + l) * INV_SQRT_2, t;
+          v8_store(exponents + l, v8_erfc_exponent(v8_select(z < 0.0f, -z, z), &t));
+          v8_store(ts + l, t);
+        }
+        for (long l = 0; l < 256; l += 8) {
+          v8sf v = v8_load(x + i + l);
+          v8sf e = v8_load(ts + l) * v8_exp_nonpositive(v8_load(exponents + l));
+          v8_store(out + i + l, 0.5f * v * v8_select(v * INV_SQRT_2 >= 0.0f, 2.0f - e, e));
+        }
+      }
+      x += i;
+      out += i;
+      n -= i;
+      MAP_UNARY(0.5f * v * v8_one_plus_erf(v * INV_SQRT_2), 0.5f * s * fone_plus_erf(s * INV_SQRT_2));
+    }
     break;
   case U_GELU_TANH:
     /* 0.5 x (1 + tanh u) = x sigmoid(2u): no cancellation in the negative tail */

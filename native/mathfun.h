@@ -157,7 +157,9 @@ static inline __attribute__((always_inline)) v8sf v8_tanh(v8sf x) {
 
 static inline __attribute__((always_inline)) v8sf v8_sigmoid(v8sf x) { return 1.0f / (1.0f + v8_exp(-x)); }
 
-static inline __attribute__((always_inline)) v8sf v8_erfc_nonneg(v8sf z) {
+/* erfc(z) = t exp(x) for z >= 0: returns the exponent x <= 0 and t in *t_out (v8_erfc_nonneg below; GELU
+   computes the two halves in separate passes) */
+static inline __attribute__((always_inline)) v8sf v8_erfc_exponent(v8sf z, v8sf *t_out) {
   v8sf t = 1.0f / (1.0f + 0.5f * z);
   v8sf poly = -0.82215223f + t * 0.17087277f;
   poly = 1.48851587f + t * poly;
@@ -169,7 +171,14 @@ static inline __attribute__((always_inline)) v8sf v8_erfc_nonneg(v8sf z) {
   poly = 1.00002368f + t * poly;
   poly = -1.26551223f + t * poly;
   /* -z^2 + poly = log(erfc(z) (1 + z / 2)) <= 0 (up to 3e-8 at z = 0, where both exps give the same) */
-  return t * v8_exp_nonpositive(-z * z + poly);
+  *t_out = t;
+  return -z * z + poly;
+}
+
+static inline __attribute__((always_inline)) v8sf v8_erfc_nonneg(v8sf z) {
+  v8sf t;
+  v8sf x = v8_erfc_exponent(z, &t);
+  return t * v8_exp_nonpositive(x);
 }
 
 static inline __attribute__((always_inline)) v8sf v8_one_plus_erf(v8sf z) {
