@@ -270,9 +270,7 @@ static void unary_backward_range(int op, const float *restrict x, const float *r
         v8sf v = v8_load(x + i), g = v8_load(dy + i);
         v8sf av = v8_select(v < 0.0f, -v, v);
         v8si ok = (av >= 1e-6f) & (av <= 10.0f);
-        int all = 1;
-        for (int l = 0; l < 8; l++) all &= ok[l] != 0;
-        if (all) {
+        if (v8_all(ok)) {
           v8sf phi_x = v * INV_SQRT_2PI * v8_exp_nonpositive(-0.5f * v * v);
           v8_store(dx + i, g * (v8_load(y + i) / v + phi_x));
         } else {

@@ -98,6 +98,20 @@ static inline __attribute__((always_inline)) v8sf v8_select(v8si mask, v8sf a, v
   return (v8sf)((mask & (v8si)a) | (~mask & (v8si)b));
 }
 
+/* 1 when every lane of the mask is set: three shuffle-and-ANDs (extracting the 8 lanes one by one cost a
+   tenth of GELU's backward) */
+#if defined(__clang__)
+#define V8_SHUFFLE(v, a, b, c, d, e, f, g, h) __builtin_shufflevector(v, v, a, b, c, d, e, f, g, h)
+#else
+#define V8_SHUFFLE(v, a, b, c, d, e, f, g, h) __builtin_shuffle(v, (v8si){a, b, c, d, e, f, g, h})
+#endif
+static inline __attribute__((always_inline)) int v8_all(v8si mask) {
+  v8si a = mask & V8_SHUFFLE(mask, 4, 5, 6, 7, 0, 1, 2, 3);
+  a = a & V8_SHUFFLE(a, 2, 3, 0, 1, 6, 7, 4, 5);
+  a = a & V8_SHUFFLE(a, 1, 0, 3, 2, 5, 4, 7, 6);
+  return a[0] != 0;
+}
+
 static inline __attribute__((always_inline)) float v8_hsum(v8sf v) {
   return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
