@@ -725,6 +725,43 @@ typedef struct {
   long outer, size, inner;
 } reduce_job;
 
+/* dst[c] = x[0][c] (+ or max) x[1][c] (+ or max) ... over `rows` rows `stride` apart, for c < w, each column in
+   row order. Columns are held in registers 64 at a time: accumulating into dst in memory chained every row
+   through a store and a reload (a [1024, 64] bias gradient took 13-28 us instead of ~3). */
+ALWAYS_INLINE v8sf v8_max_nan(v8sf v, v8sf m) { return v8_select((v > m) | (v != v), v, m); }
+
+ALWAYS_INLINE void reduce_columns(int op_max, const float *x, long stride, long rows, float *dst, long w) {
+  long c = 0;
+  for (; c + 64 <= w; c += 64) {
+    v8sf acc[8];
+    for (int q = 0; q < 8; q++) acc[q] = v8_load(x + c + 8 * q);
+    for (long r = 1; r < rows; r++) {
+      const float *row = x + r * stride + c;
+      if (op_max)
+        for (int q = 0; q < 8; q++) acc[q] = v8_max_nan(v8_load(row + 8 * q), acc[q]);
+      else
+        for (int q = 0; q < 8; q++) acc[q] += v8_load(row + 8 * q);
+    }
+    for (int q = 0; q < 8; q++) v8_store(dst + c + 8 * q, acc[q]);
+  }
+  for (; c + 8 <= w; c += 8) {
+    v8sf acc = v8_load(x + c);
+    for (long r = 1; r < rows; r++) {
+      v8sf v = v8_load(x + r * stride + c);
+      acc = op_max ? v8_max_nan(v, acc) : acc + v;
+    }
+    v8_store(dst + c, acc);
+  }
+  for (; c < w; c++) {
+    float acc = x[c];
+    for (long r = 1; r < rows; r++) {
+      float v = x[r * stride + c];
+      acc = op_max ? ((v > acc || v != v) ? v : acc) : acc + v;
+    }
+    dst[c] = acc;
+  }
+}
+
 MULTIVERSION
 static void reduce_rows(int op_max, const float *x, float *out, long size, long inner, long o0, long o1) {
   for (long o = o0; o < o1; o++) {
@@ -738,17 +775,7 @@ static void reduce_rows(int op_max, const float *x, float *out, long size, long 
       for (long j = 0; j < inner; j++) dst[j] = op_max ? -INFINITY : 0.0f;
       continue;
     }
-    memcpy(dst, xs, (size_t)inner * sizeof(float));
-    for (long r = 1; r < size; r++) {
-      const float *row = xs + r * inner;
-      if (op_max)
-        for (long j = 0; j < inner; j++) {
-          float v = row[j], m = dst[j];
-          dst[j] = (v > m || v != v) ? v : m;
-        }
-      else
-        for (long j = 0; j < inner; j++) dst[j] += row[j];
-    }
+    reduce_columns(op_max, xs, inner, size, dst, inner);
   }
 }
 
@@ -758,8 +785,8 @@ static void reduce_body(void *ctx, long s, long e) {
 }
 
 /* Outer too small to share: split the inner axis instead (each task reduces a column band). */
-static void reduce_inner_body(void *ctx, long s, long e) {
-  reduce_job *j = ctx;
+MULTIVERSION
+static void reduce_inner_range(const reduce_job *j, long s, long e) {
   for (long o = 0; o < j->outer; o++) {
     const float *xs = j->x + o * j->size * j->inner + s;
     float *dst = j->out + o * j->inner + s;
@@ -768,18 +795,14 @@ static void reduce_inner_body(void *ctx, long s, long e) {
       for (long c = 0; c < w; c++) dst[c] = j->op_max ? -INFINITY : 0.0f;
       continue;
     }
-    memcpy(dst, xs, (size_t)w * sizeof(float));
-    for (long r = 1; r < j->size; r++) {
-      const float *row = xs + r * j->inner;
-      if (j->op_max)
-        for (long c = 0; c < w; c++) {
-          float v = row[c], m = dst[c];
-          dst[c] = (v > m || v != v) ? v : m;
-        }
-      else
-        for (long c = 0; c < w; c++) dst[c] += row[c];
-    }
+    reduce_columns(j->op_max, xs, j->inner, j->size, dst, w);
   }
+}
+
+static void reduce_band_body(void *ctx, long s, long e) {
+  const reduce_job *j = ctx;
+  long end = e * 64 < j->inner ? e * 64 : j->inner;
+  reduce_inner_range(j, s * 64, end);
 }
 
 static long serial_rows(long cols, long elements) {
@@ -793,7 +816,8 @@ void k_reduce(int op_max, const float *x, float *out, long outer, long size, lon
   if (outer >= pool_threads() * 2 || total < SERIAL_CHEAP || inner < 64)
     parallel_for(outer, serial_rows(size * inner, SERIAL_CHEAP), reduce_body, &j);
   else
-    parallel_for(inner, 0, reduce_inner_body, &j);
+    /* bands of at least 64 columns (one register block); a [1024, 64] bias gradient runs on one thread */
+    parallel_for((inner + 63) / 64, total < 2 * SERIAL_CHEAP ? inner : 0, reduce_band_body, &j);
 }
 
 static void argmax_body(void *ctx, long s, long e) {
