@@ -1,6 +1,8 @@
 // Scaled dot-product attention over [batch, heads, seq, headDim] (grouped-query heads, causal offset,
 // additive key bias), forward and backward from the saved probabilities. Dot products and row updates are
-// f32x4 over headDim.
+// f32x4 over headDim. q, k, v, out and the gradients are addressed by element strides [batch, head, position]
+// (src/backend/backend.ts attentionStrides: [batch, heads, seq, headDim] blocks or token rows); probabilities
+// are always [batch, heads, tq, width] blocks.
 
 import { loadTail, pf, pi, pp, storeTail } from "./common";
 import { rowDot, rowMax, rowScale } from "./rows";
@@ -79,11 +81,20 @@ function axpy4(y: usize, x: usize, pitch: usize, s: v128, n: i32): void {
 }
 
 /**
- * Scaled scores of query row qi against keys jj in [from, to) of keys (rows of rowBytes), into pr + jj, plus the
- * key bias row when given.
+ * Scaled scores of query row qi against keys jj in [from, to) of keys (rows rowBytes apart), into pr + jj, plus
+ * the key bias row when given.
  */
-function scoreRange(qi: usize, keys: usize, from: i32, to: i32, d: i32, scale: f32, bias: usize, pr: usize): void {
-  const rowBytes = <usize>d << 2;
+function scoreRange(
+  qi: usize,
+  keys: usize,
+  rowBytes: usize,
+  from: i32,
+  to: i32,
+  d: i32,
+  scale: f32,
+  bias: usize,
+  pr: usize,
+): void {
   const scaleV = f32x4.splat(scale);
   let jj = from;
   for (; jj + 4 <= to; jj += 4) {
@@ -98,9 +109,8 @@ function scoreRange(qi: usize, keys: usize, from: i32, to: i32, d: i32, scale: f
   }
 }
 
-/** oi += sum of probabilities pr[t] times value rows t for t in [from, to). */
-function weightedRange(oi: usize, values: usize, pr: usize, from: i32, to: i32, d: i32): void {
-  const rowBytes = <usize>d << 2;
+/** oi += sum of probabilities pr[t] times value rows t (rowBytes apart) for t in [from, to). */
+function weightedRange(oi: usize, values: usize, rowBytes: usize, pr: usize, from: i32, to: i32, d: i32): void {
   let t = from;
   for (; t + 4 <= to; t += 4) {
     axpy4(oi, values + <usize>t * rowBytes, rowBytes, v128.load(pr + (<usize>t << 2)), d);
@@ -114,7 +124,8 @@ function weightedRange(oi: usize, values: usize, pr: usize, from: i32, to: i32, 
 /**
  * Params: 0 batch, 1 heads, 2 kvHeads, 3 tq, 4 tk, 5 headDim, 6 scale, 7 causal, 8 causalOffset, 9 q, 10 k,
  * 11 v, 12 keyBias (0: none), 13 out, 14 probs, 15 kvStride, 16 window (0: none), 17 shared keys (0: none),
- * 18 shared values, 19 shared length. Items: batch x heads x tq query rows.
+ * 18 shared values, 19 shared length, 20-22 strides [batch, head, position] of q and out, 23-25 those of k and v.
+ * Items: batch x heads x tq query rows.
  */
 export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: usize): void {
   const heads = pi(params, 1);
@@ -131,8 +142,8 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
   const keyBias = pp(params, 12);
   const out = pp(params, 13);
   const probs = pp(params, 14);
-  // positions allocated per key/value head (>= tk): a preallocated KV cache is read in place
-  const kvStride = pi(params, 15);
+  // (15: positions allocated per key/value head, >= tk, already in the k/v strides: a preallocated KV cache is
+  // read in place)
   // sliding window (with causal): query i sees keys j with i + causalOffset - j < window; 0 = none
   const window = pi(params, 16);
   // keys every row sees before its own, [kvHeads, shared, headDim]: columns 0..shared of each probability row
@@ -140,6 +151,12 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
   const sharedK = pp(params, 17);
   const sharedV = pp(params, 18);
   const shared = pi(params, 19);
+  const qB = pi(params, 20);
+  const qH = pi(params, 21);
+  const qR = pi(params, 22);
+  const kB = pi(params, 23);
+  const kH = pi(params, 24);
+  const kPitch = <usize>pi(params, 25) << 2;
   const width = shared + tk;
   const group = heads / kvHeads;
   const rowBytes = <usize>d << 2;
@@ -149,12 +166,13 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
     const b = bh / heads;
     const h = bh - b * heads;
     const kvh = h / group;
-    const qi = q + <usize>item * rowBytes;
-    const kBase = k + <usize>((b * kvHeads + kvh) * kvStride) * rowBytes;
-    const vBase = v + <usize>((b * kvHeads + kvh) * kvStride) * rowBytes;
+    const qOff = <usize>(b * qB + h * qH + i * qR) << 2;
+    const qi = q + qOff;
+    const kBase = k + (<usize>(b * kB + kvh * kH) << 2);
+    const vBase = v + (<usize>(b * kB + kvh * kH) << 2);
     const pr = probs + (<usize>item * <usize>width << 2);
     const own = pr + (<usize>shared << 2);
-    const oi = out + <usize>item * rowBytes;
+    const oi = out + qOff;
     // own keys j < visible are seen
     let visible = tk;
     if (causal) visible = max(0, min(tk, i + causalOffset + 1));
@@ -162,9 +180,10 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
     if (causal && window > 0) first = min(visible, max(0, i + causalOffset - window + 1));
     if (shared > 0) {
       const sBase = <usize>(kvh * shared) * rowBytes;
-      scoreRange(qi, sharedK + sBase, 0, shared, d, scale, 0, pr);
+      scoreRange(qi, sharedK + sBase, rowBytes, 0, shared, d, scale, 0, pr);
     }
-    scoreRange(qi, kBase, first, visible, d, scale, keyBias != 0 ? keyBias + (<usize>(b * tk) << 2) : 0, own);
+    const biasRow = keyBias != 0 ? keyBias + (<usize>(b * tk) << 2) : 0;
+    scoreRange(qi, kBase, kPitch, first, visible, d, scale, biasRow, own);
     // the columns seen: [lo, hi) of the row (shared ones and then own ones, contiguous)
     const lo = shared > 0 ? 0 : first;
     const hi = shared + visible;
@@ -198,14 +217,15 @@ export function attentionKernel(params: usize, begin: i32, end: i32, _scratch: u
       rowScale(oi, oi, d, NaN);
       continue;
     }
-    if (shared > 0) weightedRange(oi, sharedV + <usize>(kvh * shared) * rowBytes, pr, 0, shared, d);
-    weightedRange(oi, vBase, own, first, visible, d);
+    if (shared > 0) weightedRange(oi, sharedV + <usize>(kvh * shared) * rowBytes, rowBytes, pr, 0, shared, d);
+    weightedRange(oi, vBase, kPitch, own, first, visible, d);
   }
 }
 
 /**
  * Params: 0 batch, 1 heads, 2 kvHeads, 3 tq, 4 tk, 5 headDim, 6 scale, 7 q, 8 k, 9 v, 10 probs, 11 dOut,
- * 12 dq, 13 dk, 14 dv. Items: batch x kvHeads groups (a group owns its dk/dv rows and its heads' dq rows).
+ * 12 dq, 13 dk, 14 dv, 15-17 strides [batch, head, position] of q, dOut and dq, 18-20 those of k, v, dk and dv.
+ * Items: batch x kvHeads groups (a group owns its dk/dv rows and its heads' dq rows).
  * scratch holds one row of dProbs (tk floats).
  */
 export function attentionBackwardKernel(params: usize, begin: i32, end: i32, scratch: usize): void {
@@ -223,25 +243,33 @@ export function attentionBackwardKernel(params: usize, begin: i32, end: i32, scr
   const dq = pp(params, 12);
   const dk = pp(params, 13);
   const dv = pp(params, 14);
+  const qB = pi(params, 15);
+  const qH = pi(params, 16);
+  const qPitch = <usize>pi(params, 17) << 2;
+  const kB = pi(params, 18);
+  const kH = pi(params, 19);
+  const kPitch = <usize>pi(params, 20) << 2;
   const group = heads / kvHeads;
   const rowBytes = <usize>d << 2;
   const dProbs = (scratch + 15) & ~(<usize>15);
   for (let item = begin; item < end; item++) {
     const b = item / kvHeads;
     const kvh = item - b * kvHeads;
-    const kvOff = <usize>(item * tk) * rowBytes;
+    const kvOff = <usize>(b * kB + kvh * kH) << 2;
     const kBase = k + kvOff;
     const vBase = v + kvOff;
     const dkBase = dk + kvOff;
     const dvBase = dv + kvOff;
-    memory.fill(dkBase, 0, <usize>tk * rowBytes);
-    memory.fill(dvBase, 0, <usize>tk * rowBytes);
+    for (let j = 0; j < tk; j++) {
+      memory.fill(dkBase + <usize>j * kPitch, 0, rowBytes);
+      memory.fill(dvBase + <usize>j * kPitch, 0, rowBytes);
+    }
     for (let g = 0; g < group; g++) {
       const h = kvh * group + g;
-      const qOff = <usize>((b * heads + h) * tq) * rowBytes;
-      memory.fill(dq + qOff, 0, <usize>tq * rowBytes);
+      const qOff = <usize>(b * qB + h * qH) << 2;
+      for (let i = 0; i < tq; i++) memory.fill(dq + qOff + <usize>i * qPitch, 0, rowBytes);
       for (let i = 0; i < tq; i++) {
-        const rowOff = qOff + <usize>i * rowBytes;
+        const rowOff = qOff + <usize>i * qPitch;
         const qi = q + rowOff;
         const gi = dOut + rowOff;
         const dqi = dq + rowOff;
@@ -252,7 +280,7 @@ export function attentionBackwardKernel(params: usize, begin: i32, end: i32, scr
         let dotV = f32x4.splat(0);
         let j = 0;
         for (; j + 4 <= last; j += 4) {
-          const dp = dot4(gi, vBase + <usize>j * rowBytes, rowBytes, d);
+          const dp = dot4(gi, vBase + <usize>j * kPitch, kPitch, d);
           v128.store(dProbs + (<usize>j << 2), dp);
           dotV = f32x4.add(dotV, f32x4.mul(dp, v128.load(pr + (<usize>j << 2))));
         }
@@ -260,7 +288,7 @@ export function attentionBackwardKernel(params: usize, begin: i32, end: i32, scr
           f32x4.extract_lane(dotV, 0) + f32x4.extract_lane(dotV, 1) + (f32x4.extract_lane(dotV, 2) + f32x4.extract_lane(dotV, 3));
         for (; j < last; j++) {
           const p = load<f32>(pr + (<usize>j << 2));
-          const dp = p != 0 ? rowDot(gi, vBase + <usize>j * rowBytes, d) : 0;
+          const dp = p != 0 ? rowDot(gi, vBase + <usize>j * kPitch, d) : 0;
           store<f32>(dProbs + (<usize>j << 2), dp);
           dot += dp * p;
         }
@@ -270,22 +298,22 @@ export function attentionBackwardKernel(params: usize, begin: i32, end: i32, scr
         for (; j + 4 <= last; j += 4) {
           const p = v128.load(pr + (<usize>j << 2));
           const dScore = f32x4.mul(f32x4.mul(p, f32x4.sub(v128.load(dProbs + (<usize>j << 2)), dotS)), scaleS);
-          const off = <usize>j * rowBytes;
-          axpy4(dqi, kBase + off, rowBytes, dScore, d);
+          const off = <usize>j * kPitch;
+          axpy4(dqi, kBase + off, kPitch, dScore, d);
           axpy(dkBase + off, qi, f32x4.extract_lane(dScore, 0), d);
-          axpy(dkBase + off + rowBytes, qi, f32x4.extract_lane(dScore, 1), d);
-          axpy(dkBase + off + 2 * rowBytes, qi, f32x4.extract_lane(dScore, 2), d);
-          axpy(dkBase + off + 3 * rowBytes, qi, f32x4.extract_lane(dScore, 3), d);
+          axpy(dkBase + off + kPitch, qi, f32x4.extract_lane(dScore, 1), d);
+          axpy(dkBase + off + 2 * kPitch, qi, f32x4.extract_lane(dScore, 2), d);
+          axpy(dkBase + off + 3 * kPitch, qi, f32x4.extract_lane(dScore, 3), d);
           axpy(dvBase + off, gi, f32x4.extract_lane(p, 0), d);
-          axpy(dvBase + off + rowBytes, gi, f32x4.extract_lane(p, 1), d);
-          axpy(dvBase + off + 2 * rowBytes, gi, f32x4.extract_lane(p, 2), d);
-          axpy(dvBase + off + 3 * rowBytes, gi, f32x4.extract_lane(p, 3), d);
+          axpy(dvBase + off + kPitch, gi, f32x4.extract_lane(p, 1), d);
+          axpy(dvBase + off + 2 * kPitch, gi, f32x4.extract_lane(p, 2), d);
+          axpy(dvBase + off + 3 * kPitch, gi, f32x4.extract_lane(p, 3), d);
         }
         for (; j < last; j++) {
           const p = load<f32>(pr + (<usize>j << 2));
           if (p == 0) continue;
           const dScore = p * (load<f32>(dProbs + (<usize>j << 2)) - dot) * scale;
-          const off = <usize>j * rowBytes;
+          const off = <usize>j * kPitch;
           axpy(dqi, kBase + off, dScore, d);
           axpy(dkBase + off, qi, dScore, d);
           axpy(dvBase + off, gi, p, d);

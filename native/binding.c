@@ -17,7 +17,7 @@ typedef struct {
   size_t scratch_len;
 } instance_data;
 
-#define MAX_ARGS 20
+#define MAX_ARGS 24
 
 typedef struct {
   napi_env env;
@@ -749,10 +749,10 @@ static int check_heads(call *c, long heads, long kv) {
 }
 
 /* attention(batch, heads, kvHeads, tq, tk, headDim, scale, causal, causalOffset, q, k, v, keyBias, out, probs,
-   kvStride, window, sharedK, sharedV, sharedLength) */
+   kvStride, window, sharedK, sharedV, sharedLength, tokens) */
 static napi_value js_attention(napi_env env, napi_callback_info info) {
   call c;
-  if (!begin(env, info, &c, 20)) return NULL;
+  if (!begin(env, info, &c, 21)) return NULL;
   attention_args a;
   memset(&a, 0, sizeof a);
   size_t lq, lk, lv, lb, lo, lp, lsk = 0, lsv = 0;
@@ -776,7 +776,10 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   a.shared_k = f32_or_null(&c, 17, &lsk);
   a.shared_v = f32_or_null(&c, 18, &lsv);
   a.shared_len = integer(&c, 19);
+  a.tokens = boolean(&c, 20);
   if (c.failed || !check_heads(&c, a.heads, a.kv_heads)) return NULL;
+  if (a.tokens && (a.shared_len > 0 || a.kv_stride != a.tk))
+    fail(&c, "adaptlm native: attention over token rows takes no shared keys or kvStride", 1);
   if (a.shared_len < 0 || (a.shared_len > 0 && (!a.shared_k || !a.shared_v)))
     fail(&c, "adaptlm native: attention sharedLength needs sharedK and sharedV", 1);
   if (a.shared_len > 0 && (a.key_bias || a.window > 0))
@@ -798,10 +801,10 @@ static napi_value js_attention(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/* attentionBackward(batch, heads, kvHeads, tq, tk, headDim, scale, q, k, v, probs, dOut, dq, dk, dv) */
+/* attentionBackward(batch, heads, kvHeads, tq, tk, headDim, scale, q, k, v, probs, dOut, dq, dk, dv, tokens) */
 static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   call c;
-  if (!begin(env, info, &c, 15)) return NULL;
+  if (!begin(env, info, &c, 16)) return NULL;
   attention_args a;
   memset(&a, 0, sizeof a);
   size_t lq, lk, lv, lp, ldo, ldq, ldk, ldv;
@@ -820,6 +823,7 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   a.dq = f32(&c, 12, &ldq);
   a.dk = f32(&c, 13, &ldk);
   a.dv = f32(&c, 14, &ldv);
+  a.tokens = boolean(&c, 15);
   a.kv_stride = a.tk;
   if (c.failed || !check_heads(&c, a.heads, a.kv_heads)) return NULL;
   double nq = (double)a.batch * a.heads * a.tq * a.d, nk = (double)a.batch * a.kv_heads * a.tk * a.d;

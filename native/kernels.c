@@ -1352,13 +1352,14 @@ static void attention_softmax_rows(float *p, long tq, long tk, float scale, cons
 /* One query row (a decoding step): scores[j] = q . k_j for j < n, four keys per pass with 8-lane partial sums
    (q stays in registers). The GEMM path spent most of this in per-key reductions and call overhead. */
 MULTIVERSION
-static void decode_scores(const float *q, const float *k, const float *v, long n, long d, float *scores) {
+static void decode_scores(const float *q, const float *k, const float *v, long n, long d, long ks, float *scores) {
   long j = 0;
   if (d % 8 == 0) {
     for (; j + 4 <= n; j += 4) {
-      const float *k0 = k + j * d, *k1 = k0 + d, *k2 = k1 + d, *k3 = k2 + d;
+      const float *k0 = k + j * ks, *k1 = k0 + ks, *k2 = k1 + ks, *k3 = k2 + ks;
       /* the values of these keys, for decode_weighted_sum right after */
-      for (long off = 0; off < 4 * d; off += 16) __builtin_prefetch(v + j * d + off);
+      for (long r = 0; r < 4; r++)
+        for (long off = 0; off < d; off += 16) __builtin_prefetch(v + (j + r) * ks + off);
       v8sf a0 = v8_splat(0.0f), a1 = a0, a2 = a0, a3 = a0;
       for (long p = 0; p < d; p += 8) {
         v8sf qv = v8_load(q + p);
@@ -1375,21 +1376,22 @@ static void decode_scores(const float *q, const float *k, const float *v, long n
   }
   for (; j < n; j++) {
     float acc = 0.0f;
-    for (long p = 0; p < d; p++) acc += q[p] * k[j * d + p];
+    for (long p = 0; p < d; p++) acc += q[p] * k[j * ks + p];
     scores[j] = acc;
   }
 }
 
 /* out[0..d) (+)= sum_j probs[j] v_j over j < n, the row accumulated in registers when it fits (d <= 128). */
 MULTIVERSION
-static void decode_weighted_sum(const float *probs, const float *v, long n, long d, float *out, int accumulate) {
+static void decode_weighted_sum(const float *probs, const float *v, long n, long d, long vs, float *out,
+                                int accumulate) {
   if (d % 8 == 0 && d <= 128) {
     v8sf acc[16];
     long lanes = d / 8;
     for (long c = 0; c < lanes; c++) acc[c] = accumulate ? v8_load(out + 8 * c) : v8_splat(0.0f);
     for (long j = 0; j < n; j++) {
       v8sf pj = v8_splat(probs[j]);
-      const float *vj = v + j * d;
+      const float *vj = v + j * vs;
       for (long c = 0; c < lanes; c++) acc[c] += pj * v8_load(vj + 8 * c);
     }
     for (long c = 0; c < lanes; c++) v8_store(out + 8 * c, acc[c]);
@@ -1398,21 +1400,40 @@ static void decode_weighted_sum(const float *probs, const float *v, long n, long
   if (!accumulate)
     for (long c = 0; c < d; c++) out[c] = 0.0f;
   for (long j = 0; j < n; j++)
-    for (long c = 0; c < d; c++) out[c] += probs[j] * v[j * d + c];
+    for (long c = 0; c < d; c++) out[c] += probs[j] * v[j * vs + c];
+}
+
+/* Element strides [batch, head, position] of an operand with `heads` heads and `positions` positions per head
+   (backend.ts attentionStrides): [batch, heads, positions, d] blocks, or token rows [batch, positions, heads,
+   d] when `tokens`. */
+static void attention_strides(int tokens, long heads, long positions, long d, long st[3]) {
+  if (tokens) {
+    st[0] = positions * heads * d;
+    st[1] = d;
+    st[2] = heads * d;
+  } else {
+    st[0] = heads * positions * d;
+    st[1] = positions * d;
+    st[2] = d;
+  }
 }
 
 static void attention_task(void *ctx, int thread, int task) {
   const attention_args *a = ctx;
   long b = task / a->heads, h = task % a->heads;
   long group = a->heads / a->kv_heads, g = h / group, d = a->d;
-  const float *q = a->q + (b * a->heads + h) * a->tq * d;
-  const float *k = a->k + (b * a->kv_heads + g) * a->kv_stride * d;
-  const float *v = a->v + (b * a->kv_heads + g) * a->kv_stride * d;
+  long qs[3], ks[3];
+  attention_strides(a->tokens, a->heads, a->tq, d, qs);
+  attention_strides(a->tokens, a->kv_heads, a->kv_stride, d, ks);
+  const long qr = qs[2], kr = ks[2]; /* row strides: of q and out, of k and v */
+  const float *q = a->q + b * qs[0] + h * qs[1];
+  const float *k = a->k + b * ks[0] + g * ks[1];
+  const float *v = a->v + b * ks[0] + g * ks[1];
   /* shared keys (none when shared_len is 0) fill the first s columns of each probability row */
   const long s = a->shared_len, width = s + a->tk;
   const float *sk = s ? a->shared_k + g * s * d : NULL, *sv = s ? a->shared_v + g * s * d : NULL;
   float *p = a->probs + (b * a->heads + h) * a->tq * width;
-  float *o = a->out + (b * a->heads + h) * a->tq * d;
+  float *o = a->out + b * qs[0] + h * qs[1];
   long tq = a->tq, tk = a->tk;
   const float *bias = a->key_bias ? a->key_bias + b * tk : NULL;
   /* Causal attention runs in blocks of query rows, each computing only the keys its last row may see:
@@ -1430,12 +1451,13 @@ static void attention_task(void *ctx, int thread, int task) {
        lets the GEMM read Q in place instead of packing a scaled copy. One row (a decoding step) skips the
        GEMM's per-call and per-key reduction costs. */
     if (rows == 1) {
-      if (s) decode_scores(q + i0 * d, sk, sv, s, d, pr);
-      decode_scores(q + i0 * d, k, v, limit, d, pr + s);
+      if (s) decode_scores(q + i0 * qr, sk, sv, s, d, d, pr);
+      decode_scores(q + i0 * qr, k, v, limit, d, kr, pr + s);
     } else {
-      if (s) gemm_serial(thread, (int)rows, (int)s, (int)d, 1.0f, q + i0 * d, d, 1, sk, 1, d, 0.0f, pr, width);
+      if (s) gemm_serial(thread, (int)rows, (int)s, (int)d, 1.0f, q + i0 * qr, qr, 1, sk, 1, d, 0.0f, pr, width);
       if (limit > 0)
-        gemm_serial(thread, (int)rows, (int)limit, (int)d, 1.0f, q + i0 * d, d, 1, k, 1, d, 0.0f, pr + s, width);
+        gemm_serial(thread, (int)rows, (int)limit, (int)d, 1.0f, q + i0 * qr, qr, 1, k, 1, kr, 0.0f, pr + s,
+                    width);
     }
     attention_softmax_rows(pr, rows, width, a->scale, bias, a->causal, a->causal_offset + i0, a->window, s);
     /* out = P V  [rows, d]; probabilities past limit are 0 (all keys when no key is visible: the rows are
@@ -1447,15 +1469,19 @@ static void attention_task(void *ctx, int thread, int task) {
          (4 heads, ~50 keys) took 65-84 us per attention call instead of 90-99 (2 threads, Zen 3). */
       if (tq == 1 && task + 1 < a->batch * a->heads) {
         long nb = (task + 1) / a->heads, ng = ((task + 1) % a->heads) / group;
-        const float *kn = a->k + (nb * a->kv_heads + ng) * a->kv_stride * d;
-        for (long off = 0; off < used * d; off += 16) __builtin_prefetch(kn + off);
+        const float *kn = a->k + nb * ks[0] + ng * ks[1];
+        if (kr == d)
+          for (long off = 0; off < used * d; off += 16) __builtin_prefetch(kn + off);
+        else
+          for (long j = 0; j < used; j++)
+            for (long off = 0; off < d; off += 16) __builtin_prefetch(kn + j * kr + off);
       }
-      if (s) decode_weighted_sum(pr, sv, s, d, o + i0 * d, 0);
-      decode_weighted_sum(pr + s, v, used, d, o + i0 * d, s > 0);
+      if (s) decode_weighted_sum(pr, sv, s, d, d, o + i0 * qr, 0);
+      decode_weighted_sum(pr + s, v, used, d, kr, o + i0 * qr, s > 0);
     } else {
-      if (s) gemm_serial(thread, (int)rows, (int)d, (int)s, 1.0f, pr, width, 1, sv, d, 1, 0.0f, o + i0 * d, d);
-      gemm_serial(thread, (int)rows, (int)d, (int)used, 1.0f, pr + s, width, 1, v, d, 1, s ? 1.0f : 0.0f,
-                  o + i0 * d, d);
+      if (s) gemm_serial(thread, (int)rows, (int)d, (int)s, 1.0f, pr, width, 1, sv, d, 1, 0.0f, o + i0 * qr, qr);
+      gemm_serial(thread, (int)rows, (int)d, (int)used, 1.0f, pr + s, width, 1, v, kr, 1, s ? 1.0f : 0.0f,
+                  o + i0 * qr, qr);
     }
   }
 }
@@ -1503,21 +1529,27 @@ static void attention_backward_task(void *ctx, int thread, int task) {
   const attention_args *a = ctx;
   long b = task / a->kv_heads, g = task % a->kv_heads;
   long group = a->heads / a->kv_heads, d = a->d, tq = a->tq, tk = a->tk;
-  const float *k = a->k + (b * a->kv_heads + g) * tk * d;
-  const float *v = a->v + (b * a->kv_heads + g) * tk * d;
-  float *dk = a->dk + (b * a->kv_heads + g) * tk * d;
-  float *dv = a->dv + (b * a->kv_heads + g) * tk * d;
-  memset(dk, 0, (size_t)(tk * d) * sizeof(float));
-  memset(dv, 0, (size_t)(tk * d) * sizeof(float));
+  long qs[3], ks[3];
+  attention_strides(a->tokens, a->heads, tq, d, qs);
+  attention_strides(a->tokens, a->kv_heads, tk, d, ks);
+  const long qr = qs[2], kr = ks[2];
+  const float *k = a->k + b * ks[0] + g * ks[1];
+  const float *v = a->v + b * ks[0] + g * ks[1];
+  float *dk = a->dk + b * ks[0] + g * ks[1];
+  float *dv = a->dv + b * ks[0] + g * ks[1];
+  for (long j = 0; j < tk; j++) {
+    memset(dk + j * kr, 0, (size_t)d * sizeof(float));
+    memset(dv + j * kr, 0, (size_t)d * sizeof(float));
+  }
   if (tq == 0) return;
   long blocks = (tq + ATTENTION_ROW_BLOCK - 1) / ATTENTION_ROW_BLOCK;
   float *ds = thread_scratch(thread, 3, (size_t)(tq * tk + 1));
   for (long r = 0; r < group; r++) {
     long h = g * group + r;
-    const float *q = a->q + (b * a->heads + h) * tq * d;
+    const float *q = a->q + b * qs[0] + h * qs[1];
     const float *p = a->probs + (b * a->heads + h) * tq * tk;
-    const float *dout = a->dout + (b * a->heads + h) * tq * d;
-    float *dq = a->dq + (b * a->heads + h) * tq * d;
+    const float *dout = a->dout + b * qs[0] + h * qs[1];
+    float *dq = a->dq + b * qs[0] + h * qs[1];
     /* Row blocks only pay off when some block can drop keys; otherwise one block of all rows. */
     int trimmed = 0;
     for (long blk = 0; blk < blocks && !trimmed; blk++) {
@@ -1529,19 +1561,19 @@ static void attention_backward_task(void *ctx, int thread, int task) {
       long rows = tq - i0 < block ? tq - i0 : block;
       long limit = trimmed ? attention_key_limit(p, tk, i0, rows) : tk;
       if (limit == 0) {
-        memset(dq + i0 * d, 0, (size_t)(rows * d) * sizeof(float));
+        for (long i = i0; i < i0 + rows; i++) memset(dq + i * qr, 0, (size_t)d * sizeof(float));
         continue;
       }
       const float *pb = p + i0 * tk;
       /* dP = dOut V^T  [rows, limit] */
-      gemm_serial(thread, (int)rows, (int)limit, (int)d, 1.0f, dout + i0 * d, d, 1, v, 1, d, 0.0f, ds, limit);
+      gemm_serial(thread, (int)rows, (int)limit, (int)d, 1.0f, dout + i0 * qr, qr, 1, v, 1, kr, 0.0f, ds, limit);
       attention_dscores(ds, limit, pb, tk, rows, limit, a->scale);
       /* dQ = scale dS K  [rows, d] */
-      gemm_serial(thread, (int)rows, (int)d, (int)limit, 1.0f, ds, limit, 1, k, d, 1, 0.0f, dq + i0 * d, d);
+      gemm_serial(thread, (int)rows, (int)d, (int)limit, 1.0f, ds, limit, 1, k, kr, 1, 0.0f, dq + i0 * qr, qr);
       /* dK += scale dS^T Q  [limit, d] */
-      gemm_serial(thread, (int)limit, (int)d, (int)rows, 1.0f, ds, 1, limit, q + i0 * d, d, 1, 1.0f, dk, d);
+      gemm_serial(thread, (int)limit, (int)d, (int)rows, 1.0f, ds, 1, limit, q + i0 * qr, qr, 1, 1.0f, dk, kr);
       /* dV += P^T dOut  [limit, d] */
-      gemm_serial(thread, (int)limit, (int)d, (int)rows, 1.0f, pb, 1, tk, dout + i0 * d, d, 1, 1.0f, dv, d);
+      gemm_serial(thread, (int)limit, (int)d, (int)rows, 1.0f, pb, 1, tk, dout + i0 * qr, qr, 1, 1.0f, dv, kr);
     }
   }
 }

@@ -65,6 +65,9 @@ typedef struct {
   float *out, *probs;
   const float *dout;
   float *dq, *dk, *dv;
+  /* 0: q, k, v, out (and gradients) are [batch, heads, seq, d] blocks; 1: token rows [batch, seq, heads, d]
+     (no kv_stride beyond tk, no shared keys) */
+  int tokens;
 } attention_args;
 void k_attention(const attention_args *a);
 void k_attention_backward(const attention_args *a);

@@ -84,7 +84,31 @@ export interface PackedWeight {
 }
 
 /**
- * Scaled dot-product attention over [batch, heads, seq, headDim] blocks (all contiguous).
+ * How attention's q, k, v and out (and their gradients) are laid out. "heads" (the default): contiguous
+ * [batch, heads, seq, headDim] blocks. "tokens": [batch, seq, heads, headDim] rows, the heads of a token side
+ * by side, which is how a Linear projection writes them: models attend their projections and get the context
+ * back as [batch, seq, hidden] without permuting heads in and out (16 copies of 256 KB per step of the tiny
+ * training benchmark). "tokens" is not combined with kvStride or shared keys.
+ */
+export type AttentionLayout = "heads" | "tokens";
+
+/**
+ * Element strides [batch, head, position] of a q-like (heads, t positions) or k-like (kvHeads, stride
+ * positions allocated) operand under a layout; the last axis (headDim d) is contiguous.
+ */
+export function attentionStrides(
+  layout: AttentionLayout,
+  heads: number,
+  positions: number,
+  d: number,
+): [number, number, number] {
+  return layout === "tokens"
+    ? [positions * heads * d, d, heads * d]
+    : [heads * positions * d, positions * d, d];
+}
+
+/**
+ * Scaled dot-product attention over [batch, heads, seq, headDim] blocks (all contiguous; see layout).
  * Query head h reads key/value head floor(h / (heads / kvHeads)) (grouped-query attention).
  * Query i may see key j when j <= i + causalOffset (causal; pass causalOffset = tk - tq for a KV cache or a
  * prefix, which puts the queries at the end of the keys), or always when causal is false.
@@ -125,6 +149,8 @@ export interface AttentionArgs {
    * to the row's own keys). Not combined with keyBias or window. Forward only.
    */
   shared?: { k: FloatArray; v: FloatArray; length: number } | null;
+  /** Layout of q, k, v and out (default "heads"). */
+  layout?: AttentionLayout;
 }
 
 /** Gradients of attention given the saved probabilities. dq, dk, dv are overwritten. */
@@ -144,6 +170,8 @@ export interface AttentionBackwardArgs {
   dq: FloatArray;
   dk: FloatArray; // [batch, kvHeads, tk, headDim]
   dv: FloatArray;
+  /** Layout of q, k, v, dOut and the gradients (default "heads"). */
+  layout?: AttentionLayout;
 }
 
 /**

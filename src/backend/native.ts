@@ -190,6 +190,7 @@ interface NativeAddon {
     sharedK: FloatArray | null,
     sharedV: FloatArray | null,
     sharedLength: number,
+    tokens: boolean,
   ): void;
   attentionBackward(
     batch: number,
@@ -207,6 +208,7 @@ interface NativeAddon {
     dq: FloatArray,
     dk: FloatArray,
     dv: FloatArray,
+    tokens: boolean,
   ): void;
   sampleRows(
     logits: FloatArray,
@@ -508,6 +510,7 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
         a.shared?.k ?? null,
         a.shared?.v ?? null,
         a.shared?.length ?? 0,
+        a.layout === "tokens",
       );
     },
     attentionBackward(a: AttentionBackwardArgs): void {
@@ -527,6 +530,7 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
         a.dq,
         a.dk,
         a.dv,
+        a.layout === "tokens",
       );
     },
 

@@ -2,20 +2,21 @@
 // oracle the native and wasm backends are tested against, and the only backend that computes in float64
 // (the gradient checks need it).
 
-import type {
-  AdamWArgs,
-  AnyArray,
-  AttentionArgs,
-  AttentionBackwardArgs,
-  Backend,
-  BinaryOp,
-  DType,
-  FloatArray,
-  GemmArgs,
-  ReduceOp,
-  SampleRowsArgs,
-  TypedArrayOf,
-  UnaryOp,
+import {
+  type AdamWArgs,
+  type AnyArray,
+  type AttentionArgs,
+  type AttentionBackwardArgs,
+  attentionStrides,
+  type Backend,
+  type BinaryOp,
+  type DType,
+  type FloatArray,
+  type GemmArgs,
+  type ReduceOp,
+  type SampleRowsArgs,
+  type TypedArrayOf,
+  type UnaryOp,
 } from "./backend.js";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
@@ -224,17 +225,20 @@ function attention(a: AttentionArgs): void {
   const s = a.shared?.length ?? 0;
   const width = s + tk;
   const scores = new Float64Array(width);
+  const layout = a.layout ?? "heads";
+  const [qb, qh, qr] = attentionStrides(layout, heads, tq, d);
+  const [kb, kh, kr] = attentionStrides(layout, kvHeads, a.kvStride ?? tk, d);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const kvh = Math.floor(h / group);
-      const qBase = (b * heads + h) * tq * d;
-      const kBase = (b * kvHeads + kvh) * (a.kvStride ?? tk) * d;
+      const qBase = b * qb + h * qh;
+      const kBase = b * kb + kvh * kh;
       const sBase = kvh * s * d;
       // key or value element e of column c
       const keyAt = (c: number, e: number) =>
-        c < s ? (a.shared?.k[sBase + c * d + e] ?? 0) : a.k[kBase + (c - s) * d + e];
+        c < s ? (a.shared?.k[sBase + c * d + e] ?? 0) : a.k[kBase + (c - s) * kr + e];
       const valueAt = (c: number, e: number) =>
-        c < s ? (a.shared?.v[sBase + c * d + e] ?? 0) : a.v[kBase + (c - s) * d + e];
+        c < s ? (a.shared?.v[sBase + c * d + e] ?? 0) : a.v[kBase + (c - s) * kr + e];
       for (let i = 0; i < tq; i++) {
         let max = -Infinity;
         for (let c = 0; c < width; c++) {
@@ -248,7 +252,7 @@ function attention(a: AttentionArgs): void {
             continue;
           }
           let dot = 0;
-          for (let e = 0; e < d; e++) dot += a.q[qBase + i * d + e] * keyAt(c, e);
+          for (let e = 0; e < d; e++) dot += a.q[qBase + i * qr + e] * keyAt(c, e);
           let score = dot * a.scale;
           if (a.keyBias) score += a.keyBias[b * tk + j];
           scores[c] = score;
@@ -265,7 +269,7 @@ function attention(a: AttentionArgs): void {
         for (let e = 0; e < d; e++) {
           let acc = 0;
           for (let c = 0; c < width; c++) acc += a.probs[pBase + c] * valueAt(c, e);
-          a.out[qBase + i * d + e] = acc;
+          a.out[qBase + i * qr + e] = acc;
         }
       }
     }
@@ -279,27 +283,32 @@ function attentionBackward(a: AttentionBackwardArgs): void {
   a.dk.fill(0);
   a.dv.fill(0);
   const dProbs = new Float64Array(tk);
+  const layout = a.layout ?? "heads";
+  const [qb, qh, qr] = attentionStrides(layout, heads, tq, d);
+  const [kb, kh, kr] = attentionStrides(layout, kvHeads, tk, d);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const kvh = Math.floor(h / group);
-      const qBase = (b * heads + h) * tq * d;
-      const kBase = (b * kvHeads + kvh) * tk * d;
+      const qBase = b * qb + h * qh;
+      const kBase = b * kb + kvh * kh;
       for (let i = 0; i < tq; i++) {
         const pBase = ((b * heads + h) * tq + i) * tk;
+        const qi = qBase + i * qr;
         let dot = 0;
         for (let j = 0; j < tk; j++) {
           let dp = 0;
-          for (let c = 0; c < d; c++) dp += a.dOut[qBase + i * d + c] * a.v[kBase + j * d + c];
+          for (let c = 0; c < d; c++) dp += a.dOut[qi + c] * a.v[kBase + j * kr + c];
           dProbs[j] = dp;
           dot += dp * a.probs[pBase + j];
         }
         for (let j = 0; j < tk; j++) {
           const p = a.probs[pBase + j];
           const dScore = p * (dProbs[j] - dot) * a.scale;
+          const kj = kBase + j * kr;
           for (let c = 0; c < d; c++) {
-            a.dq[qBase + i * d + c] += dScore * a.k[kBase + j * d + c];
-            a.dk[kBase + j * d + c] += dScore * a.q[qBase + i * d + c];
-            a.dv[kBase + j * d + c] += p * a.dOut[qBase + i * d + c];
+            a.dq[qi + c] += dScore * a.k[kj + c];
+            a.dk[kj + c] += dScore * a.q[qi + c];
+            a.dv[kj + c] += p * a.dOut[qi + c];
           }
         }
       }

@@ -19,20 +19,21 @@ import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { AdaptlmError } from "../errors.js";
-import type {
-  AdamWArgs,
-  AnyArray,
-  AttentionArgs,
-  AttentionBackwardArgs,
-  Backend,
-  BinaryOp,
-  DType,
-  FloatArray,
-  GemmArgs,
-  ReduceOp,
-  SampleRowsArgs,
-  TypedArrayOf,
-  UnaryOp,
+import {
+  type AdamWArgs,
+  type AnyArray,
+  type AttentionArgs,
+  type AttentionBackwardArgs,
+  attentionStrides,
+  type Backend,
+  type BinaryOp,
+  type DType,
+  type FloatArray,
+  type GemmArgs,
+  type ReduceOp,
+  type SampleRowsArgs,
+  type TypedArrayOf,
+  type UnaryOp,
 } from "./backend.js";
 import { BINARY_CODES, UNARY_CODES } from "./op-codes.js";
 import {
@@ -1271,6 +1272,8 @@ class WasmBackend implements Backend {
         a.shared ? this.f32(a.shared.k, false) : 0,
         a.shared ? this.f32(a.shared.v, false) : 0,
         a.shared?.length ?? 0,
+        ...attentionStrides(a.layout ?? "heads", heads, tq, headDim),
+        ...attentionStrides(a.layout ?? "heads", kvHeads, a.kvStride ?? tk, headDim),
       ]);
       const width = (a.shared?.length ?? 0) + tk;
       this.call(K.attentionKernel, batch * heads * tq, width * (headDim * 4 + 10));
@@ -1301,6 +1304,8 @@ class WasmBackend implements Backend {
         this.f32(a.dq, true),
         this.f32(a.dk, true),
         this.f32(a.dv, true),
+        ...attentionStrides(a.layout ?? "heads", heads, tq, headDim),
+        ...attentionStrides(a.layout ?? "heads", kvHeads, tk, headDim),
       ]);
       this.call(K.attentionBackwardKernel, batch * kvHeads, (heads / kvHeads) * tq * tk * headDim * 8);
     } finally {

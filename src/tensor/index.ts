@@ -3,7 +3,7 @@
 export { backward, needsGrad, record } from "./autograd.js";
 export * from "./errors.js";
 export { isGradEnabled, noGrad } from "./grad-mode.js";
-export { type AttentionOptions, attention, withPrefix } from "./ops/attention.js";
+export { type AttentionLayout, type AttentionOptions, attention, withPrefix } from "./ops/attention.js";
 export { broadcastShapes, sumToShape } from "./ops/broadcast.js";
 export { dropout } from "./ops/dropout.js";
 export * from "./ops/elementwise.js";

@@ -352,6 +352,29 @@ export const opCases: OpCase[] = [
       mask: true,
       window: 2,
     },
+    // token rows [batch, seq, heads, headDim] (a projection reshaped, no head permutes)
+    { label: "token rows", heads: 2, kvHeads: 2, tq: 3, tk: 3, causal: false, mask: false, tokens: true },
+    {
+      label: "token rows, causal GQA with padding",
+      heads: 4,
+      kvHeads: 2,
+      tq: 4,
+      tk: 4,
+      causal: true,
+      mask: true,
+      tokens: true,
+    },
+    {
+      label: "token rows, window 2, tq < tk, head dim odd",
+      heads: 3,
+      kvHeads: 1,
+      tq: 2,
+      tk: 5,
+      causal: true,
+      mask: false,
+      window: 2,
+      tokens: true,
+    },
   ].map(
     (c): OpCase => ({
       name: `attention ${c.label}`,
@@ -362,11 +385,13 @@ export const opCases: OpCase[] = [
           const m = Array.from({ length: 2 * c.tk }, (_, i) => (i % c.tk < c.tk - 1 || i < c.tk ? 1 : 0));
           fixed.push(T.paddingBias(ints(m, [2, c.tk], backend), dtype === "float64" ? "float64" : "float32"));
         }
+        const tokens = "tokens" in c && c.tokens;
+        const shape = (heads: number, t: number) => (tokens ? [2, t, heads, d] : [2, heads, t, d]);
         return {
           params: [
-            uniform(rng, [2, c.heads, c.tq, d], dtype, backend),
-            uniform(rng, [2, c.kvHeads, c.tk, d], dtype, backend),
-            uniform(rng, [2, c.kvHeads, c.tk, d], dtype, backend),
+            uniform(rng, shape(c.heads, c.tq), dtype, backend),
+            uniform(rng, shape(c.kvHeads, c.tk), dtype, backend),
+            uniform(rng, shape(c.kvHeads, c.tk), dtype, backend),
           ],
           fixed,
         };
@@ -376,6 +401,7 @@ export const opCases: OpCase[] = [
           causal: c.causal,
           keyBias: bias ?? null,
           window: "window" in c ? c.window : 0,
+          layout: "tokens" in c && c.tokens ? "tokens" : "heads",
         }),
     }),
   ),

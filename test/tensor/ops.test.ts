@@ -79,6 +79,38 @@ test("fused attention equals softmax(q k^T / sqrt(d) + mask) v composed from pri
   close(fused.toArray(), composed.toArray(), 1e-5);
 });
 
+test('attention over token rows ("tokens") equals permuting heads in, attending and permuting back, gradients too', () => {
+  const rng = new T.Rng(5);
+  const make = (shape: number[]) => {
+    const t = T.tensor(
+      Array.from({ length: shape.reduce((a, b) => a * b) }, () => rng.normal()),
+      shape,
+    );
+    t.requiresGrad = true;
+    return t;
+  };
+  // q [batch 2, seq 5, heads 4, d 3], k and v with 2 kv heads; padding hides key 4 of batch row 1
+  const [q, k, v] = [make([2, 5, 4, 3]), make([2, 5, 2, 3]), make([2, 5, 2, 3])];
+  const weights = T.tensor(
+    Array.from({ length: 2 * 5 * 4 * 3 }, () => rng.normal()),
+    [2, 5, 4, 3],
+  );
+  const mask = T.tensor([1, 1, 1, 1, 1, 1, 1, 1, 1, 0], [2, 5], "int32");
+  const options = { causal: true, keyBias: T.paddingBias(mask) };
+  const heads = (x: T.Tensor) => T.permute(x, [0, 2, 1, 3]);
+  const viaHeads = heads(T.attention(heads(q), heads(k), heads(v), options));
+  T.backward(T.sum(T.mul(viaHeads, weights)));
+  const expected = [viaHeads, q.grad!, k.grad!, v.grad!].map((t) => t.toArray());
+  for (const t of [q, k, v]) t.grad = null;
+  const direct = T.attention(q, k, v, { ...options, layout: "tokens" });
+  assert.deepEqual(direct.shape, [2, 5, 4, 3]);
+  T.backward(T.sum(T.mul(direct, weights)));
+  const actual = [direct, q.grad!, k.grad!, v.grad!].map((t) => t.toArray());
+  for (let i = 0; i < 4; i++) close(actual[i], expected[i], 1e-6);
+  assert.throws(() => T.attention(q, k, v, { layout: "tokens", keyLength: 3 }), /keyLength or shared/);
+  assert.throws(() => T.attention(q, k, v, { layout: "rows" as T.AttentionLayout }), /layout must be/);
+});
+
 test("RoPE rotates pairs (i, i + d/2) by position * inv_freq", () => {
   const x = T.tensor([1, 0, 0, 1], [1, 1, 1, 4]);
   const inv = T.ropeInverseFrequencies(4, 10000);

@@ -2,7 +2,11 @@
 // heads, causal masking relative to the end of the keys, padding masks, extra key/value prefixes (prefix
 // tuning), a KV cache for generation and keys shared by every row (one prompt's prefill for its samples).
 
+import type { AttentionLayout } from "../../backend/backend.js";
 import { needsGrad, record } from "../autograd.js";
+
+export type { AttentionLayout };
+
 import { DTypeError, ShapeError, shapeString } from "../errors.js";
 import type { Tensor } from "../tensor.js";
 import { empty, zeros } from "../tensor.js";
@@ -33,23 +37,42 @@ export interface AttentionOptions {
    * ones too): the causal mask lets every query see them.
    */
   shared?: { key: Tensor; value: Tensor } | null;
+  /**
+   * "heads" (default): q [batch, heads, tq, headDim], k and v [batch, kvHeads, tk, headDim], the result
+   * [batch, heads, tq, headDim]. "tokens": q [batch, tq, heads, headDim], k and v [batch, tk, kvHeads, headDim],
+   * the result [batch, tq, heads, headDim]: a projection's output reshaped, attended without permuting its
+   * heads (and the result reshaped back to [batch, tq, hidden]). Not with keyLength or shared keys.
+   */
+  layout?: AttentionLayout;
 }
 
 /**
- * q [batch, heads, tq, headDim], k and v [batch, kvHeads, tk, headDim] -> [batch, heads, tq, headDim].
+ * q [batch, heads, tq, headDim], k and v [batch, kvHeads, tk, headDim] -> [batch, heads, tq, headDim]
+ * (axes 1 and 2 swapped for each with layout "tokens").
  * heads must be a multiple of kvHeads (grouped-query attention).
  */
 export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOptions = {}): Tensor {
   requireFloat("attention", q, k, v);
   requireSameBackend("attention", q, k, v);
+  const layout = options.layout ?? "heads";
+  if (layout !== "heads" && layout !== "tokens") {
+    throw new ShapeError("attention", `layout must be "heads" or "tokens", got ${String(layout)}`);
+  }
+  const axes = layout === "tokens" ? "[batch, seq, heads, headDim]" : "[batch, heads, seq, headDim]";
   if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4) {
     throw new ShapeError(
       "attention",
-      `expects 4-D q, k, v [batch, heads, seq, headDim], got ${shapeString(q.shape)}, ${shapeString(k.shape)}, ${shapeString(v.shape)}`,
+      `expects 4-D q, k, v ${axes}, got ${shapeString(q.shape)}, ${shapeString(k.shape)}, ${shapeString(v.shape)}`,
     );
   }
-  const [batch, heads, tq, headDim] = q.shape;
-  const [kb, kvHeads, kvStride, kd] = k.shape;
+  if (layout === "tokens" && (options.keyLength !== undefined || options.shared)) {
+    throw new ShapeError("attention", 'layout "tokens" takes no keyLength or shared keys');
+  }
+  // [batch, heads, seq, headDim] sizes whatever the layout
+  const dims = (t: Tensor) =>
+    layout === "tokens" ? [t.shape[0], t.shape[2], t.shape[1], t.shape[3]] : t.shape;
+  const [batch, heads, tq, headDim] = dims(q);
+  const [kb, kvHeads, kvStride, kd] = dims(k);
   const tk = options.keyLength ?? kvStride;
   if (!Number.isInteger(tk) || tk < 0 || tk > kvStride) {
     throw new ShapeError("attention", `keyLength ${tk} must be an integer in [0, ${kvStride}]`);
@@ -63,7 +86,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   if (kb !== batch || kd !== headDim || v.shape.some((d, i) => d !== k.shape[i]) || heads % kvHeads !== 0) {
     throw new ShapeError(
       "attention",
-      `incompatible q ${shapeString(q.shape)}, k ${shapeString(k.shape)}, v ${shapeString(v.shape)}: batch and headDim must match, k and v must have one shape, heads must be a multiple of kv heads`,
+      `incompatible q ${shapeString(q.shape)}, k ${shapeString(k.shape)}, v ${shapeString(v.shape)} (${axes}): batch and headDim must match, k and v must have one shape, heads must be a multiple of kv heads`,
     );
   }
   const keyBias = options.keyBias ?? null;
@@ -130,6 +153,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
     kvStride,
     window,
     shared: shared ? { k: shared.key.floats, v: shared.value.floats, length: sharedLength } : null,
+    layout,
   });
   if (needsGrad(q, k, v)) {
     record(out, "attention", [q, k, v], (g) => {
@@ -152,6 +176,7 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
         dq: dq.floats,
         dk: dk.floats,
         dv: dv.floats,
+        layout,
       });
       return [dq, dk, dv];
     });
