@@ -91,6 +91,15 @@ export class BertSelfAttention extends Module {
     const [batch, seq] = hidden.shape;
     const heads = this.config.numHeads;
     const headDim = this.config.headDim;
+    if (!inputs.cache && !inputs.past?.[layer]) {
+      // no cached or prefix keys: the projections are attended as token rows, no heads permuted in or out
+      const rows = (name: string) => T.reshape(this.forwardChild(name, hidden), [batch, seq, heads, headDim]);
+      const context = T.attention(rows("query"), rows("key"), rows("value"), {
+        keyBias: bias,
+        layout: "tokens",
+      });
+      return T.reshape(context, [batch, seq, heads * headDim]);
+    }
     const split = (x: Tensor) => T.permute(T.reshape(x, [batch, seq, heads, headDim]), [0, 2, 1, 3]); // [batch, heads, seq, headDim]
     const q = split(this.forwardChild("query", hidden));
     const kv = keysAndValues(

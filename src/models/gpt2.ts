@@ -47,9 +47,41 @@ export class GPT2Block extends Module {
     );
   }
 
+  /**
+   * qkv [batch, seq, 3, heads, headDim] without cached or prefix keys: q, k and v sliced out as token rows and
+   * attended without permuting heads -> context [batch, seq, hidden]
+   */
+  private attendRows(qkv: Tensor, bias: Tensor | null, scale: number): Tensor {
+    const [batch, seq, , heads, headDim] = qkv.shape;
+    const rows = (i: number) => T.reshape(T.slice(qkv, 2, i, i + 1), [batch, seq, heads, headDim]);
+    const context = T.attention(rows(0), rows(1), rows(2), {
+      causal: true,
+      keyBias: bias,
+      scale,
+      layout: "tokens",
+    });
+    return T.reshape(context, [batch, seq, heads * headDim]);
+  }
+
+  /** qkv [batch, seq, 3, heads, headDim] attended with a KV cache or prefix keys -> context [batch, seq, hidden] */
+  private attendHeads(qkv: Tensor, inputs: ModelInputs, bias: Tensor | null, scale: number): Tensor {
+    const [batch, seq, , heads, headDim] = qkv.shape;
+    const qkvHeads = T.permute(qkv, [2, 0, 3, 1, 4]); // [3, batch, heads, seq, headDim]
+    const part = (i: number) => T.reshape(T.slice(qkvHeads, 0, i, i + 1), [batch, heads, seq, headDim]);
+    const kv = keysAndValues(inputs, this.index, part(1), part(2));
+    const context = T.attention(part(0), kv.key, kv.value, {
+      causal: true,
+      keyBias: bias,
+      scale,
+      keyLength: kv.length,
+      shared: kv.shared,
+    });
+    return T.reshape(T.permute(context, [0, 2, 1, 3]), [batch, seq, heads * headDim]);
+  }
+
   /** hidden [batch, seq, hidden] -> [batch, seq, hidden] */
   forward(hidden: Tensor, inputs: ModelInputs, bias: Tensor | null): Tensor {
-    const [batch, seq, d] = hidden.shape;
+    const [batch, seq] = hidden.shape;
     const heads = this.config.numHeads;
     const headDim = this.config.headDim;
     const attn = this.getModule("attn") as Module;
@@ -60,19 +92,12 @@ export class GPT2Block extends Module {
       heads,
       headDim,
     ]);
-    const qkvHeads = T.permute(qkv, [2, 0, 3, 1, 4]); // [3, batch, heads, seq, headDim]
-    const part = (i: number) => T.reshape(T.slice(qkvHeads, 0, i, i + 1), [batch, heads, seq, headDim]);
-    const kv = keysAndValues(inputs, this.index, part(1), part(2));
     let scale = 1 / Math.sqrt(headDim);
     if (this.config.scaleAttnByInverseLayerIdx) scale /= this.index + 1;
-    const context = T.attention(part(0), kv.key, kv.value, {
-      causal: true,
-      keyBias: bias,
-      scale,
-      keyLength: kv.length,
-      shared: kv.shared,
-    });
-    const merged = T.reshape(T.permute(context, [0, 2, 1, 3]), [batch, seq, d]);
+    const merged =
+      !inputs.cache && !inputs.past?.[this.index]
+        ? this.attendRows(qkv, bias, scale)
+        : this.attendHeads(qkv, inputs, bias, scale);
     const attended = T.add(hidden, attn.forwardChild("c_proj", merged));
     const mlp = this.getModule("mlp") as Module;
     const inner = this.act(mlp.forwardChild("c_fc", this.forwardChild("ln_2", attended)));
