@@ -86,26 +86,43 @@ export class LlamaDecoderLayer extends Module {
     const { numHeads, numKvHeads, headDim } = this.config;
     const attn = this.getModule("self_attn") as Module;
     const normed = this.forwardChild("input_layernorm", hidden);
-    const heads = (x: Tensor, n: number) => T.permute(T.reshape(x, [batch, seq, n, headDim]), [0, 2, 1, 3]); // [batch, n, seq, headDim]
-    // RoPE is applied to the new keys before they join the cache, so cached and prefix keys are never re-rotated.
-    const q = T.rope(heads(attn.forwardChild("q_proj", normed), numHeads), positions, this.invFreq);
-    const kNew = T.rope(heads(attn.forwardChild("k_proj", normed), numKvHeads), positions, this.invFreq);
-    const kv = keysAndValues(
-      inputs,
-      this.index,
-      kNew,
-      heads(attn.forwardChild("v_proj", normed), numKvHeads),
-    );
     const { slidingWindow, slidingWindowFromLayer } = this.config;
     const window = slidingWindow !== null && this.index >= slidingWindowFromLayer ? slidingWindow : 0;
-    const context = T.attention(q, kv.key, kv.value, {
-      causal: true,
-      keyBias: bias,
-      keyLength: kv.length,
-      window,
-      shared: kv.shared,
-    });
-    const merged = T.reshape(T.permute(context, [0, 2, 1, 3]), [batch, seq, numHeads * headDim]);
+    const rows = (name: string, n: number) =>
+      T.reshape(attn.forwardChild(name, normed), [batch, seq, n, headDim]);
+    let merged: Tensor;
+    if (!inputs.cache && !inputs.past?.[this.index]) {
+      // Token rows [batch, seq, n, headDim], no heads permuted in or out. As [batch * seq, n, 1, headDim] the
+      // same memory is one position per row of heads: RoPE rotates every head of a token at its position.
+      const rotated = (x: Tensor, n: number) =>
+        T.reshape(T.rope(T.reshape(x, [batch * seq, n, 1, headDim]), positions, this.invFreq), [
+          batch,
+          seq,
+          n,
+          headDim,
+        ]);
+      const context = T.attention(
+        rotated(rows("q_proj", numHeads), numHeads),
+        rotated(rows("k_proj", numKvHeads), numKvHeads),
+        rows("v_proj", numKvHeads),
+        { causal: true, keyBias: bias, window, layout: "tokens" },
+      );
+      merged = T.reshape(context, [batch, seq, numHeads * headDim]);
+    } else {
+      const heads = (x: Tensor) => T.permute(x, [0, 2, 1, 3]); // [batch, n, seq, headDim]
+      // RoPE is applied to the new keys before they join the cache, so cached and prefix keys are never re-rotated.
+      const q = T.rope(heads(rows("q_proj", numHeads)), positions, this.invFreq);
+      const kNew = T.rope(heads(rows("k_proj", numKvHeads)), positions, this.invFreq);
+      const kv = keysAndValues(inputs, this.index, kNew, heads(rows("v_proj", numKvHeads)));
+      const context = T.attention(q, kv.key, kv.value, {
+        causal: true,
+        keyBias: bias,
+        keyLength: kv.length,
+        window,
+        shared: kv.shared,
+      });
+      merged = T.reshape(T.permute(context, [0, 2, 1, 3]), [batch, seq, numHeads * headDim]);
+    }
     const attended = T.add(hidden, attn.forwardChild("o_proj", merged));
     const mlp = this.getModule("mlp") as Module;
     const x = this.forwardChild("post_attention_layernorm", attended);
