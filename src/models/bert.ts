@@ -13,7 +13,14 @@ import type { ModelConfig } from "../io/hf-config.js";
 import { activation, Embedding, LayerNorm, Linear, Module, ModuleGroup, ModuleList } from "../nn/index.js";
 import type { Tensor } from "../tensor/index.js";
 import * as T from "../tensor/index.js";
-import { batchAndSeq, keyBias, keysAndValues, type ModelInputs, positionIds } from "./model-inputs.js";
+import {
+  attendsOwnKeysOnly,
+  batchAndSeq,
+  keyBias,
+  keysAndValues,
+  type ModelInputs,
+  positionIds,
+} from "./model-inputs.js";
 
 interface TensorMap {
   forward(x: Tensor): Tensor;
@@ -91,8 +98,8 @@ export class BertSelfAttention extends Module {
     const [batch, seq] = hidden.shape;
     const heads = this.config.numHeads;
     const headDim = this.config.headDim;
-    if (!inputs.cache && !inputs.past?.[layer]) {
-      // no cached or prefix keys: the projections are attended as token rows, no heads permuted in or out
+    if (attendsOwnKeysOnly(inputs, layer)) {
+      // the projections attended as token rows, no heads permuted in or out
       const rows = (name: string) => T.reshape(this.forwardChild(name, hidden), [batch, seq, heads, headDim]);
       const context = T.attention(rows("query"), rows("key"), rows("value"), {
         keyBias: bias,

@@ -8,6 +8,7 @@ import { activation, Embedding, LayerNorm, Linear, Module, ModuleGroup, ModuleLi
 import type { Tensor } from "../tensor/index.js";
 import * as T from "../tensor/index.js";
 import {
+  attendsOwnKeysOnly,
   batchAndSeq,
   keyBias,
   keysAndValues,
@@ -94,10 +95,9 @@ export class GPT2Block extends Module {
     ]);
     let scale = 1 / Math.sqrt(headDim);
     if (this.config.scaleAttnByInverseLayerIdx) scale /= this.index + 1;
-    const merged =
-      !inputs.cache && !inputs.past?.[this.index]
-        ? this.attendRows(qkv, bias, scale)
-        : this.attendHeads(qkv, inputs, bias, scale);
+    const merged = attendsOwnKeysOnly(inputs, this.index)
+      ? this.attendRows(qkv, bias, scale)
+      : this.attendHeads(qkv, inputs, bias, scale);
     const attended = T.add(hidden, attn.forwardChild("c_proj", merged));
     const mlp = this.getModule("mlp") as Module;
     const inner = this.act(mlp.forwardChild("c_fc", this.forwardChild("ln_2", attended)));

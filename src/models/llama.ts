@@ -9,6 +9,7 @@ import { Embedding, Linear, Module, ModuleGroup, ModuleList, RMSNorm } from "../
 import type { Tensor } from "../tensor/index.js";
 import * as T from "../tensor/index.js";
 import {
+  attendsOwnKeysOnly,
   batchAndSeq,
   keyBias,
   keysAndValues,
@@ -91,7 +92,7 @@ export class LlamaDecoderLayer extends Module {
     const rows = (name: string, n: number) =>
       T.reshape(attn.forwardChild(name, normed), [batch, seq, n, headDim]);
     let merged: Tensor;
-    if (!inputs.cache && !inputs.past?.[this.index]) {
+    if (attendsOwnKeysOnly(inputs, this.index)) {
       // Token rows [batch, seq, n, headDim], no heads permuted in or out. As [batch * seq, n, 1, headDim] the
       // same memory is one position per row of heads: RoPE rotates every head of a token at its position.
       const rotated = (x: Tensor, n: number) =>

@@ -87,6 +87,14 @@ export function keyBias(inputs: ModelInputs, dtype: "float32" | "float64" = "flo
 }
 
 /**
+ * True when layer `layer` attends only the keys of this forward pass (no KV cache, no prefix keys): its
+ * projections can then be attended as token rows (attention layout "tokens"), with no heads permuted.
+ */
+export function attendsOwnKeysOnly(inputs: ModelInputs, layer: number): boolean {
+  return !inputs.cache && !inputs.past?.[layer];
+}
+
+/**
  * Keys/values of layer `layer` after adding the new ones: through the cache, after the prefix, or as is.
  * Pass `length` to attention as keyLength (a cache's buffers are longer than what is used).
  */

@@ -4,14 +4,13 @@
 
 import type { AttentionLayout } from "../../backend/backend.js";
 import { needsGrad, record } from "../autograd.js";
-
-export type { AttentionLayout };
-
 import { DTypeError, ShapeError, shapeString } from "../errors.js";
 import type { Tensor } from "../tensor.js";
 import { empty, zeros } from "../tensor.js";
 import { requireFloat, requireSameBackend } from "./elementwise.js";
 import { concat, expand, reshape, slice } from "./shape.js";
+
+export type { AttentionLayout };
 
 export interface AttentionOptions {
   /** Queries see only keys at or before their own position (queries sit at the end of the keys). */
