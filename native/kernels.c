@@ -1616,7 +1616,9 @@ void k_adamw(float *param, const float *grad, float *m, float *v, long n, double
   double bc1 = 1.0 - pow(beta1, step), bc2 = 1.0 - pow(beta2, step);
   adamw_job j = {param, m, v, grad, (float)(1.0 - lr * weight_decay), (float)beta1, (float)(1.0 - beta1),
                  (float)beta2, (float)(1.0 - beta2), (float)(1.0 / bc2), (float)eps, (float)(lr / bc1)};
-  parallel_for(n, SERIAL_CHEAP, adamw_body, &j);
+  /* sqrt and a division per element: worth a second thread from SERIAL_COSTLY on (a 16K-value update took
+     25 us on one) */
+  parallel_for(n, SERIAL_COSTLY, adamw_body, &j);
 }
 
 /* ---------- next-token sampling (see SampleRowsArgs in src/backend/backend.ts) ---------- */
