@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import type { BinaryOp, UnaryOp } from "../../src/backend/backend.js";
+import type { AttentionLayout, BinaryOp, UnaryOp } from "../../src/backend/backend.js";
 import { loadNativeBackend, type NativeBackend, type NativeIsa } from "../../src/backend/native.js";
 import { referenceBackend as ref } from "../../src/backend/reference.js";
 
@@ -1059,6 +1059,55 @@ test("attention forward and backward: GQA, causal offsets, key bias, decode step
       causalOffset: -3,
       bias: false,
     },
+    // token rows with head sizes 8-32, rows that see no key (NaN), key counts off the 8-lane grid, a sliding
+    // window, GQA
+    {
+      batch: 2,
+      heads: 4,
+      kvHeads: 4,
+      tq: 64,
+      tk: 64,
+      headDim: 16,
+      causal: false,
+      causalOffset: 0,
+      bias: true,
+      layout: "tokens" as const,
+    },
+    {
+      batch: 1,
+      heads: 2,
+      kvHeads: 1,
+      tq: 10,
+      tk: 13,
+      headDim: 8,
+      causal: true,
+      causalOffset: -3,
+      bias: false,
+    },
+    {
+      batch: 2,
+      heads: 3,
+      kvHeads: 1,
+      tq: 7,
+      tk: 61,
+      headDim: 24,
+      causal: true,
+      causalOffset: 54,
+      bias: true,
+      window: 5,
+    },
+    {
+      batch: 1,
+      heads: 2,
+      kvHeads: 2,
+      tq: 2,
+      tk: 64,
+      headDim: 32,
+      causal: false,
+      causalOffset: 0,
+      bias: true,
+      layout: "tokens" as const,
+    },
   ];
   let seed = 71;
   for (const c of cases) {
@@ -1081,6 +1130,7 @@ test("attention forward and backward: GQA, causal offsets, key bias, decode step
       tk: c.tk,
       headDim: c.headDim,
       scale,
+      layout: (c.layout ?? "heads") as AttentionLayout,
     };
     const eOut = new Float64Array(q.length);
     const eProbs = new Float64Array(c.batch * c.heads * c.tq * c.tk);
@@ -1088,6 +1138,7 @@ test("attention forward and backward: GQA, causal offsets, key bias, decode step
       ...dims,
       causal: c.causal,
       causalOffset: c.causalOffset,
+      window: c.window ?? 0,
       q: f64(q),
       k: f64(k),
       v: f64(v),
@@ -1101,6 +1152,7 @@ test("attention forward and backward: GQA, causal offsets, key bias, decode step
       ...dims,
       causal: c.causal,
       causalOffset: c.causalOffset,
+      window: c.window ?? 0,
       q,
       k,
       v,
@@ -1138,20 +1190,25 @@ test("attention forward and backward: GQA, causal offsets, key bias, decode step
 });
 
 test("attention: a batch whose keys are all masked by -inf bias gives NaN rows, like the reference", () => {
+  // head sizes off and on the 8-lane grid
+  for (const headDim of [2, 16]) attentionMaskedBatch(headDim);
+});
+
+function attentionMaskedBatch(headDim: number): void {
   const dims = {
     batch: 2,
     heads: 1,
     kvHeads: 1,
     tq: 3,
     tk: 4,
-    headDim: 2,
+    headDim,
     scale: 1,
     causal: false,
     causalOffset: 0,
   };
-  const q = randomF32(2 * 3 * 2, rng(5));
-  const k = randomF32(2 * 4 * 2, rng(6));
-  const v = randomF32(2 * 4 * 2, rng(7));
+  const q = randomF32(2 * 3 * headDim, rng(5));
+  const k = randomF32(2 * 4 * headDim, rng(6));
+  const v = randomF32(2 * 4 * headDim, rng(7));
   const keyBias = Float32Array.from([0, 0, 0, 0, -Infinity, -Infinity, -Infinity, -Infinity]);
   const eOut = new Float64Array(q.length);
   const eProbs = new Float64Array(2 * 3 * 4);
@@ -1170,7 +1227,7 @@ test("attention: a batch whose keys are all masked by -inf bias gives NaN rows, 
   assertClose(probs, eProbs, 1e-6, 1e-5, "probs");
   assertClose(out, eOut, 1e-6, 1e-5, "out");
   assert.ok(probs.subarray(12).every(Number.isNaN), "the masked batch's probabilities are NaN");
-});
+}
 
 test("AdamW: three steps match PyTorch's formula (the reference)", () => {
   for (const n of [1, 37, 100003]) {
