@@ -1470,11 +1470,8 @@ static void attention_task(void *ctx, int thread, int task) {
       if (tq == 1 && task + 1 < a->batch * a->heads) {
         long nb = (task + 1) / a->heads, ng = ((task + 1) % a->heads) / group;
         const float *kn = a->k + nb * ks[0] + ng * ks[1];
-        if (kr == d)
-          for (long off = 0; off < used * d; off += 16) __builtin_prefetch(kn + off);
-        else
-          for (long j = 0; j < used; j++)
-            for (long off = 0; off < d; off += 16) __builtin_prefetch(kn + j * kr + off);
+        for (long j = 0; j < used; j++)
+          for (long off = 0; off < d; off += 16) __builtin_prefetch(kn + j * kr + off);
       }
       if (s) decode_weighted_sum(pr, sv, s, d, d, o + i0 * qr, 0);
       decode_weighted_sum(pr + s, v, used, d, kr, o + i0 * qr, s > 0);

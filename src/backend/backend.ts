@@ -94,10 +94,10 @@ export type AttentionLayout = "heads" | "tokens";
 
 /**
  * Element strides [batch, head, position] of a q-like (heads, t positions) or k-like (kvHeads, stride
- * positions allocated) operand under a layout; the last axis (headDim d) is contiguous.
+ * positions allocated) operand under a layout (absent: "heads"); the last axis (headDim d) is contiguous.
  */
 export function attentionStrides(
-  layout: AttentionLayout,
+  layout: AttentionLayout | undefined,
   heads: number,
   positions: number,
   d: number,

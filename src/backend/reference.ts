@@ -225,9 +225,8 @@ function attention(a: AttentionArgs): void {
   const s = a.shared?.length ?? 0;
   const width = s + tk;
   const scores = new Float64Array(width);
-  const layout = a.layout ?? "heads";
-  const [qb, qh, qr] = attentionStrides(layout, heads, tq, d);
-  const [kb, kh, kr] = attentionStrides(layout, kvHeads, a.kvStride ?? tk, d);
+  const [qb, qh, qr] = attentionStrides(a.layout, heads, tq, d);
+  const [kb, kh, kr] = attentionStrides(a.layout, kvHeads, a.kvStride ?? tk, d);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const kvh = Math.floor(h / group);
@@ -283,9 +282,8 @@ function attentionBackward(a: AttentionBackwardArgs): void {
   a.dk.fill(0);
   a.dv.fill(0);
   const dProbs = new Float64Array(tk);
-  const layout = a.layout ?? "heads";
-  const [qb, qh, qr] = attentionStrides(layout, heads, tq, d);
-  const [kb, kh, kr] = attentionStrides(layout, kvHeads, tk, d);
+  const [qb, qh, qr] = attentionStrides(a.layout, heads, tq, d);
+  const [kb, kh, kr] = attentionStrides(a.layout, kvHeads, tk, d);
   for (let b = 0; b < batch; b++) {
     for (let h = 0; h < heads; h++) {
       const kvh = Math.floor(h / group);

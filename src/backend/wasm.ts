@@ -1272,8 +1272,8 @@ class WasmBackend implements Backend {
         a.shared ? this.f32(a.shared.k, false) : 0,
         a.shared ? this.f32(a.shared.v, false) : 0,
         a.shared?.length ?? 0,
-        ...attentionStrides(a.layout ?? "heads", heads, tq, headDim),
-        ...attentionStrides(a.layout ?? "heads", kvHeads, a.kvStride ?? tk, headDim),
+        ...attentionStrides(a.layout, heads, tq, headDim),
+        ...attentionStrides(a.layout, kvHeads, a.kvStride ?? tk, headDim),
       ]);
       const width = (a.shared?.length ?? 0) + tk;
       this.call(K.attentionKernel, batch * heads * tq, width * (headDim * 4 + 10));
@@ -1304,8 +1304,8 @@ class WasmBackend implements Backend {
         this.f32(a.dq, true),
         this.f32(a.dk, true),
         this.f32(a.dv, true),
-        ...attentionStrides(a.layout ?? "heads", heads, tq, headDim),
-        ...attentionStrides(a.layout ?? "heads", kvHeads, tk, headDim),
+        ...attentionStrides(a.layout, heads, tq, headDim),
+        ...attentionStrides(a.layout, kvHeads, tk, headDim),
       ]);
       this.call(K.attentionBackwardKernel, batch * kvHeads, (heads / kvHeads) * tq * tk * headDim * 8);
     } finally {
