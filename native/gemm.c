@@ -242,7 +242,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(long kc, const float
 __attribute__((target("avx2,fma"))) static void kernel_avx2_strided(long kc, const float *A, long arow,
                                                                     long astep, const float *B, long bstep,
                                                                     float *C, long ldc, float beta, int mr,
-                                                                    int nr) {
+                                                                    int nr, int skip) {
   float tile[A2_MR * A2_NR] __attribute__((aligned(32)));
   const float *A3 = (const float *)((const char *)A + 3 * arow);
   long k = kc;
@@ -308,7 +308,7 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_strided(long kc, con
     for (int i = 0; i < A2_MR; i++)
       store_row_avx2(C + i * ldc, _mm256_load_ps(tile + 16 * i), _mm256_load_ps(tile + 16 * i + 8), beta);
   } else {
-    store_tile(tile, A2_NR, C, ldc, beta, mr, nr);
+    store_tile(tile + skip * A2_NR, A2_NR, C, ldc, beta, mr, nr);
   }
 }
 
@@ -812,7 +812,11 @@ static void gemm_strided(int m, int n, int k, const float *a, long rsa, long csa
         int mc = m - ic < MC ? m - ic : MC;
         const float *ablock = a + (long)ic * rsa + (long)pc * csa;
         int mfull = direct_a ? (mc / MR) * MR : 0; /* rows read in place */
-        if (mfull < mc) pack_a(mc - mfull, kc, ablock + (long)mfull * rsa, rsa, csa, 1.0f, MR, apack);
+        /* The last rows short of a panel: read in place as the panel ending at row mc, storing only its new
+           rows (a 64-row attention block is 10 panels and 4 rows; packing those 4 took a tenth of the
+           backward pass), or packed when there is no such panel. */
+        int overlap = direct_a && mfull < mc && mc >= MR;
+        if (mfull < mc && !overlap) pack_a(mc - mfull, kc, ablock + (long)mfull * rsa, rsa, csa, 1.0f, MR, apack);
         for (int jr = 0; jr < nc; jr += NR) {
           int nr = nc - jr < NR ? nc - jr : NR;
           const float *bp = bpack + (long)jr * kc;
@@ -821,10 +825,13 @@ static void gemm_strided(int m, int n, int k, const float *a, long rsa, long csa
             float *cp = c + (long)(ic + ir) * ldc + jc + jr;
             if (ir < mfull)
               kernel_avx2_strided(kc, ablock + (long)ir * rsa, rsa * (long)sizeof(float),
-                                  csa * (long)sizeof(float), bp, bstep, cp, ldc, beta_block, mr, nr);
+                                  csa * (long)sizeof(float), bp, bstep, cp, ldc, beta_block, mr, nr, 0);
+            else if (overlap)
+              kernel_avx2_strided(kc, ablock + (long)(mc - MR) * rsa, rsa * (long)sizeof(float),
+                                  csa * (long)sizeof(float), bp, bstep, cp, ldc, beta_block, mr, nr, MR - mr);
             else
               kernel_avx2_strided(kc, apack + (long)(ir - mfull) * kc, sizeof(float), MR * (long)sizeof(float),
-                                  bp, bstep, cp, ldc, beta_block, mr, nr);
+                                  bp, bstep, cp, ldc, beta_block, mr, nr, 0);
           }
         }
       }
@@ -911,7 +918,30 @@ typedef struct {
   const gemm_args *g;
   int split_m, split_n, chunk_m, chunk_n;
   long rsa, csa, rsb, csb;
+  /* split over K (split_k parts of chunk_k): part 0 multiplies into C, part p > 0 into partial + (p - 1) m n */
+  int split_k, chunk_k;
+  float *partial;
 } gemm_job;
+
+/* One K part of a single product: its rows [k0, k1) of B and columns of A. Part 0 owns C (beta, bias). */
+static void gemm_k_task(void *ctx, int thread, int task) {
+  const gemm_job *job = ctx;
+  const gemm_args *g = job->g;
+  int k0 = task * job->chunk_k, k1 = k0 + job->chunk_k < g->k ? k0 + job->chunk_k : g->k;
+  const float *a = g->a + k0 * job->csa, *b = g->b + k0 * job->rsb;
+  if (task > 0) {
+    gemm_serial(thread, g->m, g->n, k1 - k0, g->alpha, a, job->rsa, job->csa, b, job->rsb, job->csb, 0.0f,
+                job->partial + (long)(task - 1) * g->m * g->n, g->n);
+    return;
+  }
+  float beta = g->beta;
+  if (g->bias) {
+    for (int i = 0; i < g->m; i++) memcpy(g->c + (long)i * g->n, g->bias, (size_t)g->n * sizeof(float));
+    beta = 1.0f;
+  }
+  gemm_serial(thread, g->m, g->n, k1 - k0, g->alpha, a, job->rsa, job->csa, b, job->rsb, job->csb, beta, g->c,
+              g->n);
+}
 
 static void gemm_task(void *ctx, int thread, int task) {
   const gemm_job *job = ctx;
@@ -957,6 +987,23 @@ void gemm_run(const gemm_args *g) {
   if (threads == 1 || work * g->batch < 2 * GEMM_TASK_WORK) {
     for (int bi = 0; bi < g->batch; bi++) gemm_task(&job, 0, bi);
     return;
+  }
+  if (g->batch == 1 && g->k >= 4 * (g->m > g->n ? g->m : g->n) && (long)g->m * g->n * (threads - 1) <= (1L << 20)) {
+    /* A long sum into a small output (a weight gradient x^T dy over many tokens): each thread takes a run of
+       the tokens, the rows its own earlier row-split ops wrote, instead of every thread reading all of
+       them for a slice of the output; the partial products are added after. */
+    job.split_k = threads;
+    job.chunk_k = (g->k + threads - 1) / threads;
+    job.partial = thread_scratch(0, 4, (size_t)(threads - 1) * g->m * g->n);
+    if (job.partial) {
+      pool_run(gemm_k_task, &job, threads);
+      long size = (long)g->m * g->n;
+      for (int p = 1; p < threads; p++) {
+        const float *part = job.partial + (p - 1) * size;
+        for (long i = 0; i < size; i++) g->c[i] += part[i];
+      }
+      return;
+    }
   }
   if (!(g->batch >= 4 * threads || g->batch % threads == 0)) {
     /* Split each product into `threads` parts (over N or M, cut on micro-tile boundaries). */

@@ -235,7 +235,7 @@ void parallel_for(long n, long serial_below, range_fn body, void *ctx) {
 }
 
 /* ---------- per-OS-thread scratch ---------- */
-#define SCRATCH_SLOTS 4
+#define SCRATCH_SLOTS 5
 static _Thread_local float *scratch_ptr[SCRATCH_SLOTS];
 static _Thread_local size_t scratch_cap[SCRATCH_SLOTS];
 

@@ -206,10 +206,15 @@ test("gemm: batches with strides, broadcast (stride 0), offsets, alpha and beta"
       bias: true,
     },
     { batch: 2, m: 5, n: 33, k: 0, transA: false, transB: true, alpha: 1, beta: 0, bias: true },
+    // long sums into small outputs (weight gradients): threads split K and add their partial products; an
+    // uneven split with alpha and beta, and a bias added once
+    { batch: 1, m: 64, n: 64, k: 1024, transA: true, transB: false, alpha: 1, beta: 0 },
+    { batch: 1, m: 7, n: 33, k: 523, transA: true, transB: true, alpha: 0.5, beta: 0.75 },
+    { batch: 1, m: 17, n: 40, k: 300, transA: false, transB: false, alpha: 1, beta: 0, bias: true },
   ];
   for (const isa of supportedIsas()) {
     native.setIsa(isa);
-    for (const threads of [1, 2]) {
+    for (const threads of [1, 2, 3]) {
       withThreads(threads, () => {
         for (const [i, c] of cases.entries()) {
           runGemmCase(c, 100 + i, `${isa} t${threads} case ${i} ${JSON.stringify(c)}`);
