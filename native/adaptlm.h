@@ -75,7 +75,9 @@ void gemm_pack_weight(int n, int k, const float *w, int transposed, float *dst);
 /** c [m, n] = a [m, k] (row-major) times the packed weight + beta c, threaded over the pool. */
 void gemm_packed_run(int m, int n, int k, const float *a, const float *packed, float *c, float beta);
 
-/** Scratch memory owned by one pool thread, grown on demand (never shrunk). */
+/** Scratch memory owned by one pool thread, grown on demand (never shrunk). Slots: 0 and 1 packed GEMM
+    panels, 2 RoPE tables, 3 attention score gradients, 4 one call's partial sums (GEMM split over K, norm
+    parameter gradients), taken by the calling thread and free again when the call returns. */
 float *thread_scratch(int thread, int slot, size_t floats);
 
 #endif

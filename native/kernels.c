@@ -1026,9 +1026,10 @@ void k_layer_norm(const float *x, const float *w, const float *b, float *out, fl
 }
 
 /* dx rows: dx = rstd/cols * (cols*g - sum(g) - xhat*sum(g*xhat)), g = dy*w; the sums of a block of rows
-   first, then its outputs (as in the forward). */
+   first, then its outputs (as in the forward). The same pass adds dy*xhat and dy of its rows into pdw and pdb
+   (cols values each, NULL when not wanted): the parameter gradients' partial sums over these rows. */
 MULTIVERSION
-static void layer_norm_backward_rows(const rows_job *j, long r0, long r1) {
+static void layer_norm_backward_rows(const rows_job *j, long r0, long r1, float *pdw, float *pdb) {
   long cols = j->cols;
   const float *w = j->w;
   for (long rb = r0; rb < r1; rb += NORM_BLOCK) {
@@ -1059,44 +1060,29 @@ static void layer_norm_backward_rows(const rows_job *j, long r0, long r1) {
       float *d = j->out + r * cols;
       float mu = j->mean[r], rs = j->rstd[r], sumg = sums_g[r - rb], sumgx = sums_gx[r - rb];
       float k = rs / (float)cols, n = (float)cols;
-      for (long c = 0; c < cols; c++) {
-        float gv = g[c] * (w ? w[c] : 1.0f);
-        float xhat = (xr[c] - mu) * rs;
-        d[c] = k * (n * gv - sumg - xhat * sumgx);
-      }
+      if (pdw && pdb && w) {
+        /* ivdep: the outputs do not overlap the inputs (without it GCC left this loop scalar) */
+        const float *gr = g, *xs = xr, *ws = w;
+        float *ds = d, *sdw = pdw, *sdb = pdb;
+#pragma GCC ivdep
+        for (long c = 0; c < cols; c++) {
+          float gc = gr[c], xhat = (xs[c] - mu) * rs;
+          ds[c] = k * (n * (gc * ws[c]) - sumg - xhat * sumgx);
+          sdw[c] += gc * xhat;
+          sdb[c] += gc;
+        }
+      } else
+        for (long c = 0; c < cols; c++) {
+          float gv = g[c] * (w ? w[c] : 1.0f);
+          float xhat = (xr[c] - mu) * rs;
+          d[c] = k * (n * gv - sumg - xhat * sumgx);
+          if (pdw) pdw[c] += g[c] * xhat;
+          if (pdb) pdb[c] += g[c];
+        }
     }
   }
 }
 
-static void layer_norm_backward_body(void *ctx, long s, long e) { layer_norm_backward_rows(ctx, s, e); }
-
-/* dw[c] = sum_r dy*xhat, db[c] = sum_r dy over a band of columns [c0, c1). */
-MULTIVERSION
-static void norm_param_grad_cols(const rows_job *j, long c0, long c1, int rms) {
-  long cols = j->cols, w = c1 - c0;
-  float *dw = j->dw ? j->dw + c0 : NULL, *db = j->db ? j->db + c0 : NULL;
-  if (dw) memset(dw, 0, (size_t)w * sizeof(float));
-  if (db) memset(db, 0, (size_t)w * sizeof(float));
-  for (long r = 0; r < j->rows; r++) {
-    const float *xr = j->x + r * cols + c0, *g = j->dy + r * cols + c0;
-    float mu = rms ? 0.0f : j->mean[r], rs = j->rstd[r];
-    if (dw)
-      for (long c = 0; c < w; c++) dw[c] += g[c] * ((xr[c] - mu) * rs);
-    if (db)
-      for (long c = 0; c < w; c++) db[c] += g[c];
-  }
-}
-
-static void layer_norm_param_body(void *ctx, long s, long e) { norm_param_grad_cols(ctx, s, e, 0); }
-static void rms_norm_param_body(void *ctx, long s, long e) { norm_param_grad_cols(ctx, s, e, 1); }
-
-void k_layer_norm_backward(const float *dy, const float *x, const float *w, const float *mean, const float *rstd,
-                           float *dx, float *dw, float *db, long rows, long cols) {
-  rows_job j = {.dy = dy, .x = x, .w = w, .mean = (float *)mean, .rstd = (float *)rstd, .out = dx, .dw = dw,
-                .db = db, .rows = rows, .cols = cols};
-  parallel_for(rows, serial_rows(cols, SERIAL_CHEAP / 2), layer_norm_backward_body, &j);
-  if (dw || db) parallel_for(cols, rows * cols < SERIAL_CHEAP ? cols + 1 : 64, layer_norm_param_body, &j);
-}
 
 MULTIVERSION
 static void rms_norm_rows(const rows_job *j, long r0, long r1) {
@@ -1122,7 +1108,7 @@ void k_rms_norm(const float *x, const float *w, float *out, float *rstd, long ro
 
 /* dx = rs*g - rs^3 * x * sum(g*x) / cols, g = dy*w. */
 MULTIVERSION
-static void rms_norm_backward_rows(const rows_job *j, long r0, long r1) {
+static void rms_norm_backward_rows(const rows_job *j, long r0, long r1, float *pdw) {
   long cols = j->cols;
   const float *w = j->w;
   for (long r = r0; r < r1; r++) {
@@ -1136,17 +1122,87 @@ static void rms_norm_backward_rows(const rows_job *j, long r0, long r1) {
     float s = hsum16(acc);
     for (; c < cols; c++) s += g[c] * (w ? w[c] : 1.0f) * xr[c];
     float k = rs * rs * rs * s / (float)cols;
-    for (c = 0; c < cols; c++) d[c] = rs * g[c] * (w ? w[c] : 1.0f) - k * xr[c];
+    if (pdw && w) {
+      const float *gr = g, *xs = xr, *ws = w;
+      float *ds = d, *sdw = pdw;
+#pragma GCC ivdep
+      for (c = 0; c < cols; c++) {
+        ds[c] = rs * gr[c] * ws[c] - k * xs[c];
+        sdw[c] += gr[c] * (xs[c] * rs);
+      }
+    } else
+      for (c = 0; c < cols; c++) {
+        d[c] = rs * g[c] * (w ? w[c] : 1.0f) - k * xr[c];
+        if (pdw) pdw[c] += g[c] * (xr[c] * rs);
+      }
   }
 }
 
-static void rms_norm_backward_body(void *ctx, long s, long e) { rms_norm_backward_rows(ctx, s, e); }
+/* Norm backward over row tasks: task t takes rows [t chunk, (t + 1) chunk) and sums its rows' parameter
+   gradients into its own partial (dw then db, cols values each); the partials are added in task order after.
+   Summing over columns instead had every thread read all rows of x and dy for its band of columns, half of
+   them written by the other thread (1024 x 64 layer-norm backward: 2 passes over x and dy, now 1). */
+typedef struct {
+  const rows_job *j;
+  long chunk;
+  float *partial;
+  int rms;
+} norm_backward_job;
+
+static void norm_backward_task(void *ctx, int thread, int task) {
+  (void)thread;
+  const norm_backward_job *job = ctx;
+  const rows_job *j = job->j;
+  long r0 = task * job->chunk, r1 = r0 + job->chunk < j->rows ? r0 + job->chunk : j->rows;
+  float *pdw = j->dw ? job->partial + task * 2 * j->cols : NULL;
+  float *pdb = j->db ? job->partial + task * 2 * j->cols + j->cols : NULL;
+  if (pdw) memset(pdw, 0, (size_t)j->cols * sizeof(float));
+  if (pdb) memset(pdb, 0, (size_t)j->cols * sizeof(float));
+  if (r0 >= r1) return;
+  if (job->rms) rms_norm_backward_rows(j, r0, r1, pdw);
+  else layer_norm_backward_rows(j, r0, r1, pdw, pdb);
+}
+
+static void norm_backward_run(const rows_job *j, int rms) {
+  long rows = j->rows, cols = j->cols;
+  long tasks = pool_threads() == 1 || rows < serial_rows(cols, SERIAL_CHEAP / 2) ? 1 : pool_threads();
+  if (tasks > rows) tasks = rows;
+  if (tasks < 1) tasks = 1;
+  norm_backward_job job = {j, (rows + tasks - 1) / tasks, NULL, rms};
+  int sums = j->dw || j->db;
+  /* slot 4: scratch of one call, free again when it returns */
+  if (sums) job.partial = thread_scratch(0, 4, (size_t)(tasks * 2 * cols));
+  if (sums && !job.partial) {
+    /* no memory for partials: one serial pass that sums straight into dw and db */
+    if (j->dw) memset(j->dw, 0, (size_t)cols * sizeof(float));
+    if (j->db) memset(j->db, 0, (size_t)cols * sizeof(float));
+    if (rms) rms_norm_backward_rows(j, 0, rows, j->dw);
+    else layer_norm_backward_rows(j, 0, rows, j->dw, j->db);
+    return;
+  }
+  pool_run(norm_backward_task, &job, (int)tasks);
+  for (int which = 0; sums && which < 2; which++) {
+    float *dst = which == 0 ? j->dw : j->db;
+    if (!dst) continue;
+    for (long c = 0; c < cols; c++) dst[c] = job.partial[which * cols + c];
+    for (long t = 1; t < tasks; t++) {
+      const float *part = job.partial + t * 2 * cols + which * cols;
+      for (long c = 0; c < cols; c++) dst[c] += part[c];
+    }
+  }
+}
+
+void k_layer_norm_backward(const float *dy, const float *x, const float *w, const float *mean, const float *rstd,
+                           float *dx, float *dw, float *db, long rows, long cols) {
+  rows_job j = {.dy = dy, .x = x, .w = w, .mean = (float *)mean, .rstd = (float *)rstd, .out = dx, .dw = dw,
+                .db = db, .rows = rows, .cols = cols};
+  norm_backward_run(&j, 0);
+}
 
 void k_rms_norm_backward(const float *dy, const float *x, const float *w, const float *rstd, float *dx, float *dw,
                          long rows, long cols) {
   rows_job j = {.dy = dy, .x = x, .w = w, .rstd = (float *)rstd, .out = dx, .dw = dw, .rows = rows, .cols = cols};
-  parallel_for(rows, serial_rows(cols, SERIAL_CHEAP / 2), rms_norm_backward_body, &j);
-  if (dw) parallel_for(cols, rows * cols < SERIAL_CHEAP ? cols + 1 : 64, rms_norm_param_body, &j);
+  norm_backward_run(&j, 1);
 }
 
 /* ---------- embeddings ---------- */

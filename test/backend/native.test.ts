@@ -770,9 +770,15 @@ test("softmax and log-softmax, forward and backward", () => {
   }
 });
 
-test("layer norm and RMS norm, forward and backward, with and without weight and bias", () => {
+test("layer norm and RMS norm, forward and backward, with and without weight and bias, 1-3 threads", () => {
+  // threads sum the parameter gradients of their own rows; 1030 rows split unevenly over 3
+  for (const threads of [1, 2, 3])
+    withThreads(threads, () => checkNorms([...ROW_SHAPES, [1030, 64]], threads));
+});
+
+function checkNorms(shapes: number[][], threads: number): void {
   let seed = 31;
-  for (const [rows, cols] of ROW_SHAPES) {
+  for (const [rows, cols] of shapes) {
     const random = rng(seed++);
     const x = randomF32(rows * cols, random, -3, 5);
     const w = randomF32(cols, random, 0.5, 1.5);
@@ -784,7 +790,7 @@ test("layer norm and RMS norm, forward and backward, with and without weight and
       [false, true],
       [false, false],
     ]) {
-      const label = `${rows}x${cols} w=${useW} b=${useB}`;
+      const label = `${rows}x${cols} w=${useW} b=${useB} t${threads}`;
       const eMean = new Float64Array(rows);
       const eRstd = new Float64Array(rows);
       const eOut = new Float64Array(rows * cols);
@@ -859,7 +865,7 @@ test("layer norm and RMS norm, forward and backward, with and without weight and
       if (useW) assertClose(rdw, eRdw, 1e-5 * Math.sqrt(rows), 1e-4, `rmsNorm dw ${label}`);
     }
   }
-});
+}
 
 test("cross-entropy forward and backward with ignored targets", () => {
   let seed = 41;
