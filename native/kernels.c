@@ -810,9 +810,44 @@ static long serial_rows(long cols, long elements) {
   return per < 2 ? 2 : per;
 }
 
+/* One reduction's rows split over tasks (outer 1): task t reduces rows [t chunk, (t + 1) chunk) into its own
+   partial, task 0 straight into out. */
+typedef struct {
+  const reduce_job *j;
+  long chunk;
+  float *partial;
+} reduce_split_job;
+
+static void reduce_split_task(void *ctx, int thread, int task) {
+  (void)thread;
+  const reduce_split_job *job = ctx;
+  const reduce_job *j = job->j;
+  long r0 = task * job->chunk, r1 = r0 + job->chunk < j->size ? r0 + job->chunk : j->size;
+  float *dst = task == 0 ? j->out : job->partial + (task - 1) * j->inner;
+  reduce_rows(j->op_max, j->x + r0 * j->inner, dst, r1 - r0, j->inner, 0, 1);
+}
+
 void k_reduce(int op_max, const float *x, float *out, long outer, long size, long inner) {
   reduce_job j = {op_max, x, out, NULL, outer, size, inner};
   long total = outer * size * inner;
+  long threads = pool_threads();
+  if (outer == 1 && threads > 1 && total >= SERIAL_CHEAP && inner >= 8 && size >= 16 * threads) {
+    /* A sum over many rows into one row (a bias gradient over the tokens): each thread reduces its own run
+       of rows, the ones its row-split producer wrote, and the partial rows are combined in task order.
+       Column bands had every thread read all rows, half of them from the other thread's cache. */
+    reduce_split_job job = {&j, (size + threads - 1) / threads, thread_scratch(0, 4, (size_t)((threads - 1) * inner))};
+    if (job.partial) {
+      pool_run(reduce_split_task, &job, (int)threads);
+      for (long t = 1; t < threads; t++) {
+        const float *part = job.partial + (t - 1) * inner;
+        if (op_max)
+          for (long c = 0; c < inner; c++) out[c] = (part[c] > out[c] || part[c] != part[c]) ? part[c] : out[c];
+        else
+          for (long c = 0; c < inner; c++) out[c] += part[c];
+      }
+      return;
+    }
+  }
   if (outer >= pool_threads() * 2 || total < SERIAL_CHEAP || inner < 64)
     parallel_for(outer, serial_rows(size * inner, SERIAL_CHEAP), reduce_body, &j);
   else

@@ -583,6 +583,24 @@ test("reduce (sum, max with NaN), argmax (first of ties), sumSquares", () => {
   assert.ok(Number.isNaN(out[1]) && out[0] === 5, `max propagates NaN per column: ${out}`);
   native.reduce("max", withNaN, out, 2, 3, 1);
   assert.ok(Number.isNaN(out[0]) && out[1] === 5, `max propagates NaN per row: ${out}`);
+  // one reduction over many rows splits its rows over the threads (a bias gradient over the tokens): sums of
+  // the partials, and a NaN or the maximum in any thread's rows
+  const tall = Float32Array.from({ length: 1030 * 64 }, (_, i) => Math.round(Math.sin(i) * 8) / 4);
+  tall[900 * 64 + 3] = Number.NaN;
+  tall[10 * 64 + 5] = Number.NaN;
+  tall[1029 * 64 + 7] = 9;
+  for (const threads of [1, 2, 3]) {
+    withThreads(threads, () => {
+      for (const op of ["sum", "max"] as const) {
+        const expected = new Float64Array(64);
+        ref.reduce(op, f64(tall), expected, 1, 1030, 64);
+        const actual = new Float32Array(64);
+        native.reduce(op, tall, actual, 1, 1030, 64);
+        assertClose(actual, expected, 1e-4, 1e-6, `${op} 1x1030x64 t${threads}`);
+        assert.ok(Number.isNaN(actual[3]) && Number.isNaN(actual[5]), `${op} t${threads}: NaN columns`);
+      }
+    });
+  }
   for (const n of [0, 1, 17, 100001]) {
     const x = randomF32(n, rng(n));
     assertClose([native.sumSquares(x, n)], [ref.sumSquares(f64(x), n)], 1e-9, 1e-9, `sumSquares ${n}`);
