@@ -43,7 +43,7 @@ export abstract class Optimizer {
   /** Zeroes every gradient (the next backward pass starts fresh). */
   zeroGrad(): void {
     for (const group of this.groups) {
-      for (const p of group.params) if (p.grad) p.backend.fill(p.grad.data, 0, 0, p.grad.size);
+      for (const p of group.params) p.zeroGrad();
     }
   }
 }

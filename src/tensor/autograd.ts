@@ -2,7 +2,7 @@
 
 import { ShapeError, shapeString } from "./errors.js";
 import { isGradEnabled, noGrad } from "./grad-mode.js";
-import { untracked } from "./scope.js";
+import { keep, untracked } from "./scope.js";
 import { type GradNode, type Tensor, zeros, zerosLike } from "./tensor.js";
 
 /** True when an op on these inputs must record a node: grad mode is on and some input requires grad. */
@@ -83,8 +83,8 @@ export function backward(root: Tensor, gradOutput?: Tensor): void {
       grads.delete(t);
       const node = t.node;
       if (!node) {
-        accumulateLeaf(t, g);
-        if (g !== gradOutput) g.dispose();
+        const adopted = accumulateLeaf(t, g, g !== gradOutput);
+        if (!adopted && g !== gradOutput) g.dispose();
         continue;
       }
       const inputGrads = node.backward(g);
@@ -121,9 +121,23 @@ export function backward(root: Tensor, gradOutput?: Tensor): void {
   });
 }
 
-function accumulateLeaf(leaf: Tensor, g: Tensor): void {
-  if (!leaf.grad) {
-    leaf.grad = untracked(() => zeros(leaf.shape, leaf.dtype, leaf.backend));
+/**
+ * Adds g into leaf.grad. A leaf without a gradient, or with a pending zero, takes g itself when it is this pass's
+ * own buffer (owned, not shared with a view, exactly the leaf's size): no fill and no add. Returns whether g
+ * became leaf.grad (the caller must then not dispose it).
+ */
+function accumulateLeaf(leaf: Tensor, g: Tensor, owned: boolean): boolean {
+  const target = leaf.gradToAccumulate;
+  if (target) {
+    addInto(target, g);
+    return false;
   }
-  addInto(leaf.grad, g);
+  if (owned && g.storage.refs === 1 && g.data.length === leaf.size && g.dtype === leaf.dtype) {
+    leaf.replaceGrad(keep(g));
+    return true;
+  }
+  const copy = untracked(() => zeros(leaf.shape, leaf.dtype, leaf.backend));
+  addInto(copy, g);
+  leaf.replaceGrad(copy);
+  return false;
 }

@@ -52,9 +52,11 @@ export class Tensor {
   readonly dtype: DType;
   readonly size: number;
   requiresGrad = false;
-  grad: Tensor | null = null;
   node: GradNode | null = null;
   private storageRef: Storage | null;
+  private gradRef: Tensor | null = null;
+  /** zeroGrad was called since grad was last written: grad reads as zeros until a backward pass replaces it. */
+  private gradZeroPending = false;
 
   constructor(storage: Storage, shape: readonly number[], dtype: DType) {
     this.shape = Object.freeze([...shape]);
@@ -123,6 +125,41 @@ export class Tensor {
     this.storageRef.release(reuse);
     this.storageRef = null;
     this.node = null;
+  }
+
+  /** The gradient that backward passes accumulate into this leaf; null before the first one reaches it. */
+  get grad(): Tensor | null {
+    if (this.gradZeroPending) {
+      this.gradZeroPending = false;
+      const g = this.gradRef;
+      if (g) g.backend.fill(g.data, 0, 0, g.size);
+    }
+    return this.gradRef;
+  }
+
+  set grad(value: Tensor | null) {
+    this.gradRef = value;
+    this.gradZeroPending = false;
+  }
+
+  /**
+   * Sets grad to zeros, lazily: the next backward pass writes its gradient in place of the zeros instead of
+   * filling and then adding to them (two passes over every parameter's gradient per training step).
+   */
+  zeroGrad(): void {
+    if (this.gradRef) this.gradZeroPending = true;
+  }
+
+  /** For backward: the gradient to add into, or null when there is none or it is a pending zero. */
+  get gradToAccumulate(): Tensor | null {
+    return this.gradZeroPending ? null : this.gradRef;
+  }
+
+  /** For backward: makes g this leaf's gradient, freeing the one it replaces. */
+  replaceGrad(g: Tensor): void {
+    const old = this.gradRef;
+    this.grad = g;
+    if (old && old !== g) old.dispose();
   }
 
   /** Marks a leaf tensor as trainable (or not). Returns this. */

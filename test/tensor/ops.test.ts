@@ -167,6 +167,33 @@ test("gradients accumulate across backward calls until zeroed", () => {
   assert.deepEqual(w.grad!.toArray(), [6]);
 });
 
+test("zeroGrad: grad reads as zeros until a backward pass replaces it, outliving the pass's scope, without leaking buffers", () => {
+  const w = T.tensor([1, 2, 3, 4, 5, 6], [2, 3]).setRequiresGrad();
+  T.scope(() => T.backward(T.sum(T.mulScalar(w, 3))));
+  assert.deepEqual(w.grad!.toArray(), [3, 3, 3, 3, 3, 3]);
+  const zeroed = w.grad;
+  w.zeroGrad();
+  assert.equal(w.grad, zeroed, "reading a pending zero fills the same tensor");
+  assert.deepEqual(w.grad!.toArray(), [0, 0, 0, 0, 0, 0]);
+  // a pass after zeroGrad replaces the gradient (no stale 3s added); its buffer outlives the step's scope
+  const live = T.liveStorageCount();
+  for (const factor of [2, 5, 7]) {
+    w.zeroGrad();
+    T.scope(() => T.backward(T.sum(T.mulScalar(w, factor))));
+    assert.deepEqual(w.grad!.toArray(), [factor, factor, factor, factor, factor, factor]);
+    assert.equal(T.liveStorageCount(), live, `no buffer leaked after the pass with factor ${factor}`);
+  }
+  // a second pass without zeroGrad still accumulates
+  T.scope(() => T.backward(T.sum(T.mulScalar(w, 1))));
+  assert.deepEqual(w.grad!.toArray(), [8, 8, 8, 8, 8, 8]);
+  // a gradient the caller owns (gradOutput, here viewed through a reshape) is copied, never taken
+  w.zeroGrad();
+  const seed = T.tensor([1, -1, 2, -2, 3, -3], [6]);
+  T.scope(() => T.backward(T.reshape(w, [6]), seed));
+  seed.data.fill(0);
+  assert.deepEqual(w.grad!.toArray(), [1, -1, 2, -2, 3, -3]);
+});
+
 test("gradient accumulation over two half batches equals one full batch", () => {
   const rng = new T.Rng(9);
   const w = T.tensor(
