@@ -11,7 +11,7 @@
 #include <immintrin.h>
 #endif
 
-typedef void (*ukernel_fn)(long kc, const float *A, const float *B, float *C, long ldc, float beta, int mr,
+typedef void (*ukernel_fn)(long kc, const float *A, const float *B, float *C, long ldc, float beta, const float *bias, int mr,
                            int nr);
 
 typedef struct {
@@ -19,12 +19,17 @@ typedef struct {
   ukernel_fn kernel;
 } gemm_config;
 
-/* Writes a full mr x nr accumulator tile (row stride ld) to C: C = acc + beta * C (beta 0: overwrite). */
-static void store_tile(const float *acc, int ld, float *C, long ldc, float beta, int mr, int nr) {
+/* Writes a full mr x nr accumulator tile (row stride ld) to C: C = acc + beta * C (beta 0: overwrite), or
+   C = acc + bias (bias[0, nr), the same for every row) when bias is given: a Linear's first K block, whose
+   output needs no read of C. */
+static void store_tile(const float *acc, int ld, float *C, long ldc, float beta, const float *bias, int mr,
+                       int nr) {
   for (int i = 0; i < mr; i++) {
     float *c = C + i * ldc;
     const float *t = acc + i * ld;
-    if (beta == 0.0f)
+    if (bias)
+      for (int j = 0; j < nr; j++) c[j] = t[j] + bias[j];
+    else if (beta == 0.0f)
       for (int j = 0; j < nr; j++) c[j] = t[j];
     else if (beta == 1.0f)
       for (int j = 0; j < nr; j++) c[j] += t[j];
@@ -33,10 +38,16 @@ static void store_tile(const float *acc, int ld, float *C, long ldc, float beta,
   }
 }
 
+/* C rows [0, rows) x columns [0, cols) = bias[0, cols): a Linear's bias, for the unblocked paths to add into. */
+static void fill_bias(float *c, long ldc, const float *bias, int rows, int cols) {
+  for (int i = 0; i < rows; i++) memcpy(c + (long)i * ldc, bias, (size_t)cols * sizeof(float));
+}
+
 /* ---------- portable micro-kernel ---------- */
 #define SC_MR 4
 #define SC_NR 8
-static void kernel_scalar(long kc, const float *A, const float *B, float *C, long ldc, float beta, int mr,
+static void kernel_scalar(long kc, const float *A, const float *B, float *C, long ldc, float beta,
+                          const float *bias, int mr,
                           int nr) {
   float acc[SC_MR][SC_NR];
   memset(acc, 0, sizeof acc);
@@ -46,7 +57,7 @@ static void kernel_scalar(long kc, const float *A, const float *B, float *C, lon
       for (int j = 0; j < SC_NR; j++) acc[i][j] += a * B[p * SC_NR + j];
     }
   }
-  store_tile(&acc[0][0], SC_NR, C, ldc, beta, mr, nr);
+  store_tile(&acc[0][0], SC_NR, C, ldc, beta, bias, mr, nr);
 }
 
 #if ADAPTLM_X86
@@ -55,8 +66,11 @@ static void kernel_scalar(long kc, const float *A, const float *B, float *C, lon
 #define A2_NR 16
 
 __attribute__((target("avx2,fma"))) static inline void store_row_avx2(float *c, __m256 lo, __m256 hi,
-                                                                       float beta) {
-  if (beta == 0.0f) {
+                                                                       float beta, const float *bias) {
+  if (bias) {
+    _mm256_storeu_ps(c, _mm256_add_ps(lo, _mm256_loadu_ps(bias)));
+    _mm256_storeu_ps(c + 8, _mm256_add_ps(hi, _mm256_loadu_ps(bias + 8)));
+  } else if (beta == 0.0f) {
     _mm256_storeu_ps(c, lo);
     _mm256_storeu_ps(c + 8, hi);
   } else if (beta == 1.0f) {
@@ -70,7 +84,8 @@ __attribute__((target("avx2,fma"))) static inline void store_row_avx2(float *c, 
 }
 
 __attribute__((target("avx2,fma"))) static void kernel_avx2(long kc, const float *A, const float *B, float *C,
-                                                            long ldc, float beta, int mr, int nr) {
+                                                            long ldc, float beta, const float *bias, int mr,
+                                                            int nr) {
   float tile[A2_MR * A2_NR] __attribute__((aligned(32)));
   long k4 = kc >> 2, k1 = kc & 3;
   for (int i = 0; i < mr; i++) {
@@ -228,9 +243,9 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(long kc, const float
         "xmm10", "xmm11", "xmm12", "xmm13", "xmm14");
   if (mr == A2_MR && nr == A2_NR) {
     for (int i = 0; i < A2_MR; i++)
-      store_row_avx2(C + i * ldc, _mm256_load_ps(tile + 16 * i), _mm256_load_ps(tile + 16 * i + 8), beta);
+      store_row_avx2(C + i * ldc, _mm256_load_ps(tile + 16 * i), _mm256_load_ps(tile + 16 * i + 8), beta, bias);
   } else {
-    store_tile(tile, A2_NR, C, ldc, beta, mr, nr);
+    store_tile(tile, A2_NR, C, ldc, beta, bias, mr, nr);
   }
 }
 
@@ -241,8 +256,9 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2(long kc, const float
    is read: the caller packs partial edge panels (zero-padded) instead. */
 __attribute__((target("avx2,fma"))) static void kernel_avx2_strided(long kc, const float *A, long arow,
                                                                     long astep, const float *B, long bstep,
-                                                                    float *C, long ldc, float beta, int mr,
-                                                                    int nr, int skip) {
+                                                                    float *C, long ldc, float beta,
+                                                                    const float *bias, int mr, int nr,
+                                                                    int skip) {
   float tile[A2_MR * A2_NR] __attribute__((aligned(32)));
   const float *A3 = (const float *)((const char *)A + 3 * arow);
   long k = kc;
@@ -306,9 +322,9 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_strided(long kc, con
         "xmm10", "xmm11", "xmm12", "xmm13", "xmm14");
   if (mr == A2_MR && nr == A2_NR) {
     for (int i = 0; i < A2_MR; i++)
-      store_row_avx2(C + i * ldc, _mm256_load_ps(tile + 16 * i), _mm256_load_ps(tile + 16 * i + 8), beta);
+      store_row_avx2(C + i * ldc, _mm256_load_ps(tile + 16 * i), _mm256_load_ps(tile + 16 * i + 8), beta, bias);
   } else {
-    store_tile(tile + skip * A2_NR, A2_NR, C, ldc, beta, mr, nr);
+    store_tile(tile + skip * A2_NR, A2_NR, C, ldc, beta, bias, mr, nr);
   }
 }
 
@@ -317,8 +333,11 @@ __attribute__((target("avx2,fma"))) static void kernel_avx2_strided(long kc, con
 #define A5_NR 32
 
 __attribute__((target("avx512f"))) static inline void store_row_avx512(float *c, __m512 lo, __m512 hi,
-                                                                        float beta) {
-  if (beta == 0.0f) {
+                                                                        float beta, const float *bias) {
+  if (bias) {
+    _mm512_storeu_ps(c, _mm512_add_ps(lo, _mm512_loadu_ps(bias)));
+    _mm512_storeu_ps(c + 16, _mm512_add_ps(hi, _mm512_loadu_ps(bias + 16)));
+  } else if (beta == 0.0f) {
     _mm512_storeu_ps(c, lo);
     _mm512_storeu_ps(c + 16, hi);
   } else if (beta == 1.0f) {
@@ -332,7 +351,8 @@ __attribute__((target("avx512f"))) static inline void store_row_avx512(float *c,
 }
 
 __attribute__((target("avx512f"))) static void kernel_avx512(long kc, const float *A, const float *B,
-                                                             float *C, long ldc, float beta, int mr, int nr) {
+                                                             float *C, long ldc, float beta, const float *bias,
+                                                             int mr, int nr) {
 #define A5_DECL(i) __m512 c##i##0 = _mm512_setzero_ps(), c##i##1 = _mm512_setzero_ps()
   A5_DECL(0);
   A5_DECL(1);
@@ -376,7 +396,7 @@ __attribute__((target("avx512f"))) static void kernel_avx512(long kc, const floa
   }
 #undef A5_ROW
   if (mr == A5_MR && nr == A5_NR) {
-#define A5_STORE(i, r) store_row_avx512(C + (r) * ldc, c##i##0, c##i##1, beta)
+#define A5_STORE(i, r) store_row_avx512(C + (r) * ldc, c##i##0, c##i##1, beta, bias)
     A5_STORE(0, 0);
     A5_STORE(1, 1);
     A5_STORE(2, 2);
@@ -412,7 +432,7 @@ __attribute__((target("avx512f"))) static void kernel_avx512(long kc, const floa
     A5_TILE(c, 12);
     A5_TILE(d, 13);
 #undef A5_TILE
-    store_tile(tile, A5_NR, C, ldc, beta, mr, nr);
+    store_tile(tile, A5_NR, C, ldc, beta, bias, mr, nr);
   }
 }
 #endif /* ADAPTLM_X86 */
@@ -795,8 +815,8 @@ static void gemm_unpacked(int m, int n, int k, float alpha, const float *a, long
 /* The blocked loops of gemm_serial with kernel_avx2_strided: A is read in place when row-major or
    transposed (csa or rsa 1); B and the partial edge panel of A are packed as usual. alpha is 1. */
 static void gemm_strided(int m, int n, int k, const float *a, long rsa, long csa, const float *b, long rsb,
-                         long csb, float beta, float *c, long ldc, int KC, int MC, int NC, float *bpack,
-                         float *apack) {
+                         long csb, float beta, float *c, long ldc, const float *bias, int KC, int MC, int NC,
+                         float *bpack, float *apack) {
   const int MR = A2_MR, NR = A2_NR;
   /* B stays packed: it is reused by every row panel, and a row-major B read in place walks a power-of-2
      row stride (L1 set conflicts) that measured slower than packing it. */
@@ -806,7 +826,7 @@ static void gemm_strided(int m, int n, int k, const float *a, long rsa, long csa
     int nc = n - jc < NC ? n - jc : NC;
     for (int pc = 0; pc < k; pc += KC) {
       int kc = k - pc < KC ? k - pc : KC;
-      float beta_block = pc == 0 ? beta : 1.0f;
+      float beta_block = pc == 0 && !bias ? beta : 1.0f;
       pack_b(kc, nc, b + (long)pc * rsb + (long)jc * csb, rsb, csb, NR, bpack);
       for (int ic = 0; ic < m; ic += MC) {
         int mc = m - ic < MC ? m - ic : MC;
@@ -820,18 +840,21 @@ static void gemm_strided(int m, int n, int k, const float *a, long rsa, long csa
         for (int jr = 0; jr < nc; jr += NR) {
           int nr = nc - jr < NR ? nc - jr : NR;
           const float *bp = bpack + (long)jr * kc;
+          const float *bias_block = bias && pc == 0 ? bias + jc + jr : NULL;
           for (int ir = 0; ir < mc; ir += MR) {
             int mr = mc - ir < MR ? mc - ir : MR;
             float *cp = c + (long)(ic + ir) * ldc + jc + jr;
             if (ir < mfull)
               kernel_avx2_strided(kc, ablock + (long)ir * rsa, rsa * (long)sizeof(float),
-                                  csa * (long)sizeof(float), bp, bstep, cp, ldc, beta_block, mr, nr, 0);
+                                  csa * (long)sizeof(float), bp, bstep, cp, ldc, beta_block, bias_block, mr, nr,
+                                  0);
             else if (overlap)
               kernel_avx2_strided(kc, ablock + (long)(mc - MR) * rsa, rsa * (long)sizeof(float),
-                                  csa * (long)sizeof(float), bp, bstep, cp, ldc, beta_block, mr, nr, MR - mr);
+                                  csa * (long)sizeof(float), bp, bstep, cp, ldc, beta_block, bias_block, mr, nr,
+                                  MR - mr);
             else
               kernel_avx2_strided(kc, apack + (long)(ir - mfull) * kc, sizeof(float), MR * (long)sizeof(float),
-                                  bp, bstep, cp, ldc, beta_block, mr, nr, 0);
+                                  bp, bstep, cp, ldc, beta_block, bias_block, mr, nr, 0);
           }
         }
       }
@@ -840,16 +863,33 @@ static void gemm_strided(int m, int n, int k, const float *a, long rsa, long csa
 }
 #endif
 
-void gemm_serial(int thread, int m, int n, int k, float alpha, const float *a, long rsa, long csa,
-                 const float *b, long rsb, long csb, float beta, float *c, long ldc) {
+/* gemm_serial with an optional bias (a Linear's, n values): C = bias + alpha A B, beta unused. The blocked paths
+   add the bias to the first K block's tiles as they are stored, so C is written once and never read: filling
+   C with the bias first and accumulating into it cost 15-25% of a [1024, 64] x [64, 256] product. */
+static void gemm_serial_bias(int thread, int m, int n, int k, float alpha, const float *a, long rsa, long csa,
+                             const float *b, long rsb, long csb, float beta, float *c, long ldc,
+                             const float *bias) {
   if (m <= 0 || n <= 0) return;
+  const gemm_config *cfg = config();
+  long work = (long)m * n * k;
+  int blocked = k > 0 && !(work <= 4096 || m < cfg->mr / 2 || (n < cfg->nr / 2 && csb != 1)) && m != 1 &&
+                n != 1;
+#if ADAPTLM_X86
+  int dot = m <= DOT_MAX_M && rsb == 1 && csb != 1 && csa == 1 && k >= 16 && cfg->kernel != kernel_scalar;
+#else
+  int dot = 0;
+#endif
+  if (bias && (!blocked || dot)) {
+    fill_bias(c, ldc, bias, m, n);
+    bias = NULL;
+    beta = 1.0f;
+  }
   if (k <= 0) {
     scale_c(m, n, beta, c, ldc);
     return;
   }
-  const gemm_config *cfg = config();
 #if ADAPTLM_X86
-  if (m <= DOT_MAX_M && rsb == 1 && csb != 1 && csa == 1 && k >= 16 && cfg->kernel != kernel_scalar) {
+  if (dot) {
     if (cfg->kernel == kernel_avx512)
       gemm_dot_avx512(m, n, k, alpha, a, rsa, b, csb, beta, c, ldc);
     else
@@ -857,12 +897,7 @@ void gemm_serial(int thread, int m, int n, int k, float alpha, const float *a, l
     return;
   }
 #endif
-  long work = (long)m * n * k;
-  if (work <= 4096 || m < cfg->mr / 2 || (n < cfg->nr / 2 && csb != 1)) {
-    gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
-    return;
-  }
-  if (m == 1 || n == 1) {
+  if (!blocked) {
     gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
     return;
   }
@@ -877,7 +912,8 @@ void gemm_serial(int thread, int m, int n, int k, float alpha, const float *a, l
   float *bpack = thread_scratch(thread, 0, (size_t)kcmax * ncmax);
   float *apack = thread_scratch(thread, 1, (size_t)kcmax * mcmax);
   if (!bpack || !apack) {
-    gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc);
+    if (bias) fill_bias(c, ldc, bias, m, n);
+    gemm_unpacked(m, n, k, alpha, a, rsa, csa, b, rsb, csb, bias ? 1.0f : beta, c, ldc);
     return;
   }
 #if ADAPTLM_X86
@@ -886,7 +922,7 @@ void gemm_serial(int thread, int m, int n, int k, float alpha, const float *a, l
      ones re-read A from its strided rows once per 16 columns, which measured 1.5x slower at BERT-base
      sizes than packing it once. */
   if (cfg->kernel == kernel_avx2 && alpha == 1.0f && (csa == 1 || rsa == 1) && n <= 4 * A2_NR) {
-    gemm_strided(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc, KC, MC, NC, bpack, apack);
+    gemm_strided(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc, bias, KC, MC, NC, bpack, apack);
     return;
   }
 #endif
@@ -894,7 +930,7 @@ void gemm_serial(int thread, int m, int n, int k, float alpha, const float *a, l
     int nc = n - jc < NC ? n - jc : NC;
     for (int pc = 0; pc < k; pc += KC) {
       int kc = k - pc < KC ? k - pc : KC;
-      float beta_block = pc == 0 ? beta : 1.0f;
+      float beta_block = pc == 0 && !bias ? beta : 1.0f;
       pack_b(kc, nc, b + (long)pc * rsb + (long)jc * csb, rsb, csb, NR, bpack);
       for (int ic = 0; ic < m; ic += MC) {
         int mc = m - ic < MC ? m - ic : MC;
@@ -902,15 +938,21 @@ void gemm_serial(int thread, int m, int n, int k, float alpha, const float *a, l
         for (int jr = 0; jr < nc; jr += NR) {
           int nr = nc - jr < NR ? nc - jr : NR;
           const float *bp = bpack + (long)jr * kc;
+          const float *bias_block = bias && pc == 0 ? bias + jc + jr : NULL;
           for (int ir = 0; ir < mc; ir += MR) {
             int mr = mc - ir < MR ? mc - ir : MR;
-            cfg->kernel(kc, apack + (long)ir * kc, bp, c + (long)(ic + ir) * ldc + jc + jr, ldc, beta_block, mr,
-                        nr);
+            cfg->kernel(kc, apack + (long)ir * kc, bp, c + (long)(ic + ir) * ldc + jc + jr, ldc, beta_block,
+                        bias_block, mr, nr);
           }
         }
       }
     }
   }
+}
+
+void gemm_serial(int thread, int m, int n, int k, float alpha, const float *a, long rsa, long csa,
+                 const float *b, long rsb, long csb, float beta, float *c, long ldc) {
+  gemm_serial_bias(thread, m, n, k, alpha, a, rsa, csa, b, rsb, csb, beta, c, ldc, NULL);
 }
 
 /* ---------- batched, threaded entry ---------- */
@@ -934,13 +976,8 @@ static void gemm_k_task(void *ctx, int thread, int task) {
                 job->partial + (long)(task - 1) * g->m * g->n, g->n);
     return;
   }
-  float beta = g->beta;
-  if (g->bias) {
-    for (int i = 0; i < g->m; i++) memcpy(g->c + (long)i * g->n, g->bias, (size_t)g->n * sizeof(float));
-    beta = 1.0f;
-  }
-  gemm_serial(thread, g->m, g->n, k1 - k0, g->alpha, a, job->rsa, job->csa, b, job->rsb, job->csb, beta, g->c,
-              g->n);
+  gemm_serial_bias(thread, g->m, g->n, k1 - k0, g->alpha, a, job->rsa, job->csa, b, job->rsb, job->csb, g->beta,
+                   g->c, g->n, g->bias);
 }
 
 static void gemm_task(void *ctx, int thread, int task) {
@@ -955,15 +992,10 @@ static void gemm_task(void *ctx, int thread, int task) {
   const float *a = g->a + bi * g->strideA + m0 * job->rsa;
   const float *b = g->b + bi * g->strideB + n0 * job->csb;
   float *c = g->c + bi * g->strideC + (long)m0 * g->n + n0;
-  float beta = g->beta;
-  if (g->bias) {
-    /* C starts as the bias, written by the thread that multiplies into it right after (still in its cache);
-       a separate broadcast pass over a fresh output ran at memory speed */
-    for (int i = m0; i < m1; i++) memcpy(c + (long)(i - m0) * g->n, g->bias + n0, (size_t)(n1 - n0) * sizeof(float));
-    beta = 1.0f;
-  }
-  gemm_serial(thread, m1 - m0, n1 - n0, g->k, g->alpha, a, job->rsa, job->csa, b, job->rsb, job->csb, beta, c,
-              g->n);
+  /* the bias is written by the thread that multiplies into it, block by block (gemm_serial_bias); a separate
+     broadcast pass over a fresh output ran at memory speed */
+  gemm_serial_bias(thread, m1 - m0, n1 - n0, g->k, g->alpha, a, job->rsa, job->csa, b, job->rsb, job->csb, g->beta,
+                   c, g->n, g->bias ? g->bias + n0 : NULL);
 }
 
 /* Multiply-adds per task below which another thread costs more than it saves. The pool's workers spin
@@ -1093,7 +1125,7 @@ static void packed_task(void *ctx, int thread, int task) {
             for (long l = blk * slice; l < (blk + 1) * slice && l < lines; l++)
               __builtin_prefetch(next + l * 16);
           cfg->kernel(kc, apack + (long)ir * kc, bp, job->c + (long)(ic + ir) * job->n + jr, job->n, beta_block,
-                      mr, nr);
+                      NULL, mr, nr);
         }
       }
     }
