@@ -1625,11 +1625,9 @@ static void attention_backward_task(void *ctx, int thread, int task) {
   const float *v = a->v + b * ks[0] + g * ks[1];
   float *dk = a->dk + b * ks[0] + g * ks[1];
   float *dv = a->dv + b * ks[0] + g * ks[1];
-  for (long j = 0; j < tk; j++) {
-    memset(dk + j * kr, 0, (size_t)d * sizeof(float));
-    memset(dv + j * kr, 0, (size_t)d * sizeof(float));
-  }
-  if (tq == 0) return;
+  /* dK and dV sum over the group's heads and row blocks: the first product writes them (beta 0) when it
+     covers every key, else they start from zeros */
+  int written = 0;
   long blocks = (tq + ATTENTION_ROW_BLOCK - 1) / ATTENTION_ROW_BLOCK;
   float *ds = thread_scratch(thread, 3, (size_t)(tq * tk + 1));
   for (long r = 0; r < group; r++) {
@@ -1645,6 +1643,13 @@ static void attention_backward_task(void *ctx, int thread, int task) {
       trimmed = attention_key_limit(p, tk, i0, rows) < tk;
     }
     long block = trimmed ? ATTENTION_ROW_BLOCK : tq;
+    if (!written && trimmed) {
+      for (long j = 0; j < tk; j++) {
+        memset(dk + j * kr, 0, (size_t)d * sizeof(float));
+        memset(dv + j * kr, 0, (size_t)d * sizeof(float));
+      }
+      written = 1;
+    }
     for (long i0 = 0; i0 < tq; i0 += block) {
       long rows = tq - i0 < block ? tq - i0 : block;
       long limit = trimmed ? attention_key_limit(p, tk, i0, rows) : tk;
@@ -1658,12 +1663,20 @@ static void attention_backward_task(void *ctx, int thread, int task) {
       attention_dscores(ds, limit, pb, tk, rows, limit, a->scale);
       /* dQ = scale dS K  [rows, d] */
       gemm_serial(thread, (int)rows, (int)d, (int)limit, 1.0f, ds, limit, 1, k, kr, 1, 0.0f, dq + i0 * qr, qr);
-      /* dK += scale dS^T Q  [limit, d] */
-      gemm_serial(thread, (int)limit, (int)d, (int)rows, 1.0f, ds, 1, limit, q + i0 * qr, qr, 1, 1.0f, dk, kr);
+      /* dK += scale dS^T Q  [limit, d] (limit is tk here unless trimmed, and then dK started from zeros) */
+      float beta = written ? 1.0f : 0.0f;
+      gemm_serial(thread, (int)limit, (int)d, (int)rows, 1.0f, ds, 1, limit, q + i0 * qr, qr, 1, beta, dk, kr);
       /* dV += P^T dOut  [limit, d] */
-      gemm_serial(thread, (int)limit, (int)d, (int)rows, 1.0f, pb, 1, tk, dout + i0 * qr, qr, 1, 1.0f, dv, kr);
+      gemm_serial(thread, (int)limit, (int)d, (int)rows, 1.0f, pb, 1, tk, dout + i0 * qr, qr, 1, beta, dv, kr);
+      written = 1;
     }
   }
+  if (!written)
+    /* no query rows */
+    for (long j = 0; j < tk; j++) {
+      memset(dk + j * kr, 0, (size_t)d * sizeof(float));
+      memset(dv + j * kr, 0, (size_t)d * sizeof(float));
+    }
 }
 
 void k_attention_backward(const attention_args *a) {
