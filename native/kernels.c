@@ -67,14 +67,23 @@ ALWAYS_INLINE float vdot(const float *x, const float *y, long n) {
 
 /* max with NaN propagation (Math.max semantics); -inf for an empty row. */
 ALWAYS_INLINE float vmax(const float *x, long n) {
-  v8sf m8 = v8_splat(-INFINITY);
+  /* two running maxima (even and odd vectors): each step is a compare and a blend, a serial chain that set
+     the pace of a 64-wide softmax row */
+  v8sf m8 = v8_splat(-INFINITY), m8b = m8;
   v8si nan8 = {0, 0, 0, 0, 0, 0, 0, 0};
   long i = 0;
+  for (; i + 16 <= n; i += 16) {
+    v8sf v = v8_load(x + i), w = v8_load(x + i + 8);
+    nan8 |= (v != v) | (w != w);
+    m8 = v8_select(v > m8, v, m8);
+    m8b = v8_select(w > m8b, w, m8b);
+  }
   for (; i + 8 <= n; i += 8) {
     v8sf v = v8_load(x + i);
     nan8 |= v != v;
     m8 = v8_select(v > m8, v, m8);
   }
+  m8 = v8_select(m8b > m8, m8b, m8);
   int nan = 0;
   float m = -INFINITY;
   for (int j = 0; j < 8; j++) {
