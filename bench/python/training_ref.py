@@ -1,6 +1,6 @@
 """PyTorch timings of the training workloads adaptlm benchmarks (bench/suites/training.ts runs this).
 
-Usage: python3 training_ref.py THREADS
+Usage: python3 training_ref.py THREADS [BERT_REPS TINY_REPS BUDGET_SECONDS]
 Prints one JSON object per line: {"name", "threads", "best_ms", "median_ms", "reps"}, or {"missing": reason}.
 The models are written here in plain torch (no transformers) with the same shapes as the TypeScript side:
   bert-layer: one BERT-base encoder layer (hidden 768, 12 heads, FFN 3072, GELU erf, post-norm), seq 128,
@@ -23,7 +23,13 @@ except ImportError as error:  # pragma: no cover
     sys.exit(0)
 
 
-def measure(fn, budget=2.0, min_reps=3, max_reps=50):
+# Repetitions and time budget per case, set by the caller (the same as its own, so that both best times are
+# minima over as many samples): argv [threads, bert_reps, tiny_reps, budget_seconds].
+LIMITS = {"max_reps": 50, "budget": 2.0}
+
+
+def measure(fn, min_reps=3):
+    budget, max_reps = LIMITS["budget"], LIMITS["max_reps"]
     fn()
     fn()
     times = []
@@ -113,10 +119,15 @@ def tiny_step(threads):
 
 def main():
     threads = int(sys.argv[1])
+    reps = {"bert-layer": 50, "tiny-step": 50}
+    if len(sys.argv) >= 5:
+        reps = {"bert-layer": int(sys.argv[2]), "tiny-step": int(sys.argv[3])}
+        LIMITS["budget"] = float(sys.argv[4])
     torch.set_num_threads(threads)
     for name, fn in (("bert-layer", bert_layer), ("tiny-step", tiny_step)):
-        best, median, reps = fn(threads)
-        print(json.dumps({"name": name, "threads": threads, "best_ms": best, "median_ms": median, "reps": reps}), flush=True)
+        LIMITS["max_reps"] = reps[name]
+        best, median, reps_done = fn(threads)
+        print(json.dumps({"name": name, "threads": threads, "best_ms": best, "median_ms": median, "reps": reps_done}), flush=True)
 
 
 main()

@@ -43,8 +43,22 @@ function bertConfig(
   });
 }
 
-/** Best and median wall time of fn over a time budget, after two warm-up calls. */
-function measure(fn: () => void, budgetMs: number, maxReps = 50): { best: number; median: number } {
+/**
+ * Repetitions per case, the same for us and for PyTorch (training_ref.py gets them): each best time is then a
+ * minimum over as many samples. Each side stops early at the time budget.
+ */
+function repetitions(quick: boolean): { "bert-layer": number; "tiny-step": number; budgetMs: number } {
+  return quick
+    ? { "bert-layer": 3, "tiny-step": 5, budgetMs: 500 }
+    : { "bert-layer": 30, "tiny-step": 200, budgetMs: 20_000 };
+}
+
+/** Best and median wall time of fn over at most maxReps calls within a time budget, after two warm-up calls. */
+function measure(
+  fn: () => void,
+  budgetMs: number,
+  maxReps: number,
+): { best: number; median: number; reps: number } {
   fn();
   fn();
   const times: number[] = [];
@@ -55,7 +69,7 @@ function measure(fn: () => void, budgetMs: number, maxReps = 50): { best: number
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
-  return { best: times[0], median: times[Math.floor(times.length / 2)] };
+  return { best: times[0], median: times[Math.floor(times.length / 2)], reps: times.length };
 }
 
 function bertLayerStep(): () => void {
@@ -118,11 +132,13 @@ interface TorchRow {
   name: string;
   best_ms: number;
   median_ms: number;
+  reps: number;
 }
 
 function torchTimings(
   threads: number,
   unsetOpenblas: boolean,
+  reps: ReturnType<typeof repetitions>,
 ): { rows: Map<string, TorchRow>; error?: string } {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -134,7 +150,14 @@ function torchTimings(
     delete env.OPENBLAS_CORETYPE;
     delete env.OPENBLAS_L2_SIZE;
   }
-  const result = spawnSync(PYTHON, [SCRIPT, String(threads)], { env, encoding: "utf8", timeout: 600_000 });
+  const args = [
+    SCRIPT,
+    String(threads),
+    String(reps["bert-layer"]),
+    String(reps["tiny-step"]),
+    String(reps.budgetMs / 1000),
+  ];
+  const result = spawnSync(PYTHON, args, { env, encoding: "utf8", timeout: 600_000 });
   const rows = new Map<string, TorchRow>();
   for (const line of result.stdout?.split("\n") ?? []) {
     if (!line.trim()) continue;
@@ -151,18 +174,18 @@ function torchTimings(
 async function runFor(context: BenchContext, backend: Backend): Promise<void> {
   setCurrentBackend(backend);
   const threads = backend.threads;
-  const budget = context.quick ? 500 : 3000;
+  const reps = repetitions(context.quick);
   const ours = {
-    "bert-layer": measure(bertLayerStep(), budget, context.quick ? 3 : 30),
-    "tiny-step": measure(tinyTrainingStep(), budget, context.quick ? 5 : 200),
+    "bert-layer": measure(bertLayerStep(), reps.budgetMs, reps["bert-layer"]),
+    "tiny-step": measure(tinyTrainingStep(), reps.budgetMs, reps["tiny-step"]),
   };
   const haveTorch = existsSync(PYTHON) && existsSync(SCRIPT);
   const unset = haveTorch
-    ? torchTimings(threads, true)
+    ? torchTimings(threads, true, reps)
     : { rows: new Map<string, TorchRow>(), error: `${PYTHON} or ${SCRIPT} missing` };
   const asSet =
     haveTorch && (process.env.OPENBLAS_CORETYPE || process.env.OPENBLAS_L2_SIZE)
-      ? torchTimings(threads, false)
+      ? torchTimings(threads, false, reps)
       : unset;
   if (unset.error) context.note(`PyTorch reference unavailable for ${backend.name}: ${unset.error}`);
   for (const [name, time] of Object.entries(ours)) {
@@ -174,6 +197,7 @@ async function runFor(context: BenchContext, backend: Backend): Promise<void> {
       detail: {
         ours_median_ms: time.median,
         torch_median_ms: ref?.median_ms ?? null,
+        reps: `${time.reps}/${ref?.reps ?? "-"}`,
         torch_env_ms: asSet.rows.get(name)?.best_ms ?? null,
       },
     });
