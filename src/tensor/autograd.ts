@@ -17,7 +17,7 @@ export function record(
   output: Tensor,
   op: string,
   inputs: readonly Tensor[],
-  backward: (gradOutput: Tensor) => (Tensor | null)[],
+  backward: (gradOutput: Tensor, into: readonly (Tensor | null)[]) => (Tensor | null)[],
 ): Tensor {
   output.requiresGrad = true;
   output.node = { op, inputs, backward } satisfies GradNode;
@@ -87,11 +87,14 @@ export function backward(root: Tensor, gradOutput?: Tensor): void {
         if (!adopted && g !== gradOutput) g.dispose();
         continue;
       }
-      const inputGrads = node.backward(g);
+      const into = accumulationTargets(node, grads, gradOutput);
+      const inputGrads = node.backward(g, into);
       if (g !== gradOutput) g.dispose();
       t.node = null;
       node.inputs.forEach((input, i) => {
         const gi = inputGrads[i];
+        // added into the pending gradient in place (see GradNode.backward): nothing left to sum
+        if (gi && gi === into[i]) return;
         if (!gi || !input.requiresGrad) {
           gi?.dispose();
           return;
@@ -118,6 +121,22 @@ export function backward(root: Tensor, gradOutput?: Tensor): void {
         }
       });
     }
+  });
+}
+
+/**
+ * The pending gradients a node may add its input gradients into (GradNode.backward's `into`): one per input
+ * that has a gradient waiting, held by no other tensor, and that appears once among the node's inputs.
+ */
+function accumulationTargets(
+  node: GradNode,
+  grads: ReadonlyMap<Tensor, Tensor>,
+  gradOutput: Tensor | undefined,
+): (Tensor | null)[] {
+  return node.inputs.map((input, i) => {
+    const pending = grads.get(input);
+    if (!pending || pending === gradOutput || pending.storage.refs !== 1 || !input.requiresGrad) return null;
+    return node.inputs.indexOf(input) === i && node.inputs.lastIndexOf(input) === i ? pending : null;
   });
 }
 

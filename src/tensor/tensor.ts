@@ -37,8 +37,13 @@ export class Storage {
 export interface GradNode {
   readonly op: string;
   readonly inputs: readonly Tensor[];
-  /** Gradients w.r.t. each input (null where an input needs none), given the output gradient. */
-  backward(gradOutput: Tensor): (Tensor | null)[];
+  /**
+   * Gradients w.r.t. each input (null where an input needs none), given the output gradient. into[i], when
+   * not null, is input i's gradient pending from other consumers, held by nothing else: the node may add its
+   * gradient into it in place and return into[i] itself for that input (a product with beta 1 instead of a
+   * fresh product and a separate sum, as for a residual stream's projections).
+   */
+  backward(gradOutput: Tensor, into: readonly (Tensor | null)[]): (Tensor | null)[];
 }
 
 export function sizeOf(shape: readonly number[]): number {

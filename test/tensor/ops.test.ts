@@ -194,6 +194,57 @@ test("zeroGrad: grad reads as zeros until a backward pass replaces it, outliving
   assert.deepEqual(w.grad!.toArray(), [1, -1, 2, -2, 3, -3]);
 });
 
+test("an input read by several linears and another op gets the sum of their gradients (linears add theirs in place)", () => {
+  // x [4, 3] feeds two linears and a product: loss = sum(lin1(x) * c1) + sum(lin2(x) * c2) + sum(x * d), so
+  // dx = c1 W1 + c2 W2 + d, dW = c^T x, db = column sums of c. Whichever linear runs second adds into the
+  // gradient the others left pending.
+  const rng = new T.Rng(21);
+  const values = (n: number) => Array.from({ length: n }, () => rng.normal());
+  const [xv, w1v, w2v, b1v, c1v, c2v, dv] = [
+    values(12),
+    values(15),
+    values(6),
+    values(5),
+    values(20),
+    values(8),
+    values(12),
+  ];
+  const x = T.tensor(xv, [4, 3]).setRequiresGrad();
+  const w1 = T.tensor(w1v, [5, 3]).setRequiresGrad();
+  const w2 = T.tensor(w2v, [2, 3]).setRequiresGrad();
+  const b1 = T.tensor(b1v, [5]).setRequiresGrad();
+  T.scope(() => {
+    const loss = T.add(
+      T.add(
+        T.sum(T.mul(T.linear(x, w1, b1), T.tensor(c1v, [4, 5]))),
+        T.sum(T.mul(T.linear(x, w2), T.tensor(c2v, [4, 2]))),
+      ),
+      T.sum(T.mul(x, T.tensor(dv, [4, 3]))),
+    );
+    T.backward(loss);
+  });
+  const dx: number[] = [];
+  for (let i = 0; i < 4; i++)
+    for (let j = 0; j < 3; j++) {
+      let v = dv[i * 3 + j];
+      for (let o = 0; o < 5; o++) v += c1v[i * 5 + o] * w1v[o * 3 + j];
+      for (let o = 0; o < 2; o++) v += c2v[i * 2 + o] * w2v[o * 3 + j];
+      dx.push(v);
+    }
+  const dw = (c: number[], outs: number) =>
+    Array.from({ length: outs * 3 }, (_, k) => {
+      const [o, j] = [Math.floor(k / 3), k % 3];
+      let v = 0;
+      for (let i = 0; i < 4; i++) v += c[i * outs + o] * xv[i * 3 + j];
+      return v;
+    });
+  const db = Array.from({ length: 5 }, (_, o) => [0, 1, 2, 3].reduce((sum, i) => sum + c1v[i * 5 + o], 0));
+  close(x.grad!.toArray(), dx, 1e-5);
+  close(w1.grad!.toArray(), dw(c1v, 5), 1e-5);
+  close(w2.grad!.toArray(), dw(c2v, 2), 1e-5);
+  close(b1.grad!.toArray(), db, 1e-5);
+});
+
 test("gradient accumulation over two half batches equals one full batch", () => {
   const rng = new T.Rng(9);
   const w = T.tensor(

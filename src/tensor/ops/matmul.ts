@@ -197,11 +197,12 @@ export function linear(
   });
   if (grads) {
     const inputs = bias ? [x, weight, bias] : [x, weight];
-    record(out, "linear", inputs, (g) => {
+    record(out, "linear", inputs, (g, into) => {
       const grads: (Tensor | null)[] = [null, null, null];
       if (x.requiresGrad) {
-        // dX [rows, in] = G [rows, out] @ W  (W as [out, in])
-        const dx = empty(x.shape, x.dtype, backend);
+        // dX [rows, in] = G [rows, out] @ W  (W as [out, in]), added into x's pending gradient when there is one
+        const pending = into[0] && into[0].dtype === x.dtype ? into[0] : null;
+        const dx = pending ?? empty(x.shape, x.dtype, backend);
         backend.gemm({
           batch: 1,
           m: rows,
@@ -219,7 +220,7 @@ export function linear(
           cOffset: 0,
           strideC: 0,
           alpha: 1,
-          beta: 0,
+          beta: pending ? 1 : 0,
         });
         grads[0] = dx;
       }
