@@ -11,8 +11,9 @@
 #include <immintrin.h>
 #endif
 
-typedef void (*ukernel_fn)(long kc, const float *A, const float *B, float *C, long ldc, float beta, const float *bias, int mr,
-                           int nr);
+/* C (mr x nr of it) = A B over kc steps + beta C, or + bias[0, nr) instead of beta C when bias is given */
+typedef void (*ukernel_fn)(long kc, const float *A, const float *B, float *C, long ldc, float beta,
+                           const float *bias, int mr, int nr);
 
 typedef struct {
   int mr, nr, mc, kc, nc;
@@ -47,8 +48,7 @@ static void fill_bias(float *c, long ldc, const float *bias, int rows, int cols)
 #define SC_MR 4
 #define SC_NR 8
 static void kernel_scalar(long kc, const float *A, const float *B, float *C, long ldc, float beta,
-                          const float *bias, int mr,
-                          int nr) {
+                          const float *bias, int mr, int nr) {
   float acc[SC_MR][SC_NR];
   memset(acc, 0, sizeof acc);
   for (long p = 0; p < kc; p++) {
@@ -960,8 +960,8 @@ typedef struct {
   const gemm_args *g;
   int split_m, split_n, chunk_m, chunk_n;
   long rsa, csa, rsb, csb;
-  /* split over K (split_k parts of chunk_k): part 0 multiplies into C, part p > 0 into partial + (p - 1) m n */
-  int split_k, chunk_k;
+  /* split over K in parts of chunk_k: part 0 multiplies into C, part p > 0 into partial + (p - 1) m n */
+  int chunk_k;
   float *partial;
 } gemm_job;
 
@@ -992,8 +992,8 @@ static void gemm_task(void *ctx, int thread, int task) {
   const float *a = g->a + bi * g->strideA + m0 * job->rsa;
   const float *b = g->b + bi * g->strideB + n0 * job->csb;
   float *c = g->c + bi * g->strideC + (long)m0 * g->n + n0;
-  /* the bias is written by the thread that multiplies into it, block by block (gemm_serial_bias); a separate
-     broadcast pass over a fresh output ran at memory speed */
+  /* the bias goes in as this thread's tiles are stored (gemm_serial_bias): a separate broadcast pass over a
+     fresh output ran at memory speed */
   gemm_serial_bias(thread, m1 - m0, n1 - n0, g->k, g->alpha, a, job->rsa, job->csa, b, job->rsb, job->csb, g->beta,
                    c, g->n, g->bias ? g->bias + n0 : NULL);
 }
@@ -1020,19 +1020,18 @@ void gemm_run(const gemm_args *g) {
     for (int bi = 0; bi < g->batch; bi++) gemm_task(&job, 0, bi);
     return;
   }
-  if (g->batch == 1 && g->k >= 4 * (g->m > g->n ? g->m : g->n) && (long)g->m * g->n * (threads - 1) <= (1L << 20)) {
+  long outputs = (long)g->m * g->n;
+  if (g->batch == 1 && g->k >= 4 * (g->m > g->n ? g->m : g->n) && outputs * (threads - 1) <= (1L << 20)) {
     /* A long sum into a small output (a weight gradient x^T dy over many tokens): each thread takes a run of
        the tokens, the rows its own earlier row-split ops wrote, instead of every thread reading all of
        them for a slice of the output; the partial products are added after. */
-    job.split_k = threads;
     job.chunk_k = (g->k + threads - 1) / threads;
-    job.partial = thread_scratch(0, 4, (size_t)(threads - 1) * g->m * g->n);
+    job.partial = thread_scratch(0, 4, (size_t)((threads - 1) * outputs));
     if (job.partial) {
       pool_run(gemm_k_task, &job, threads);
-      long size = (long)g->m * g->n;
       for (int p = 1; p < threads; p++) {
-        const float *part = job.partial + (p - 1) * size;
-        for (long i = 0; i < size; i++) g->c[i] += part[i];
+        const float *part = job.partial + (p - 1) * outputs;
+        for (long i = 0; i < outputs; i++) g->c[i] += part[i];
       }
       return;
     }
