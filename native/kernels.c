@@ -858,7 +858,7 @@ void k_reduce(int op_max, const float *x, float *out, long outer, long size, lon
       return;
     }
   }
-  if (outer >= pool_threads() * 2 || total < SERIAL_CHEAP || inner < 64)
+  if (outer >= threads * 2 || total < SERIAL_CHEAP || inner < 64)
     parallel_for(outer, serial_rows(size * inner, SERIAL_CHEAP), reduce_body, &j);
   else
     /* bands of at least 64 columns (one register block); a [1024, 64] bias gradient runs on one thread */
