@@ -871,6 +871,17 @@ static void gemm_serial_bias(int thread, int m, int n, int k, float alpha, const
                              const float *bias) {
   if (m <= 0 || n <= 0) return;
   const gemm_config *cfg = config();
+#if ADAPTLM_X86
+  /* A read in place by the AVX2 kernel (alpha is applied when packing) where packing it would cost a
+     large share of the product: narrow outputs (n <= 64) reuse each packed row only a few times. Wider
+     ones re-read A from its strided rows once per 16 columns, which measured 1.5x slower at BERT-base
+     sizes than packing it once. AVX-512 hosts take this path too: a 14 x 32 tile fits narrow outputs badly
+     (16 columns fill half of it, 64 rows are 4.6 panels), and Zen 4 runs a 512-bit FMA as two 256-bit
+     halves, so the 6 x 16 kernel loses no peak there (tiny training step: 7.3 -> 5.8 ms). */
+  const int strided = (cfg->kernel == kernel_avx2 || cfg->kernel == kernel_avx512) && alpha == 1.0f &&
+                      (csa == 1 || rsa == 1) && n <= 4 * A2_NR;
+  if (strided) cfg = &avx2;
+#endif
   long work = (long)m * n * k;
   int blocked = k > 0 && !(work <= 4096 || m < cfg->mr / 2 || (n < cfg->nr / 2 && csb != 1)) && m != 1 &&
                 n != 1;
@@ -917,11 +928,7 @@ static void gemm_serial_bias(int thread, int m, int n, int k, float alpha, const
     return;
   }
 #if ADAPTLM_X86
-  /* A read in place by the AVX2 kernel (alpha is applied when packing) where packing it would cost a
-     large share of the product: narrow outputs (n <= 64) reuse each packed row only a few times. Wider
-     ones re-read A from its strided rows once per 16 columns, which measured 1.5x slower at BERT-base
-     sizes than packing it once. */
-  if (cfg->kernel == kernel_avx2 && alpha == 1.0f && (csa == 1 || rsa == 1) && n <= 4 * A2_NR) {
+  if (strided) {
     gemm_strided(m, n, k, a, rsa, csa, b, rsb, csb, beta, c, ldc, bias, KC, MC, NC, bpack, apack);
     return;
   }
