@@ -878,8 +878,9 @@ static void gemm_serial_bias(int thread, int m, int n, int k, float alpha, const
      sizes than packing it once. AVX-512 hosts take this path too: a 14 x 32 tile fits narrow outputs badly
      (16 columns fill half of it, 64 rows are 4.6 panels), and Zen 4 runs a 512-bit FMA as two 256-bit
      halves, so the 6 x 16 kernel loses no peak there (tiny training step: 7.3 -> 5.8 ms). */
-  const int strided = (cfg->kernel == kernel_avx2 || cfg->kernel == kernel_avx512) && alpha == 1.0f &&
-                      (csa == 1 || rsa == 1) && n <= 4 * A2_NR;
+  const int avx512 = cfg->kernel == kernel_avx512; /* the dot products below keep their AVX-512 kernel */
+  const int strided = (cfg->kernel == kernel_avx2 || avx512) && alpha == 1.0f && (csa == 1 || rsa == 1) &&
+                      n <= 4 * A2_NR;
   if (strided) cfg = &avx2;
 #endif
   long work = (long)m * n * k;
@@ -901,7 +902,7 @@ static void gemm_serial_bias(int thread, int m, int n, int k, float alpha, const
   }
 #if ADAPTLM_X86
   if (dot) {
-    if (cfg->kernel == kernel_avx512)
+    if (avx512)
       gemm_dot_avx512(m, n, k, alpha, a, rsa, b, csb, beta, c, ldc);
     else
       gemm_dot_avx2(m, n, k, alpha, a, rsa, b, csb, beta, c, ldc);
