@@ -116,22 +116,59 @@ static inline __attribute__((always_inline)) float v8_hsum(v8sf v) {
   return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-/* exp(x) = p(r) 2^n, n = x log2(e) + half truncated (half: +-0.5 rounds to nearest), r = x - n ln 2 in two
-   parts: the range reduction and polynomial both exps share. Returns p; n in *n_out. */
-static inline __attribute__((always_inline)) v8sf v8_exp_reduced(v8sf x, v8sf half, v8si *n_out) {
-  v8si ni = __builtin_convertvector(x * 1.44269504088896341f + half, v8si);
-  v8sf n = __builtin_convertvector(ni, v8sf);
-  v8sf r = x - n * 0.693359375f;
-  r = r + n * 2.12194440e-4f;
-  v8sf p = v8_splat(1.9875691500e-4f);
-  p = p * r + 1.3981999507e-3f;
-  p = p * r + 8.3334519073e-3f;
-  p = p * r + 4.1665795894e-2f;
-  p = p * r + 1.6666665459e-1f;
-  p = p * r + 5.0000001201e-1f;
-  *n_out = ni;
-  return p * r * r + r + 1.0f;
-}
+/* The exp and erfc cores, defined once for each vector width (V8_CORE below: 8 lanes; 16 lanes for the
+   AVX-512 loops of kernels.c, the same operations lane for lane and so the same values bit for bit). */
+#define VEC_SPLAT(VF, a) ((VF){0} + (a))
+#define VEC_SELECT(VF, VI, mask, a, b) ((VF)(((mask) & (VI)(a)) | (~(mask) & (VI)(b))))
+#define VEC_MATH_CORE(P, VF, VI)                                                                               \
+  /* exp(x) = p(r) 2^n, n = x log2(e) + half truncated (half: +-0.5 rounds to nearest), r = x - n ln 2 in     \
+     two parts: the range reduction and polynomial both exps share. Returns p; n in *n_out. */               \
+  static inline __attribute__((always_inline)) VF P##_exp_reduced(VF x, VF half, VI *n_out) {                  \
+    VI ni = __builtin_convertvector(x * 1.44269504088896341f + half, VI);                                      \
+    VF n = __builtin_convertvector(ni, VF);                                                                    \
+    VF r = x - n * 0.693359375f;                                                                               \
+    r = r + n * 2.12194440e-4f;                                                                                \
+    VF p = VEC_SPLAT(VF, 1.9875691500e-4f);                                                                    \
+    p = p * r + 1.3981999507e-3f;                                                                              \
+    p = p * r + 8.3334519073e-3f;                                                                              \
+    p = p * r + 4.1665795894e-2f;                                                                              \
+    p = p * r + 1.6666665459e-1f;                                                                              \
+    p = p * r + 5.0000001201e-1f;                                                                              \
+    *n_out = ni;                                                                                               \
+    return p * r * r + r + 1.0f;                                                                               \
+  }                                                                                                            \
+  /* exp for x <= 0 or NaN (softmax terms x - max): the values of v8_exp, bit for bit, without the overflow   \
+     and sign handling, and 2^n as one power of two (n >= -126 here); below the float range, 0. */          \
+  static inline __attribute__((always_inline)) VF P##_exp_nonpositive(VF x) {                                 \
+    VI small = x < VEC_SPLAT(VF, -87.33654475f), ni;                                                          \
+    VF p = P##_exp_reduced(x, VEC_SPLAT(VF, -0.5f), &ni);                                                      \
+    return VEC_SELECT(VF, VI, small, VEC_SPLAT(VF, 0.0f), p * (VF)((ni + 127) << 23));                         \
+  }                                                                                                            \
+  /* erfc(z) = t exp(x) for z >= 0: returns the exponent x <= 0 and t in *t_out (GELU computes the two        \
+     halves in separate passes) */                                                                             \
+  static inline __attribute__((always_inline)) VF P##_erfc_exponent(VF z, VF *t_out) {                        \
+    VF t = 1.0f / (1.0f + 0.5f * z);                                                                           \
+    VF poly = -0.82215223f + t * 0.17087277f;                                                                  \
+    poly = 1.48851587f + t * poly;                                                                             \
+    poly = -1.13520398f + t * poly;                                                                            \
+    poly = 0.27886807f + t * poly;                                                                             \
+    poly = -0.18628806f + t * poly;                                                                            \
+    poly = 0.09678418f + t * poly;                                                                             \
+    poly = 0.37409196f + t * poly;                                                                             \
+    poly = 1.00002368f + t * poly;                                                                             \
+    poly = -1.26551223f + t * poly;                                                                            \
+    /* -z^2 + poly = log(erfc(z) (1 + z / 2)) <= 0 (up to 3e-8 at z = 0, where both exps give the same) */    \
+    *t_out = t;                                                                                                \
+    return -z * z + poly;                                                                                      \
+  }
+
+VEC_MATH_CORE(v8, v8sf, v8si)
+
+/* 16 lanes: compiled only into AVX-512 functions (a 64-byte vector split over AVX2 registers ran 3x slower
+   than the 8-lane code). */
+typedef float v16sf __attribute__((vector_size(64), aligned(4)));
+typedef int32_t v16si __attribute__((vector_size(64), aligned(4)));
+VEC_MATH_CORE(v16, v16sf, v16si)
 
 static inline __attribute__((always_inline)) v8sf v8_exp(v8sf x) {
   const v8sf hi = v8_splat(88.72283905f), lo = v8_splat(-87.33654475f);
@@ -149,14 +186,6 @@ static inline __attribute__((always_inline)) v8sf v8_exp(v8sf x) {
   return v8_select(nan, x, result);
 }
 
-/* v8_exp for x <= 0 or NaN (softmax terms x - max): the same values, bit for bit, without the overflow and
-   sign handling, and 2^n as one power of two (n >= -126 here); below the float range, 0. */
-static inline __attribute__((always_inline)) v8sf v8_exp_nonpositive(v8sf x) {
-  v8si small = x < v8_splat(-87.33654475f), ni;
-  v8sf p = v8_exp_reduced(x, v8_splat(-0.5f), &ni);
-  return v8_select(small, v8_splat(0.0f), p * (v8sf)((ni + 127) << 23));
-}
-
 static inline __attribute__((always_inline)) v8sf v8_tanh(v8sf x) {
   v8si negative = x < 0.0f;
   v8sf ax = v8_select(negative, -x, x);
@@ -170,24 +199,6 @@ static inline __attribute__((always_inline)) v8sf v8_tanh(v8sf x) {
 }
 
 static inline __attribute__((always_inline)) v8sf v8_sigmoid(v8sf x) { return 1.0f / (1.0f + v8_exp(-x)); }
-
-/* erfc(z) = t exp(x) for z >= 0: returns the exponent x <= 0 and t in *t_out (v8_erfc_nonneg below; GELU
-   computes the two halves in separate passes) */
-static inline __attribute__((always_inline)) v8sf v8_erfc_exponent(v8sf z, v8sf *t_out) {
-  v8sf t = 1.0f / (1.0f + 0.5f * z);
-  v8sf poly = -0.82215223f + t * 0.17087277f;
-  poly = 1.48851587f + t * poly;
-  poly = -1.13520398f + t * poly;
-  poly = 0.27886807f + t * poly;
-  poly = -0.18628806f + t * poly;
-  poly = 0.09678418f + t * poly;
-  poly = 0.37409196f + t * poly;
-  poly = 1.00002368f + t * poly;
-  poly = -1.26551223f + t * poly;
-  /* -z^2 + poly = log(erfc(z) (1 + z / 2)) <= 0 (up to 3e-8 at z = 0, where both exps give the same) */
-  *t_out = t;
-  return -z * z + poly;
-}
 
 static inline __attribute__((always_inline)) v8sf v8_erfc_nonneg(v8sf z) {
   v8sf t;

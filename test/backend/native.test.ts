@@ -1258,6 +1258,96 @@ function attentionMaskedBatch(headDim: number): void {
   assert.ok(probs.subarray(12).every(Number.isNaN), "the masked batch's probabilities are NaN");
 }
 
+/**
+ * GELU forward and backward and an attention forward (its softmax) under one instruction set: the outputs, and
+ * the reference's, for inputs with a zero, a far tail and a NaN midway (GELU's backward leaves its 16-lane loop
+ * there) and scales that are and are not powers of two (the softmax folds the scale into its exps).
+ */
+function expBoundKernels(isa: NativeIsa): {
+  outputs: Float32Array[];
+  expected: Float64Array[];
+  labels: string[];
+} {
+  assert.equal(native.setIsa(isa), isa);
+  const n = 100_003;
+  const x = randomF32(n, rng(901), -9, 9);
+  x[50_001] = 0;
+  x[70_000] = 20;
+  x[90_000] = Number.NaN;
+  const dy = randomF32(n, rng(902));
+  const y = new Float32Array(n);
+  const dx = new Float32Array(n);
+  native.unary("gelu", x, y, n, 0);
+  native.unaryBackward("gelu", x, y, dy, dx, n, 0);
+  const eY = new Float64Array(n);
+  const eDx = new Float64Array(n);
+  ref.unary("gelu", f64(x), eY, n, 0);
+  ref.unaryBackward("gelu", f64(x), f64(y), f64(dy), eDx, n, 0);
+  const outputs = [y, dx];
+  const expected = [eY, eDx];
+  const labels = ["gelu", "gelu backward"];
+  const random = rng(903);
+  const [batch, heads, t, d] = [2, 4, 64, 16];
+  const q = randomF32(batch * t * heads * d, random, -2, 2);
+  const k = randomF32(q.length, random, -2, 2);
+  const v = randomF32(q.length, random);
+  const keyBias = Float32Array.from({ length: batch * t }, (_, i) => (i % 7 === 3 ? -1e9 : 0));
+  for (const [scale, bias] of [
+    [0.25, null],
+    [0.3, null],
+    [0.25, keyBias],
+  ] as const) {
+    const dims = {
+      batch,
+      heads,
+      kvHeads: heads,
+      tq: t,
+      tk: t,
+      headDim: d,
+      scale,
+      causal: false,
+      causalOffset: 0,
+    };
+    const out = new Float32Array(q.length);
+    const probs = new Float32Array(batch * heads * t * t);
+    native.attention({ ...dims, layout: "tokens", q, k, v, keyBias: bias, out, probs });
+    const eOut = new Float64Array(q.length);
+    const eProbs = new Float64Array(probs.length);
+    const keys = { q: f64(q), k: f64(k), v: f64(v), keyBias: bias && f64(bias) };
+    ref.attention({ ...dims, layout: "tokens", ...keys, out: eOut, probs: eProbs });
+    outputs.push(probs, out);
+    expected.push(eProbs, eOut);
+    labels.push(
+      `attention probs scale ${scale} bias ${bias !== null}`,
+      `attention out scale ${scale} bias ${bias !== null}`,
+    );
+  }
+  native.setIsa(native.bestIsa);
+  return { outputs, expected, labels };
+}
+
+test("GELU and the attention softmax follow the reference under each instruction set", () => {
+  for (const isa of supportedIsas()) {
+    const { outputs, expected, labels } = expBoundKernels(isa);
+    outputs.forEach((o, i) => {
+      const tol = labels[i].startsWith("gelu") ? [1e-6, 2e-5] : [2e-6, 2e-5];
+      assertClose(o, expected[i], tol[0], tol[1], `${isa} ${labels[i]}`);
+    });
+  }
+});
+
+test("the 16-lane AVX-512 loops (GELU, the attention softmax) give the 8-lane loops' values bit for bit", {
+  skip: native.bestIsa !== "avx512" && "this CPU has no AVX-512: only the 8-lane loops run here",
+}, () => {
+  const narrow = expBoundKernels("avx2");
+  const wide = expBoundKernels("avx512");
+  wide.outputs.forEach((o, i) => {
+    const n = narrow.outputs[i];
+    const first = o.findIndex((value, j) => !Object.is(value, n[j]));
+    assert.equal(first, -1, `${wide.labels[i]}: [${first}] ${o[first]} (16 lanes) vs ${n[first]} (8 lanes)`);
+  });
+});
+
 test("AdamW: three steps match PyTorch's formula (the reference)", () => {
   for (const n of [1, 37, 100003]) {
     const random = rng(n);
