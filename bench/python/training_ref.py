@@ -1,6 +1,7 @@
 """PyTorch timings of the training workloads adaptlm benchmarks (bench/suites/training.ts runs this).
 
-Usage: python3 training_ref.py THREADS [BERT_REPS TINY_REPS BUDGET_SECONDS]
+Usage: python3 training_ref.py THREADS [BERT_REPS TINY_REPS BUDGET_SECONDS [CASES]]
+CASES: a comma-separated subset of bert-layer,tiny-step (default: both).
 Prints one JSON object per line: {"name", "threads", "best_ms", "median_ms", "reps"}, or {"missing": reason}.
 The models are written here in plain torch (no transformers) with the same shapes as the TypeScript side:
   bert-layer: one BERT-base encoder layer (hidden 768, 12 heads, FFN 3072, GELU erf, post-norm), seq 128,
@@ -24,7 +25,7 @@ except ImportError as error:  # pragma: no cover
 
 
 # Repetitions and time budget per case, set by the caller (the same as its own, so that both best times are
-# minima over as many samples): argv [threads, bert_reps, tiny_reps, budget_seconds].
+# minima over as many samples): argv [threads, bert_reps, tiny_reps, budget_seconds, cases].
 LIMITS = {"max_reps": 50, "budget": 2.0}
 
 
@@ -123,8 +124,11 @@ def main():
     if len(sys.argv) >= 5:
         reps = {"bert-layer": int(sys.argv[2]), "tiny-step": int(sys.argv[3])}
         LIMITS["budget"] = float(sys.argv[4])
+    cases = sys.argv[5].split(",") if len(sys.argv) >= 6 else ["bert-layer", "tiny-step"]
     torch.set_num_threads(threads)
     for name, fn in (("bert-layer", bert_layer), ("tiny-step", tiny_step)):
+        if name not in cases:
+            continue
         LIMITS["max_reps"] = reps[name]
         best, median, reps_done = fn(threads)
         print(json.dumps({"name": name, "threads": threads, "best_ms": best, "median_ms": median, "reps": reps_done}), flush=True)

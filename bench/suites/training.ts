@@ -45,20 +45,25 @@ function bertConfig(
 
 /**
  * Repetitions per case, the same for us and for PyTorch (training_ref.py gets them): each best time is then a
- * minimum over as many samples. Each side stops early at the time budget.
+ * minimum over as many samples. They are taken in `rounds` alternating chunks (ours, then PyTorch's, then ours
+ * again...), so that a busy spell of a shared machine falls on both sides rather than on one. Each side
+ * stops a chunk early at its share of the time budget.
  */
-function repetitions(quick: boolean): { "bert-layer": number; "tiny-step": number; budgetMs: number } {
+function repetitions(quick: boolean): {
+  "bert-layer": number;
+  "tiny-step": number;
+  budgetMs: number;
+  rounds: number;
+} {
   return quick
-    ? { "bert-layer": 3, "tiny-step": 5, budgetMs: 500 }
-    : { "bert-layer": 30, "tiny-step": 200, budgetMs: 20_000 };
+    ? { "bert-layer": 3, "tiny-step": 5, budgetMs: 500, rounds: 1 }
+    : { "bert-layer": 30, "tiny-step": 200, budgetMs: 20_000, rounds: 4 };
 }
 
-/** Best and median wall time of fn over at most maxReps calls within a time budget, after two warm-up calls. */
-function measure(
-  fn: () => void,
-  budgetMs: number,
-  maxReps: number,
-): { best: number; median: number; reps: number } {
+type CaseName = "bert-layer" | "tiny-step";
+
+/** Wall times of fn over at most maxReps calls (at least 3) within a time budget, after two warm-up calls. */
+function measure(fn: () => void, budgetMs: number, maxReps: number): number[] {
   fn();
   fn();
   const times: number[] = [];
@@ -68,8 +73,7 @@ function measure(
     fn();
     times.push(performance.now() - t0);
   }
-  times.sort((a, b) => a - b);
-  return { best: times[0], median: times[Math.floor(times.length / 2)], reps: times.length };
+  return times;
 }
 
 function bertLayerStep(): () => void {
@@ -135,10 +139,13 @@ interface TorchRow {
   reps: number;
 }
 
+/** One chunk of PyTorch timings of `name` (reps and budget: one round's share). */
 function torchTimings(
   threads: number,
   unsetOpenblas: boolean,
-  reps: ReturnType<typeof repetitions>,
+  name: CaseName,
+  reps: number,
+  budgetMs: number,
 ): { rows: Map<string, TorchRow>; error?: string } {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -150,13 +157,7 @@ function torchTimings(
     delete env.OPENBLAS_CORETYPE;
     delete env.OPENBLAS_L2_SIZE;
   }
-  const args = [
-    SCRIPT,
-    String(threads),
-    String(reps["bert-layer"]),
-    String(reps["tiny-step"]),
-    String(reps.budgetMs / 1000),
-  ];
+  const args = [SCRIPT, String(threads), String(reps), String(reps), String(budgetMs / 1000), name];
   const result = spawnSync(PYTHON, args, { env, encoding: "utf8", timeout: 600_000 });
   const rows = new Map<string, TorchRow>();
   for (const line of result.stdout?.split("\n") ?? []) {
@@ -171,37 +172,58 @@ function torchTimings(
   };
 }
 
+/** One case's samples over all rounds: ours, and PyTorch's rows per round (env unset, and as set). */
+interface SideTimes {
+  times: number[];
+  torch: TorchRow[];
+  torchEnv: TorchRow[];
+}
+
+const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b);
+const medianOf = (values: number[]): number | null =>
+  values.length === 0 ? null : sorted(values)[Math.floor(values.length / 2)];
+
 async function runFor(context: BenchContext, backend: Backend): Promise<void> {
   setCurrentBackend(backend);
   const threads = backend.threads;
   const reps = repetitions(context.quick);
-  const ours = {
-    "bert-layer": measure(bertLayerStep(), reps.budgetMs, reps["bert-layer"]),
-    "tiny-step": measure(tinyTrainingStep(), reps.budgetMs, reps["tiny-step"]),
-  };
   const haveTorch = existsSync(PYTHON) && existsSync(SCRIPT);
-  const unset = haveTorch
-    ? torchTimings(threads, true, reps)
-    : { rows: new Map<string, TorchRow>(), error: `${PYTHON} or ${SCRIPT} missing` };
-  const asSet =
-    haveTorch && (process.env.OPENBLAS_CORETYPE || process.env.OPENBLAS_L2_SIZE)
-      ? torchTimings(threads, false, reps)
-      : unset;
-  if (unset.error) context.note(`PyTorch reference unavailable for ${backend.name}: ${unset.error}`);
-  for (const [name, time] of Object.entries(ours)) {
-    const ref = unset.rows.get(name);
+  const envSet = Boolean(process.env.OPENBLAS_CORETYPE || process.env.OPENBLAS_L2_SIZE);
+  const steps: Record<CaseName, () => void> = {
+    "bert-layer": bertLayerStep(),
+    "tiny-step": tinyTrainingStep(),
+  };
+  let torchError = haveTorch ? undefined : `${PYTHON} or ${SCRIPT} missing`;
+  for (const name of ["bert-layer", "tiny-step"] as const) {
+    const side: SideTimes = { times: [], torch: [], torchEnv: [] };
+    const chunkReps = Math.max(3, Math.ceil(reps[name] / reps.rounds));
+    const chunkBudget = reps.budgetMs / reps.rounds;
+    for (let round = 0; round < reps.rounds; round++) {
+      side.times.push(...measure(steps[name], chunkBudget, chunkReps));
+      if (torchError !== undefined) continue;
+      const unset = torchTimings(threads, true, name, chunkReps, chunkBudget);
+      torchError = unset.error;
+      const row = unset.rows.get(name);
+      if (row) side.torch.push(row);
+      const asSet = envSet ? torchTimings(threads, false, name, chunkReps, chunkBudget).rows.get(name) : row;
+      if (asSet) side.torchEnv.push(asSet);
+    }
+    const torchBest = side.torch.length > 0 ? Math.min(...side.torch.map((r) => r.best_ms)) : null;
+    const torchReps = side.torch.reduce((total, r) => total + r.reps, 0);
     context.row({
       name: `${name} ${backend.name} ${threads} thread(s) vs torch`,
-      ours_ms: time.best,
-      ref_ms: ref?.best_ms ?? null,
+      ours_ms: Math.min(...side.times),
+      ref_ms: torchBest,
+      // PyTorch's median is the median of its rounds' medians
       detail: {
-        ours_median_ms: time.median,
-        torch_median_ms: ref?.median_ms ?? null,
-        reps: `${time.reps}/${ref?.reps ?? "-"}`,
-        torch_env_ms: asSet.rows.get(name)?.best_ms ?? null,
+        ours_median_ms: medianOf(side.times),
+        torch_median_ms: medianOf(side.torch.map((r) => r.median_ms)),
+        reps: `${side.times.length}/${torchReps || "-"}`,
+        torch_env_ms: side.torchEnv.length > 0 ? Math.min(...side.torchEnv.map((r) => r.best_ms)) : null,
       },
     });
   }
+  if (torchError) context.note(`PyTorch reference unavailable for ${backend.name}: ${torchError}`);
 }
 
 export const trainingSuite: BenchSuite = {
