@@ -875,12 +875,13 @@ static void gemm_serial_bias(int thread, int m, int n, int k, float alpha, const
   /* A read in place by the AVX2 kernel (alpha is applied when packing) where packing it would cost a
      large share of the product: narrow outputs (n <= 64) reuse each packed row only a few times. Wider
      ones re-read A from its strided rows once per 16 columns, which measured 1.5x slower at BERT-base
-     sizes than packing it once. AVX-512 hosts take this path too: a 14 x 32 tile fits narrow outputs badly
-     (16 columns fill half of it, 64 rows are 4.6 panels), and Zen 4 runs a 512-bit FMA as two 256-bit
-     halves, so the 6 x 16 kernel loses no peak there (tiny training step: 7.3 -> 5.8 ms). */
+     sizes than packing it once. AVX-512 hosts take this path too, up to n = 256: a 14 x 32 tile fits narrow
+     outputs badly (16 columns fill half of it, 64 rows are 4.6 panels), and Zen 4 runs a 512-bit FMA as two
+     256-bit halves, so the 6 x 16 kernel loses no peak there (tiny training step: 7.3 -> 5.8 ms; one thread,
+     [1024, k] x [k, n]^T: n 256, k 64: 324 -> 309 us, k 768: 4.2 -> 3.7 ms; n 768, k 768: 12.1 -> 13.5 ms). */
   const int avx512 = cfg->kernel == kernel_avx512; /* the dot products below keep their AVX-512 kernel */
   const int strided = (cfg->kernel == kernel_avx2 || avx512) && alpha == 1.0f && (csa == 1 || rsa == 1) &&
-                      n <= 4 * A2_NR;
+                      n <= (avx512 ? 16 : 4) * A2_NR;
   if (strided) cfg = &avx2;
 #endif
   long work = (long)m * n * k;
