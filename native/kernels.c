@@ -116,11 +116,13 @@ ALWAYS_INLINE float exp_shift_sum(const float *x, float m, float *out, long n) {
   return s;
 }
 
-/* out[i] = exp((x[i] - m) * scale) for scale > 0 (out may alias x); returns the sum. The scaled softmax of
-   raw scores: max(scale x) = scale max(x), so no pass scales the scores first. */
-ALWAYS_INLINE float exp_shift_scale_sum(const float *x, float m, float scale, float *out, long n) {
-  v8sf acc = v8_splat(0.0f), mv = v8_splat(m);
-  long i = 0;
+/* out[i] = exp((x[i] - m) * scale) for i >= start, scale > 0 (out may alias x); returns acc's lanes plus
+   these terms. The scaled softmax of raw scores: max(scale x) = scale max(x), so no pass scales the scores
+   first. */
+ALWAYS_INLINE float exp_shift_scale_sum_from(const float *x, float m, float scale, float *out, long n, long start,
+                                             v8sf acc) {
+  v8sf mv = v8_splat(m);
+  long i = start;
   for (; i + 8 <= n; i += 8) {
     v8sf e = v8_exp_nonpositive((v8_load(x + i) - mv) * scale);
     v8_store(out + i, e);
@@ -133,6 +135,10 @@ ALWAYS_INLINE float exp_shift_scale_sum(const float *x, float m, float scale, fl
     s += e;
   }
   return s;
+}
+
+ALWAYS_INLINE float exp_shift_scale_sum(const float *x, float m, float scale, float *out, long n) {
+  return exp_shift_scale_sum_from(x, m, scale, out, n, 0, v8_splat(0.0f));
 }
 
 /* ---------- 16-lane (AVX-512) versions of the exp-bound loops ----------
@@ -166,18 +172,7 @@ WIDE static float exp_shift_scale_sum_wide(const float *x, float m, float scale,
     acc += v8_load(out + i);
     acc += v8_load(out + i + 8);
   }
-  for (; i + 8 <= n; i += 8) {
-    v8sf e = v8_exp_nonpositive((v8_load(x + i) - v8_splat(m)) * scale);
-    v8_store(out + i, e);
-    acc += e;
-  }
-  float s = v8_hsum(acc);
-  for (; i < n; i++) {
-    float e = fexp((x[i] - m) * scale);
-    out[i] = e;
-    s += e;
-  }
-  return s;
+  return exp_shift_scale_sum_from(x, m, scale, out, n, i, acc);
 }
 
 /* The blocks of 256 of GELU's forward loop (unary_range); returns how many values it did. */
