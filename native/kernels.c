@@ -1141,6 +1141,51 @@ ALWAYS_INLINE void row_mean_var(const float *xr, long cols, float *mean, float *
   *var = v / (float)cols;
 }
 
+/* Rows at most this wide (and a multiple of 8) take their norms' sums 8 rows at a time: one vector of partial
+   sums per row and the 8 horizontal sums in one v8_hsum8. Row by row, the sum trees and scalar tails of 64-wide
+   rows cost more than their loads. */
+#define NORM_SHORT_ROW 128
+
+/* mean and variance of the 8 rows x[0..8) (row stride cols) */
+ALWAYS_INLINE void rows8_mean_var(const float *x, long cols, float *mean, float *var) {
+  v8sf acc[8];
+  for (int q = 0; q < 8; q++) {
+    v8sf s = v8_splat(0.0f);
+    for (long c = 0; c < cols; c += 8) s += v8_load(x + q * cols + c);
+    acc[q] = s;
+  }
+  v8sf mu = v8_hsum8(acc) / (float)cols;
+  for (int q = 0; q < 8; q++) {
+    v8sf s = v8_splat(0.0f), m = v8_splat(mu[q]);
+    for (long c = 0; c < cols; c += 8) {
+      v8sf d = v8_load(x + q * cols + c) - m;
+      s += d * d;
+    }
+    acc[q] = s;
+  }
+  v8_store(mean, mu);
+  v8_store(var, v8_hsum8(acc) / (float)cols);
+}
+
+/* sum(g) and sum(g xhat), g = dy w, of the 8 rows [0, 8) (layer norm's backward) */
+ALWAYS_INLINE void rows8_grad_sums(const float *x, const float *dy, const float *w, long cols, const float *mean,
+                                   const float *rstd, float *sums_g, float *sums_gx) {
+  v8sf acc_g[8], acc_gx[8];
+  for (int q = 0; q < 8; q++) {
+    v8sf sg = v8_splat(0.0f), sgx = sg, mu = v8_splat(mean[q]), rs = v8_splat(rstd[q]);
+    for (long c = 0; c < cols; c += 8) {
+      v8sf gv = v8_load(dy + q * cols + c);
+      if (w) gv *= v8_load(w + c);
+      sg += gv;
+      sgx += gv * ((v8_load(x + q * cols + c) - mu) * rs);
+    }
+    acc_g[q] = sg;
+    acc_gx[q] = sgx;
+  }
+  v8_store(sums_g, v8_hsum8(acc_g));
+  v8_store(sums_gx, v8_hsum8(acc_gx));
+}
+
 MULTIVERSION
 static void layer_norm_rows(const rows_job *j, long r0, long r1) {
   long cols = j->cols;
@@ -1148,7 +1193,10 @@ static void layer_norm_rows(const rows_job *j, long r0, long r1) {
   for (long rb = r0; rb < r1; rb += NORM_BLOCK) {
     long re = rb + NORM_BLOCK < r1 ? rb + NORM_BLOCK : r1;
     float var[NORM_BLOCK];
-    for (long r = rb; r < re; r++) row_mean_var(j->x + r * cols, cols, &j->mean[r], &var[r - rb]);
+    long r = rb;
+    if (cols % 8 == 0 && cols <= NORM_SHORT_ROW)
+      for (; r + 8 <= re; r += 8) rows8_mean_var(j->x + r * cols, cols, &j->mean[r], &var[r - rb]);
+    for (; r < re; r++) row_mean_var(j->x + r * cols, cols, &j->mean[r], &var[r - rb]);
     for (long r = rb; r < re; r++) j->rstd[r] = 1.0f / sqrtf(var[r - rb] + j->eps);
     for (long r = rb; r < re; r++) {
       const float *xr = j->x + r * cols;
@@ -1186,7 +1234,12 @@ static void layer_norm_backward_rows(const rows_job *j, long r0, long r1, float 
   for (long rb = r0; rb < r1; rb += NORM_BLOCK) {
     long re = rb + NORM_BLOCK < r1 ? rb + NORM_BLOCK : r1;
     float sums_g[NORM_BLOCK], sums_gx[NORM_BLOCK];
-    for (long r = rb; r < re; r++) {
+    long r8 = rb;
+    if (cols % 8 == 0 && cols <= NORM_SHORT_ROW)
+      for (; r8 + 8 <= re; r8 += 8)
+        rows8_grad_sums(j->x + r8 * cols, j->dy + r8 * cols, w, cols, j->mean + r8, j->rstd + r8, sums_g + (r8 - rb),
+                        sums_gx + (r8 - rb));
+    for (long r = r8; r < re; r++) {
       const float *xr = j->x + r * cols, *g = j->dy + r * cols;
       float mu = j->mean[r], rs = j->rstd[r];
       float sg[16] = {0}, sgx[16] = {0};

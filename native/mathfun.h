@@ -112,6 +112,23 @@ static inline __attribute__((always_inline)) int v8_all(v8si mask) {
   return a[0] != 0;
 }
 
+#if defined(__clang__)
+#define V8_SHUFFLE2(x, y, a, b, c, d, e, f, g, h) __builtin_shufflevector(x, y, a, b, c, d, e, f, g, h)
+#else
+#define V8_SHUFFLE2(x, y, a, b, c, d, e, f, g, h) __builtin_shuffle(x, y, (v8si){a, b, c, d, e, f, g, h})
+#endif
+/* lane q = the sum of v[q]'s lanes: eight horizontal sums in three levels of pairwise shuffles and adds */
+static inline __attribute__((always_inline)) v8sf v8_hsum8(const v8sf v[8]) {
+  v8sf u[4], w[2];
+  for (int i = 0; i < 4; i++)
+    u[i] = V8_SHUFFLE2(v[2 * i], v[2 * i + 1], 0, 2, 8, 10, 4, 6, 12, 14) +
+           V8_SHUFFLE2(v[2 * i], v[2 * i + 1], 1, 3, 9, 11, 5, 7, 13, 15);
+  for (int i = 0; i < 2; i++)
+    w[i] = V8_SHUFFLE2(u[2 * i], u[2 * i + 1], 0, 2, 8, 10, 4, 6, 12, 14) +
+           V8_SHUFFLE2(u[2 * i], u[2 * i + 1], 1, 3, 9, 11, 5, 7, 13, 15);
+  return V8_SHUFFLE2(w[0], w[1], 0, 1, 2, 3, 8, 9, 10, 11) + V8_SHUFFLE2(w[0], w[1], 4, 5, 6, 7, 12, 13, 14, 15);
+}
+
 static inline __attribute__((always_inline)) float v8_hsum(v8sf v) {
   return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }

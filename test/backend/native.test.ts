@@ -791,7 +791,7 @@ test("softmax and log-softmax, forward and backward", () => {
 test("layer norm and RMS norm, forward and backward, with and without weight and bias, 1-3 threads", () => {
   // threads sum the parameter gradients of their own rows; 1030 rows split unevenly over 3
   for (const threads of [1, 2, 3])
-    withThreads(threads, () => checkNorms([...ROW_SHAPES, [1030, 64]], threads));
+    withThreads(threads, () => checkNorms([...ROW_SHAPES, [1030, 64], [21, 128], [13, 8]], threads));
 });
 
 function checkNorms(shapes: number[][], threads: number): void {
