@@ -19,6 +19,7 @@ import {
   keyBias,
   keysAndValues,
   type ModelInputs,
+  pastLength,
   positionIds,
 } from "./model-inputs.js";
 
@@ -52,12 +53,23 @@ export class BertEmbeddings extends Module {
     const words =
       inputs.inputsEmbeds ??
       (this.getModule("word_embeddings") as Embedding).forward(inputs.inputIds as Tensor);
-    const positions =
-      this.config.positionIdsFromPadding && inputs.inputIds && !inputs.positionIds
-        ? robertaPositionIds(inputs.inputIds, this.config.padTokenId ?? 1)
-        : positionIds(inputs, this.config.positionIdOffset);
-    let x = T.add(words, (this.getModule("position_embeddings") as Embedding).forward(positions));
+    const positionTable = this.getModule("position_embeddings") as Embedding;
     const typeTable = this.getModule("token_type_embeddings") as Embedding | undefined;
+    const first = this.config.positionIdOffset + pastLength(inputs);
+    const fromPadding = this.config.positionIdsFromPadding && inputs.inputIds && !inputs.positionIds;
+    if (!inputs.positionIds && !fromPadding && first + seq <= positionTable.count) {
+      // Every row reads positions first.. and, without token types, type 0: [seq, hidden] rows added to all
+      // of the batch, whose gradients are sums over it, instead of [batch, seq] lookups and scatter-adds.
+      let shared = T.slice(positionTable.weight, 0, first, first + seq);
+      if (typeTable && !inputs.tokenTypeIds) shared = T.add(shared, T.slice(typeTable.weight, 0, 0, 1));
+      let x = T.add(words, shared);
+      if (typeTable && inputs.tokenTypeIds) x = T.add(x, typeTable.forward(inputs.tokenTypeIds));
+      return this.forwardChild("LayerNorm", x);
+    }
+    const positions = fromPadding
+      ? robertaPositionIds(inputs.inputIds as Tensor, this.config.padTokenId ?? 1)
+      : positionIds(inputs, this.config.positionIdOffset);
+    let x = T.add(words, positionTable.forward(positions));
     if (typeTable) {
       const types = inputs.tokenTypeIds ?? T.zeros([batch, seq], "int32");
       x = T.add(x, typeTable.forward(types));
