@@ -1145,6 +1145,7 @@ ALWAYS_INLINE void row_mean_var(const float *xr, long cols, float *mean, float *
    sums per row and the 8 horizontal sums in one v8_hsum8. Row by row, the sum trees and scalar tails of 64-wide
    rows cost more than their loads. */
 #define NORM_SHORT_ROW 128
+static int norm_short_rows(long cols) { return cols % 8 == 0 && cols <= NORM_SHORT_ROW; }
 
 /* mean and variance of the 8 rows x[0..8) (row stride cols) */
 ALWAYS_INLINE void rows8_mean_var(const float *x, long cols, float *mean, float *var) {
@@ -1194,7 +1195,7 @@ static void layer_norm_rows(const rows_job *j, long r0, long r1) {
     long re = rb + NORM_BLOCK < r1 ? rb + NORM_BLOCK : r1;
     float var[NORM_BLOCK];
     long r = rb;
-    if (cols % 8 == 0 && cols <= NORM_SHORT_ROW)
+    if (norm_short_rows(cols))
       for (; r + 8 <= re; r += 8) rows8_mean_var(j->x + r * cols, cols, &j->mean[r], &var[r - rb]);
     for (; r < re; r++) row_mean_var(j->x + r * cols, cols, &j->mean[r], &var[r - rb]);
     for (long r = rb; r < re; r++) j->rstd[r] = 1.0f / sqrtf(var[r - rb] + j->eps);
@@ -1235,7 +1236,7 @@ static void layer_norm_backward_rows(const rows_job *j, long r0, long r1, float 
     long re = rb + NORM_BLOCK < r1 ? rb + NORM_BLOCK : r1;
     float sums_g[NORM_BLOCK], sums_gx[NORM_BLOCK];
     long r8 = rb;
-    if (cols % 8 == 0 && cols <= NORM_SHORT_ROW)
+    if (norm_short_rows(cols))
       for (; r8 + 8 <= re; r8 += 8)
         rows8_grad_sums(j->x + r8 * cols, j->dy + r8 * cols, w, cols, j->mean + r8, j->rstd + r8, sums_g + (r8 - rb),
                         sums_gx + (r8 - rb));
@@ -1597,13 +1598,14 @@ static void attention_softmax_rows(float *p, long tq, long tk, float scale, cons
     for (long r = 0; r < rows; r++)
       if (counts[r] > 0) {
         float *seen = p + (i0 + r) * tk + firsts[r];
+        /* scale 1 (scores scaled above): (x - m) * 1 is x - m, exp_shift_sum's terms */
+        float s = fold ? scale : 1.0f;
 #if WIDE_LOOPS
         if (wide)
-          sums[r] = exp_shift_scale_sum_wide(seen, maxima[r], fold ? scale : 1.0f, seen, counts[r]);
+          sums[r] = exp_shift_scale_sum_wide(seen, maxima[r], s, seen, counts[r]);
         else
 #endif
-          sums[r] = fold ? exp_shift_scale_sum(seen, maxima[r], scale, seen, counts[r])
-                         : exp_shift_sum(seen, maxima[r], seen, counts[r]);
+          sums[r] = exp_shift_scale_sum(seen, maxima[r], s, seen, counts[r]);
       }
     for (long r = 0; r < rows; r++) {
       float *row = p + (i0 + r) * tk;

@@ -100,11 +100,13 @@ static inline __attribute__((always_inline)) v8sf v8_select(v8si mask, v8sf a, v
 
 /* 1 when every lane of the mask is set: three shuffle-and-ANDs (extracting the 8 lanes one by one cost a
    tenth of GELU's backward) */
+/* lanes of x (0-7) and y (8-15) */
 #if defined(__clang__)
-#define V8_SHUFFLE(v, a, b, c, d, e, f, g, h) __builtin_shufflevector(v, v, a, b, c, d, e, f, g, h)
+#define V8_SHUFFLE2(x, y, a, b, c, d, e, f, g, h) __builtin_shufflevector(x, y, a, b, c, d, e, f, g, h)
 #else
-#define V8_SHUFFLE(v, a, b, c, d, e, f, g, h) __builtin_shuffle(v, (v8si){a, b, c, d, e, f, g, h})
+#define V8_SHUFFLE2(x, y, a, b, c, d, e, f, g, h) __builtin_shuffle(x, y, (v8si){a, b, c, d, e, f, g, h})
 #endif
+#define V8_SHUFFLE(v, a, b, c, d, e, f, g, h) V8_SHUFFLE2(v, v, a, b, c, d, e, f, g, h)
 static inline __attribute__((always_inline)) int v8_all(v8si mask) {
   v8si a = mask & V8_SHUFFLE(mask, 4, 5, 6, 7, 0, 1, 2, 3);
   a = a & V8_SHUFFLE(a, 2, 3, 0, 1, 6, 7, 4, 5);
@@ -112,11 +114,6 @@ static inline __attribute__((always_inline)) int v8_all(v8si mask) {
   return a[0] != 0;
 }
 
-#if defined(__clang__)
-#define V8_SHUFFLE2(x, y, a, b, c, d, e, f, g, h) __builtin_shufflevector(x, y, a, b, c, d, e, f, g, h)
-#else
-#define V8_SHUFFLE2(x, y, a, b, c, d, e, f, g, h) __builtin_shuffle(x, y, (v8si){a, b, c, d, e, f, g, h})
-#endif
 /* lane q = the sum of v[q]'s lanes: eight horizontal sums in three levels of pairwise shuffles and adds */
 static inline __attribute__((always_inline)) v8sf v8_hsum8(const v8sf v[8]) {
   v8sf u[4], w[2];
@@ -133,7 +130,7 @@ static inline __attribute__((always_inline)) float v8_hsum(v8sf v) {
   return ((v[0] + v[4]) + (v[1] + v[5])) + ((v[2] + v[6]) + (v[3] + v[7]));
 }
 
-/* The exp and erfc cores, defined once for each vector width (V8_CORE below: 8 lanes; 16 lanes for the
+/* The exp and erfc cores, defined once for each vector width (VEC_MATH_CORE(v8, ...) below: 8 lanes; 16 lanes for the
    AVX-512 loops of kernels.c, the same operations lane for lane and so the same values bit for bit). */
 #define VEC_SPLAT(VF, a) ((VF){0} + (a))
 #define VEC_SELECT(VF, VI, mask, a, b) ((VF)(((mask) & (VI)(a)) | (~(mask) & (VI)(b))))

@@ -179,9 +179,10 @@ interface SideTimes {
   torchEnv: TorchRow[];
 }
 
-const sorted = (values: number[]): number[] => [...values].sort((a, b) => a - b);
 const medianOf = (values: number[]): number | null =>
-  values.length === 0 ? null : sorted(values)[Math.floor(values.length / 2)];
+  values.length === 0 ? null : [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const bestOf = (rows: TorchRow[]): number | null =>
+  rows.length === 0 ? null : Math.min(...rows.map((r) => r.best_ms));
 
 async function runFor(context: BenchContext, backend: Backend): Promise<void> {
   setCurrentBackend(backend);
@@ -208,18 +209,17 @@ async function runFor(context: BenchContext, backend: Backend): Promise<void> {
       const asSet = envSet ? torchTimings(threads, false, name, chunkReps, chunkBudget).rows.get(name) : row;
       if (asSet) side.torchEnv.push(asSet);
     }
-    const torchBest = side.torch.length > 0 ? Math.min(...side.torch.map((r) => r.best_ms)) : null;
     const torchReps = side.torch.reduce((total, r) => total + r.reps, 0);
     context.row({
       name: `${name} ${backend.name} ${threads} thread(s) vs torch`,
       ours_ms: Math.min(...side.times),
-      ref_ms: torchBest,
+      ref_ms: bestOf(side.torch),
       // PyTorch's median is the median of its rounds' medians
       detail: {
         ours_median_ms: medianOf(side.times),
         torch_median_ms: medianOf(side.torch.map((r) => r.median_ms)),
         reps: `${side.times.length}/${torchReps || "-"}`,
-        torch_env_ms: side.torchEnv.length > 0 ? Math.min(...side.torchEnv.map((r) => r.best_ms)) : null,
+        torch_env_ms: bestOf(side.torchEnv),
       },
     });
   }
