@@ -193,6 +193,17 @@ static napi_value js_threads(napi_env env, napi_callback_info info) {
   return number(env, pool_threads());
 }
 
+/* Elements (of 4 bytes) from the start of a typed array to its first 64-byte boundary: the pool views its new
+   arrays from there, so that vector loads of a row start do not straddle cache lines. */
+static napi_value js_align_offset(napi_env env, napi_callback_info info) {
+  call c;
+  if (!begin(env, info, &c, 1)) return NULL;
+  size_t len = 0;
+  void *data = array(&c, 0, -1, &len, NULL);
+  if (c.failed) return NULL;
+  return number(env, (double)(((64 - (uintptr_t)data % 64) % 64) / 4));
+}
+
 static napi_value js_set_threads(napi_env env, napi_callback_info info) {
   call c;
   if (!begin(env, info, &c, 1)) return NULL;
@@ -874,6 +885,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
   } functions[] = {
       {"init", js_init},
       {"threads", js_threads},
+      {"alignOffset", js_align_offset},
       {"setThreads", js_set_threads},
       {"isa", js_isa},
       {"bestIsa", js_best_isa},

@@ -1388,6 +1388,21 @@ test("alloc gives zero-filled pooled arrays; release recycles them", () => {
   native.release(b);
 });
 
+test("alloc gives arrays that start on a 64-byte boundary (whole cache lines per row of 16 floats)", () => {
+  const taken: (Float32Array | Int32Array)[] = [];
+  for (const n of [1, 3, 16, 17, 1000, 4096, 100_003]) {
+    for (const dtype of ["float32", "int32"] as const) {
+      const array = native.alloc(dtype, n, false);
+      assert.equal(array.length, n);
+      assert.equal(native.alignOffset(array), 0, `${dtype}[${n}]`);
+      // the probe itself: a view one element further is 15 elements short of the next boundary
+      if (n > 1) assert.equal(native.alignOffset(array.subarray(1)), 15, `${dtype}[${n}].subarray(1)`);
+      taken.push(array);
+    }
+  }
+  for (const array of taken) native.release(array);
+});
+
 const nativeModuleUrl = new URL("../../src/backend/native.js", import.meta.url).href;
 
 function childReport(env: Record<string, string>): { threads: number; isa: string } {
