@@ -351,10 +351,13 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
     return rank;
   };
 
-  const pool = new ArrayPool((array) => {
-    if (array.length > 4096) addon.fill(array, 0, 0, array.length);
-    else array.fill(0);
-  }, (array) => addon.alignOffset(array));
+  const pool = new ArrayPool(
+    (array) => {
+      if (array.length > 4096) addon.fill(array, 0, 0, array.length);
+      else array.fill(0);
+    },
+    (array) => addon.alignOffset(array),
+  );
 
   return {
     name: "native",
