@@ -63,13 +63,13 @@ static int boolean(call *c, size_t i) {
 }
 
 /* A typed array of the wanted kind (napi_float32_array, napi_int32_array, or -1: any 4-byte kind). */
-static void *array(call *c, size_t i, int kind, size_t *length, napi_typedarray_type *type_out) {
+static void *array_value(call *c, napi_value value, int kind, size_t *length, napi_typedarray_type *type_out) {
   if (length) *length = 0;
   napi_typedarray_type type;
   size_t len = 0;
   void *data = NULL;
   /* no ArrayBuffer handle or offset requested: creating the handle is most of this call's cost */
-  if (napi_get_typedarray_info(c->env, c->argv[i], &type, &len, &data, NULL, NULL) != napi_ok) {
+  if (napi_get_typedarray_info(c->env, value, &type, &len, &data, NULL, NULL) != napi_ok) {
     fail(c, "adaptlm native: expected a typed array", 0);
     return NULL;
   }
@@ -89,6 +89,11 @@ static void *array(call *c, size_t i, int kind, size_t *length, napi_typedarray_
   if (type_out) *type_out = type;
   if (data == NULL) data = (void *)(uintptr_t)16; /* empty array: any non-null pointer, never dereferenced */
   return data;
+}
+
+/* argument i */
+static void *array(call *c, size_t i, int kind, size_t *length, napi_typedarray_type *type_out) {
+  return array_value(c, c->argv[i], kind, length, type_out);
 }
 
 static float *f32(call *c, size_t i, size_t *length) { return array(c, i, napi_float32_array, length, NULL); }
@@ -852,21 +857,45 @@ static napi_value js_attention_backward(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
-/* adamw(param, grad, m, v, n, lr, beta1, beta2, eps, weightDecay, step) */
+/* adamw(arrays, scalars, beta1, beta2, eps, step): tensor t is arrays[4t..4t+3] (param, grad, m, v) and
+   scalars[3t..3t+2] (n, lr, weightDecay) */
 static napi_value js_adamw(napi_env env, napi_callback_info info) {
   call c;
-  if (!begin(env, info, &c, 11)) return NULL;
-  size_t lp, lg, lm, lv;
-  float *p = f32(&c, 0, &lp), *g = f32(&c, 1, &lg), *m = f32(&c, 2, &lm), *v = f32(&c, 3, &lv);
-  long n = integer(&c, 4);
-  double lr = num(&c, 5), b1 = num(&c, 6), b2 = num(&c, 7), eps = num(&c, 8), wd = num(&c, 9), step = num(&c, 10);
-  need(&c, lp, (double)n, "adamw param");
-  need(&c, lg, (double)n, "adamw grad");
-  need(&c, lm, (double)n, "adamw m");
-  need(&c, lv, (double)n, "adamw v");
+  if (!begin(env, info, &c, 6)) return NULL;
+  size_t ls;
+  const double *scalars = array(&c, 1, napi_float64_array, &ls, NULL);
+  double b1 = num(&c, 2), b2 = num(&c, 3), eps = num(&c, 4), step = num(&c, 5);
+  uint32_t len = 0;
+  if (!c.failed && (napi_get_array_length(env, c.argv[0], &len) != napi_ok || len != ls / 3 * 4 || ls % 3))
+    fail(&c, "adaptlm native: adamw takes 4 arrays and 3 numbers per tensor", 0);
   if (c.failed) return NULL;
-  if (n > 0) k_adamw(p, g, m, v, n, lr, b1, b2, eps, wd, step);
-  return undefined(env);
+  long count = (long)(ls / 3);
+  adamw_tensor *tensors = calloc((size_t)(count > 0 ? count : 1), sizeof *tensors);
+  if (!tensors) {
+    fail(&c, "adaptlm native: out of memory", 0);
+    return NULL;
+  }
+  static const char *names[4] = {"adamw param", "adamw grad", "adamw m", "adamw v"};
+  for (long t = 0; t < count && !c.failed; t++) {
+    long n = (long)scalars[3 * t];
+    float *arrays[4];
+    for (int r = 0; r < 4 && !c.failed; r++) {
+      napi_value value;
+      size_t have = 0;
+      if (napi_get_element(env, c.argv[0], (uint32_t)(4 * t + r), &value) != napi_ok) {
+        fail(&c, "adaptlm native: adamw could not read its arrays", 0);
+        break;
+      }
+      arrays[r] = array_value(&c, value, napi_float32_array, &have, NULL);
+      need(&c, have, (double)n, names[r]);
+    }
+    if (c.failed) break;
+    tensors[t] = (adamw_tensor){arrays[0], arrays[2], arrays[3], arrays[1], n, scalars[3 * t + 1],
+                                scalars[3 * t + 2]};
+  }
+  if (!c.failed) k_adamw(tensors, count, b1, b2, eps, step);
+  free(tensors);
+  return c.failed ? NULL : undefined(env);
 }
 
 static void finalize_instance(napi_env env, void *data, void *hint) {

@@ -1886,35 +1886,70 @@ void k_attention_backward(const attention_args *a) {
 
 /* ---------- AdamW ---------- */
 typedef struct {
-  float *param, *m, *v;
-  const float *grad;
-  float decay, b1, one_minus_b1, b2, one_minus_b2, inv_bc2, eps, step_size;
+  const adamw_tensor *tensors;
+  const long (*pieces)[3]; /* tensor, first value, end */
+  double bc1;
+  float b1, one_minus_b1, b2, one_minus_b2, inv_bc2, eps;
 } adamw_job;
 
 MULTIVERSION
-static void adamw_range(const adamw_job *j, long s, long e) {
-  float *restrict p = j->param, *restrict m = j->m, *restrict v = j->v;
-  const float *restrict g = j->grad;
+static void adamw_range(const adamw_job *j, const adamw_tensor *t, long s, long e) {
+  float *restrict p = t->param, *restrict m = t->m, *restrict v = t->v;
+  const float *restrict g = t->grad;
+  const float decay = (float)(1.0 - t->lr * t->weight_decay), step_size = (float)(t->lr / j->bc1);
   for (long i = s; i < e; i++) {
     float gi = g[i];
     float mi = j->b1 * m[i] + j->one_minus_b1 * gi;
     float vi = j->b2 * v[i] + j->one_minus_b2 * gi * gi;
     m[i] = mi;
     v[i] = vi;
-    p[i] = p[i] * j->decay - j->step_size * (mi / (sqrtf(vi * j->inv_bc2) + j->eps));
+    p[i] = p[i] * decay - step_size * (mi / (sqrtf(vi * j->inv_bc2) + j->eps));
   }
 }
 
-static void adamw_body(void *ctx, long s, long e) { adamw_range(ctx, s, e); }
+static void adamw_task(void *ctx, int thread, int task) {
+  (void)thread;
+  const adamw_job *j = ctx;
+  const long *piece = j->pieces[task];
+  adamw_range(j, &j->tensors[piece[0]], piece[1], piece[2]);
+}
 
-void k_adamw(float *param, const float *grad, float *m, float *v, long n, double lr, double beta1, double beta2,
-             double eps, double weight_decay, double step) {
-  double bc1 = 1.0 - pow(beta1, step), bc2 = 1.0 - pow(beta2, step);
-  adamw_job j = {param, m, v, grad, (float)(1.0 - lr * weight_decay), (float)beta1, (float)(1.0 - beta1),
-                 (float)beta2, (float)(1.0 - beta2), (float)(1.0 / bc2), (float)eps, (float)(lr / bc1)};
-  /* sqrt and a division per element: worth a second thread from SERIAL_COSTLY on (a 16K-value update took
-     25 us on one) */
-  parallel_for(n, SERIAL_COSTLY, adamw_body, &j);
+/* Values per piece: a sqrt and a division each, so a piece is a few microseconds of one thread. */
+#define ADAMW_PIECE 8192L
+
+void k_adamw(const adamw_tensor *tensors, long count, double beta1, double beta2, double eps, double step) {
+  adamw_job j = {tensors,
+                 NULL,
+                 1.0 - pow(beta1, step),
+                 (float)beta1,
+                 (float)(1.0 - beta1),
+                 (float)beta2,
+                 (float)(1.0 - beta2),
+                 (float)(1.0 / (1.0 - pow(beta2, step))),
+                 (float)eps};
+  long total = 0, npieces = 0;
+  for (long t = 0; t < count; t++) {
+    total += tensors[t].n;
+    npieces += (tensors[t].n + ADAMW_PIECE - 1) / ADAMW_PIECE;
+  }
+  long(*pieces)[3] = total >= SERIAL_COSTLY && pool_threads() > 1 ? malloc((size_t)npieces * sizeof *pieces) : NULL;
+  if (!pieces) {
+    for (long t = 0; t < count; t++) adamw_range(&j, &tensors[t], 0, tensors[t].n);
+    return;
+  }
+  /* every tensor in pieces of ADAMW_PIECE values (a multiple of 16: whole cache lines), claimed across the
+     pool: the many small tensors of a model (biases, norms) no longer run one call each on one thread */
+  long q = 0;
+  for (long t = 0; t < count; t++)
+    for (long s = 0; s < tensors[t].n; s += ADAMW_PIECE) {
+      pieces[q][0] = t;
+      pieces[q][1] = s;
+      pieces[q][2] = s + ADAMW_PIECE < tensors[t].n ? s + ADAMW_PIECE : tensors[t].n;
+      q++;
+    }
+  j.pieces = (const long(*)[3])pieces;
+  pool_run(adamw_task, &j, (int)npieces);
+  free(pieces);
 }
 
 /* ---------- next-token sampling (see SampleRowsArgs in src/backend/backend.ts) ---------- */

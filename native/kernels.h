@@ -76,7 +76,15 @@ void k_attention_backward(const attention_args *a);
 void k_sample_rows(const float *logits, const double *uniforms, int32_t *tokens, double *lse, long rows, long cols,
                    double temperature);
 
-void k_adamw(float *param, const float *grad, float *m, float *v, long n, double lr, double beta1, double beta2,
-             double eps, double weight_decay, double step);
+/* One tensor of an AdamW step: its first n values of param, m and v are updated in place from grad. */
+typedef struct {
+  float *param, *m, *v;
+  const float *grad;
+  long n;
+  double lr, weight_decay;
+} adamw_tensor;
+
+/* One AdamW step over `count` tensors, split into pieces across the pool. */
+void k_adamw(const adamw_tensor *tensors, long count, double beta1, double beta2, double eps, double step);
 
 #endif

@@ -195,17 +195,23 @@ export interface SampleRowsArgs {
   lse: Float64Array; // [rows], written
 }
 
-/** One decoupled-weight-decay Adam step, in place on param, m and v (PyTorch's AdamW formula). */
-export interface AdamWArgs {
+/** One tensor of an AdamW step, updated in place: its first n values of param, m and v, from grad. */
+export interface AdamWTensor {
   param: Float32Array | Float64Array;
   grad: FloatArray;
   m: FloatArray;
   v: FloatArray;
+  n: number;
+  /** Its group's learning rate and weight decay. */
   lr: number;
+  weightDecay: number;
+}
+
+/** What every tensor of one AdamW step shares. */
+export interface AdamWStep {
   beta1: number;
   beta2: number;
   eps: number;
-  weightDecay: number;
   step: number; // 1-based, after increment
 }
 
@@ -415,5 +421,10 @@ export interface Backend {
   /** Next-token choice over every row of logits in one pass: see SampleRowsArgs. */
   sampleRows(args: SampleRowsArgs): void;
 
-  adamw(args: AdamWArgs, n: number): void;
+  /**
+   * One decoupled-weight-decay Adam step (PyTorch's AdamW formula) over every tensor of a model at once: one
+   * call per step rather than one per parameter, so that a model of many small tensors (biases, norms) pays
+   * the call and the thread pool's start once.
+   */
+  adamw(tensors: readonly AdamWTensor[], step: AdamWStep): void;
 }

@@ -8,7 +8,8 @@ import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type {
-  AdamWArgs,
+  AdamWStep,
+  AdamWTensor,
   AnyArray,
   AttentionArgs,
   AttentionBackwardArgs,
@@ -220,17 +221,13 @@ interface NativeAddon {
     cols: number,
     temperature: number,
   ): void;
+  /** Tensor t: arrays[4t..4t+3] are its param, grad, m and v, scalars[3t..3t+2] its n, lr and weight decay. */
   adamw(
-    param: FloatArray,
-    grad: FloatArray,
-    m: FloatArray,
-    v: FloatArray,
-    n: number,
-    lr: number,
+    arrays: AnyArray[],
+    scalars: Float64Array,
     beta1: number,
     beta2: number,
     eps: number,
-    weightDecay: number,
     step: number,
   ): void;
 }
@@ -549,8 +546,19 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
       );
     },
 
-    adamw(a: AdamWArgs, n: number): void {
-      addon.adamw(a.param, a.grad, a.m, a.v, n, a.lr, a.beta1, a.beta2, a.eps, a.weightDecay, a.step);
+    adamw(tensors: readonly AdamWTensor[], h: AdamWStep): void {
+      const arrays: AnyArray[] = new Array(4 * tensors.length);
+      const scalars = new Float64Array(3 * tensors.length);
+      tensors.forEach((t, i) => {
+        arrays[4 * i] = t.param;
+        arrays[4 * i + 1] = t.grad;
+        arrays[4 * i + 2] = t.m;
+        arrays[4 * i + 3] = t.v;
+        scalars[3 * i] = t.n;
+        scalars[3 * i + 1] = t.lr;
+        scalars[3 * i + 2] = t.weightDecay;
+      });
+      addon.adamw(arrays, scalars, h.beta1, h.beta2, h.eps, h.step);
     },
 
     sampleRows(a: SampleRowsArgs): void {

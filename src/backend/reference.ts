@@ -3,7 +3,8 @@
 // (the gradient checks need it).
 
 import {
-  type AdamWArgs,
+  type AdamWStep,
+  type AdamWTensor,
   type AnyArray,
   type AttentionArgs,
   type AttentionBackwardArgs,
@@ -597,16 +598,18 @@ export const referenceBackend: Backend = {
     }
   },
 
-  adamw(a: AdamWArgs, n: number): void {
-    const bc1 = 1 - a.beta1 ** a.step;
-    const bc2 = 1 - a.beta2 ** a.step;
-    for (let i = 0; i < n; i++) {
-      const g = a.grad[i];
-      a.param[i] *= 1 - a.lr * a.weightDecay;
-      a.m[i] = a.beta1 * a.m[i] + (1 - a.beta1) * g;
-      a.v[i] = a.beta2 * a.v[i] + (1 - a.beta2) * g * g;
-      const denom = Math.sqrt(a.v[i] / bc2) + a.eps;
-      a.param[i] -= (a.lr / bc1) * (a.m[i] / denom);
+  adamw(tensors: readonly AdamWTensor[], h: AdamWStep): void {
+    const bc1 = 1 - h.beta1 ** h.step;
+    const bc2 = 1 - h.beta2 ** h.step;
+    for (const a of tensors) {
+      for (let i = 0; i < a.n; i++) {
+        const g = a.grad[i];
+        a.param[i] *= 1 - a.lr * a.weightDecay;
+        a.m[i] = h.beta1 * a.m[i] + (1 - h.beta1) * g;
+        a.v[i] = h.beta2 * a.v[i] + (1 - h.beta2) * g * g;
+        const denom = Math.sqrt(a.v[i] / bc2) + h.eps;
+        a.param[i] -= (a.lr / bc1) * (a.m[i] / denom);
+      }
     }
   },
 };

@@ -20,7 +20,8 @@ import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { AdaptlmError } from "../errors.js";
 import {
-  type AdamWArgs,
+  type AdamWStep,
+  type AdamWTensor,
   type AnyArray,
   type AttentionArgs,
   type AttentionBackwardArgs,
@@ -1322,25 +1323,27 @@ class WasmBackend implements Backend {
     }
   }
 
-  adamw(a: AdamWArgs, n: number): void {
-    if (n <= 0) return;
-    try {
-      this.setParams([
-        this.f32(a.param, true),
-        this.f32(a.grad, false),
-        this.f32(a.m, true),
-        this.f32(a.v, true),
-        a.lr,
-        a.beta1,
-        a.beta2,
-        a.eps,
-        a.weightDecay,
-        1 - a.beta1 ** a.step,
-        1 - a.beta2 ** a.step,
-      ]);
-      this.call(K.adamwKernel, n, 12, 1024);
-    } finally {
-      if (this.staged.length > 0) this.unstage();
+  adamw(tensors: readonly AdamWTensor[], h: AdamWStep): void {
+    for (const a of tensors) {
+      if (a.n <= 0) continue;
+      try {
+        this.setParams([
+          this.f32(a.param, true),
+          this.f32(a.grad, false),
+          this.f32(a.m, true),
+          this.f32(a.v, true),
+          a.lr,
+          h.beta1,
+          h.beta2,
+          h.eps,
+          a.weightDecay,
+          1 - h.beta1 ** h.step,
+          1 - h.beta2 ** h.step,
+        ]);
+        this.call(K.adamwKernel, a.n, 12, 1024);
+      } finally {
+        if (this.staged.length > 0) this.unstage();
+      }
     }
   }
 

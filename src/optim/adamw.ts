@@ -3,8 +3,9 @@
 //   p <- p - lr / (1 - b1^t) * m / (sqrt(v / (1 - b2^t)) + eps)
 // Defaults are Hugging Face's (lr 5e-5, betas 0.9/0.999, eps 1e-8, weight decay 0).
 
+import type { AdamWTensor, Backend } from "../backend/backend.js";
 import { persistentZeros, type Tensor } from "../tensor/tensor.js";
-import { Optimizer, type ParamGroup } from "./optimizer.js";
+import { Optimizer, type ParamGroup, type ParamUpdate } from "./optimizer.js";
 
 export interface AdamWOptions {
   lr?: number;
@@ -29,7 +30,28 @@ export class AdamW extends Optimizer {
     this.weightDecay = options.weightDecay ?? 0;
   }
 
-  protected update(param: Tensor, grad: Tensor, group: ParamGroup): void {
+  protected apply(updates: readonly ParamUpdate[]): void {
+    // one backend call per backend (in practice one): see Backend.adamw
+    const byBackend = new Map<Backend, AdamWTensor[]>();
+    for (const { param, grad, group } of updates) {
+      let tensors = byBackend.get(param.backend);
+      if (!tensors) byBackend.set(param.backend, (tensors = []));
+      const { m, v } = this.momentsFor(param);
+      tensors.push({
+        param: param.floats,
+        grad: grad.floats,
+        m: m.floats,
+        v: v.floats,
+        n: param.size,
+        lr: this.lr * (group.lrScale ?? 1),
+        weightDecay: group.weightDecay ?? this.weightDecay,
+      });
+    }
+    const step = { beta1: this.beta1, beta2: this.beta2, eps: this.eps, step: this.stepCount };
+    for (const [backend, tensors] of byBackend) backend.adamw(tensors, step);
+  }
+
+  private momentsFor(param: Tensor): { m: Tensor; v: Tensor } {
     let state = this.moments.get(param);
     if (!state) {
       state = {
@@ -38,21 +60,7 @@ export class AdamW extends Optimizer {
       };
       this.moments.set(param, state);
     }
-    param.backend.adamw(
-      {
-        param: param.floats,
-        grad: grad.floats,
-        m: state.m.floats,
-        v: state.v.floats,
-        lr: this.lr * (group.lrScale ?? 1),
-        beta1: this.beta1,
-        beta2: this.beta2,
-        eps: this.eps,
-        weightDecay: group.weightDecay ?? this.weightDecay,
-        step: this.stepCount,
-      },
-      param.size,
-    );
+    return state;
   }
 
   /** The moments of param (copies), or null before its first update. For checkpoints. */

@@ -14,6 +14,13 @@ export interface ParamGroup {
   lrScale?: number;
 }
 
+/** A parameter to update, its accumulated gradient and its group. */
+export interface ParamUpdate {
+  param: Tensor;
+  grad: Tensor;
+  group: ParamGroup;
+}
+
 export abstract class Optimizer {
   readonly groups: ParamGroup[];
   /** Current learning rate; a schedule sets it before each step. */
@@ -31,14 +38,15 @@ export abstract class Optimizer {
   /** Applies one update from the accumulated .grad of every parameter (parameters without grad are skipped). */
   step(): void {
     this.stepCount++;
-    noGrad(() => {
-      for (const group of this.groups) {
-        for (const p of group.params) if (p.grad) this.update(p, p.grad, group);
-      }
-    });
+    const updates: ParamUpdate[] = [];
+    for (const group of this.groups) {
+      for (const param of group.params) if (param.grad) updates.push({ param, grad: param.grad, group });
+    }
+    noGrad(() => this.apply(updates));
   }
 
-  protected abstract update(param: Tensor, grad: Tensor, group: ParamGroup): void;
+  /** Updates every parameter of one step (all at once, so that a backend can run them as one call). */
+  protected abstract apply(updates: readonly ParamUpdate[]): void;
 
   /** Zeroes every gradient (the next backward pass starts fresh). */
   zeroGrad(): void {

@@ -2,7 +2,7 @@
 //   g <- g + wd p;  buf <- momentum buf + (1 - dampening) g (buf = g at the first step);  p <- p - lr buf
 
 import { persistentZeros, type Tensor } from "../tensor/tensor.js";
-import { Optimizer, type ParamGroup } from "./optimizer.js";
+import { Optimizer, type ParamGroup, type ParamUpdate } from "./optimizer.js";
 
 export interface SgdOptions {
   lr?: number;
@@ -27,7 +27,11 @@ export class SGD extends Optimizer {
     this.nesterov = options.nesterov ?? false;
   }
 
-  protected update(param: Tensor, grad: Tensor, group: ParamGroup): void {
+  protected apply(updates: readonly ParamUpdate[]): void {
+    for (const { param, grad, group } of updates) this.update(param, grad, group);
+  }
+
+  private update(param: Tensor, grad: Tensor, group: ParamGroup): void {
     const p = param.floats;
     const g = grad.floats;
     const wd = group.weightDecay ?? this.weightDecay;

@@ -1348,25 +1348,63 @@ test("the 16-lane AVX-512 loops (GELU, the attention softmax) give the 8-lane lo
   });
 });
 
-test("AdamW: three steps match PyTorch's formula (the reference)", () => {
-  for (const n of [1, 37, 100003]) {
-    const random = rng(n);
-    const p = randomF32(n, random);
-    const m = new Float32Array(n);
-    const v = new Float32Array(n);
-    const eP = f64(p);
-    const eM = new Float64Array(n);
-    const eV = new Float64Array(n);
+test("AdamW: three steps over tensors of many sizes and groups match PyTorch's formula (the reference)", () => {
+  // one call per step: sizes below and above a piece (8192), not multiples of 16, per-tensor lr and decay;
+  // alone (1 value), together under the serial threshold (37 + 5), and together on the pool
+  for (const sizes of [[1], [37, 5], [100003, 64, 3, 8192, 8193, 16384, 1]]) {
+    const random = rng(sizes.length);
+    const tensors = sizes.map((n, t) => {
+      const p = randomF32(n, random);
+      return {
+        n,
+        lr: 1e-3 * (t + 1),
+        weightDecay: t % 2 === 0 ? 0.01 : 0,
+        p,
+        m: new Float32Array(n),
+        v: new Float32Array(n),
+        eP: f64(p),
+        eM: new Float64Array(n),
+        eV: new Float64Array(n),
+      };
+    });
     for (let step = 1; step <= 3; step++) {
-      const grad = randomF32(n, random);
-      const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step };
-      ref.adamw({ ...hyper, param: eP, grad: f64(grad), m: eM, v: eV }, n);
-      native.adamw({ ...hyper, param: p, grad, m, v }, n);
+      const grads = sizes.map((n) => randomF32(n, random));
+      const hyper = { beta1: 0.9, beta2: 0.999, eps: 1e-8, step };
+      ref.adamw(
+        tensors.map((t, i) => ({ ...t, param: t.eP, grad: f64(grads[i]), m: t.eM, v: t.eV })),
+        hyper,
+      );
+      native.adamw(
+        tensors.map((t, i) => ({ ...t, param: t.p, grad: grads[i], m: t.m, v: t.v })),
+        hyper,
+      );
     }
-    assertClose(p, eP, 1e-7, 1e-6, `adamw param n=${n}`);
-    assertClose(m, eM, 1e-7, 1e-6, `adamw m n=${n}`);
-    assertClose(v, eV, 1e-9, 1e-5, `adamw v n=${n}`);
+    for (const t of tensors) {
+      assertClose(t.p, t.eP, 1e-7, 1e-6, `adamw param n=${t.n}`);
+      assertClose(t.m, t.eM, 1e-7, 1e-6, `adamw m n=${t.n}`);
+      assertClose(t.v, t.eV, 1e-9, 1e-5, `adamw v n=${t.n}`);
+    }
   }
+});
+
+test("AdamW: values past n stay untouched; short arrays and float64 are refused with the tensor named", () => {
+  const p = new Float32Array([1, 2, 3]);
+  const grad = new Float32Array([1, 1, 1]);
+  const m = new Float32Array(3);
+  const v = new Float32Array(3);
+  const hyper = { beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 1 };
+  native.adamw([{ param: p, grad, m, v, n: 2, lr: 0.1, weightDecay: 0 }], hyper);
+  assert.notEqual(p[0], 1);
+  assert.equal(p[2], 3);
+  assert.equal(m[2], 0);
+  assert.throws(
+    () => native.adamw([{ param: p, grad: new Float32Array(2), m, v, n: 3, lr: 0.1, weightDecay: 0 }], hyper),
+    /adamw grad has 2 elements, the call needs 3/,
+  );
+  assert.throws(
+    () => native.adamw([{ param: new Float64Array(3), grad, m, v, n: 3, lr: 0.1, weightDecay: 0 }], hyper),
+    /float32 only/,
+  );
 });
 
 // ---------------------------------------------------------------- storage and threads

@@ -855,9 +855,10 @@ describe("wasm backend: optimizer", () => {
         const m = randomArray(b, n, 3, -0.1, 0.1);
         const v = randomArray(b, n, 4, 0, 0.01);
         const e = { param: Float32Array.from(param), m: Float32Array.from(m), v: Float32Array.from(v) };
-        const hyper = { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01, step: 7 };
-        ref.adamw({ ...hyper, param: e.param, grad, m: e.m, v: e.v }, n);
-        b.adamw({ ...hyper, param, grad, m, v }, n);
+        const hyper = { beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 7 };
+        const group = { n, lr: 1e-3, weightDecay: 0.01 };
+        ref.adamw([{ ...group, param: e.param, grad, m: e.m, v: e.v }], hyper);
+        b.adamw([{ ...group, param, grad, m, v }], hyper);
         assertClose(param, e.param, 1e-6, 1e-7, "adamw param");
         assertClose(m, e.m, 1e-6, 1e-7, "adamw m");
         assertClose(v, e.v, 1e-6, 1e-9, "adamw v");
