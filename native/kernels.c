@@ -1692,18 +1692,19 @@ static void attention_strides(int tokens, long heads, long positions, long d, lo
   }
 }
 
-/* Task t is (batch row t % batch, head t / batch): tasks that run side by side then write different rows.
-   In the token layout one row holds every head, and with consecutive tasks on the heads of one row two
-   threads ran no faster than one (BERT-tiny shapes: 64 (batch, head) tasks of 64 rows of 16 floats). */
-static void attention_task_coords(long task, long batch, long *b, long *h) {
-  *b = task % batch;
-  *h = task / batch;
+/* Task t is (batch row t / heads, head t % heads): the pool gives each thread a contiguous range of tasks,
+   and so whole batch rows, the rows its share of the projections before wrote. In the token layout one
+   row holds every head: when the two threads of a shared task counter took turns on the heads of one row,
+   they ran no faster than one (BERT-tiny shapes: 64 (batch, head) tasks of 64 rows of 16 floats). */
+static void attention_task_coords(long task, long heads, long *b, long *h) {
+  *b = task / heads;
+  *h = task % heads;
 }
 
 static void attention_task(void *ctx, int thread, int task) {
   const attention_args *a = ctx;
   long b, h;
-  attention_task_coords(task, a->batch, &b, &h);
+  attention_task_coords(task, a->heads, &b, &h);
   long group = a->heads / a->kv_heads, g = h / group, d = a->d;
   long qs[3], ks[3];
   attention_strides(a->tokens, a->heads, a->tq, d, qs);
@@ -1752,7 +1753,7 @@ static void attention_task(void *ctx, int thread, int task) {
          (4 heads, ~50 keys) took 65-84 us per attention call instead of 90-99 (2 threads, Zen 3). */
       if (tq == 1 && task + 1 < a->batch * a->heads) {
         long nb, nh;
-        attention_task_coords(task + 1, a->batch, &nb, &nh);
+        attention_task_coords(task + 1, a->heads, &nb, &nh);
         long ng = nh / group;
         const float *kn = a->k + nb * ks[0] + ng * ks[1];
         for (long j = 0; j < used; j++)
@@ -1810,7 +1811,7 @@ static long attention_key_limit(const float *p, long tk, long i0, long rows) {
 static void attention_backward_task(void *ctx, int thread, int task) {
   const attention_args *a = ctx;
   long b, g;
-  attention_task_coords(task, a->batch, &b, &g);
+  attention_task_coords(task, a->kv_heads, &b, &g);
   long group = a->heads / a->kv_heads, d = a->d, tq = a->tq, tk = a->tk;
   long qs[3], ks[3];
   attention_strides(a->tokens, a->heads, tq, d, qs);

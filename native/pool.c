@@ -3,9 +3,10 @@
 // condition variable. Only one caller uses the pool at a time; a concurrent caller (another JS worker
 // thread) runs its job inline instead of waiting.
 //
-// Tasks are claimed one at a time from a shared counter, and the caller returns as soon as every task has
-// finished: a worker that the OS has not scheduled yet (a loaded machine) costs nothing, the caller simply
-// runs its share. A late worker must then never read the fields of a newer job, which the generation
+// Each thread owns a contiguous range of the tasks (see task_range) and claims them one at a time, then
+// claims what is left of the others' ranges; the caller returns as soon as every task has finished: a
+// worker that the OS has not scheduled yet (a loaded machine) costs nothing, the caller simply runs its
+// share. A late worker must then never read the fields of a newer job, which the generation
 // protocol below guarantees (odd while the caller rewrites the job, even once it is published; a worker
 // registers in `active` before re-checking the generation, and the caller rewrites only when none is).
 #define _GNU_SOURCE
@@ -31,11 +32,12 @@
 /* How long an idle worker spins before it sleeps. */
 #define SPIN_NANOSECONDS 200000L
 
+#define MAX_THREADS 256
+
 typedef struct {
   int nthreads; /* including the caller */
   pthread_t *threads;
   atomic_uint generation; /* even: a job is published (or none yet); odd: the caller is writing one */
-  atomic_int next_task;
   atomic_int done_tasks;
   atomic_int active; /* workers that may be reading the current job */
   atomic_int sleepers;
@@ -48,6 +50,19 @@ typedef struct {
 } pool_t;
 
 static pool_t pool;
+
+/* Each thread owns a contiguous range of the tasks and runs it in order, then takes what is left of the
+   others' ranges (from their fronts). Kernels split their rows the same way, so a thread mostly reads the
+   rows its own part of the previous kernel wrote, in its own core's cache. With one shared counter a
+   spinning worker could claim task 0 before the caller did, and the two threads then swapped halves from
+   one kernel to the next (tiny training step, 2 threads: B/A 0.97). One counter per range, each on its
+   own cache line. */
+typedef struct {
+  atomic_int next;
+  int end;
+  char pad[64 - sizeof(atomic_int) - sizeof(int)];
+} task_range;
+static task_range ranges[MAX_THREADS];
 static pthread_mutex_t run_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
@@ -59,11 +74,15 @@ static long now_ns(void) {
 
 static void run_tasks(int thread) {
   int done = 0;
-  for (;;) {
-    int t = atomic_fetch_add_explicit(&pool.next_task, 1, memory_order_relaxed);
-    if (t >= pool.ntasks) break;
-    pool.fn(pool.ctx, thread, t);
-    done++;
+  const int n = pool.nthreads;
+  for (int r = 0; r < n; r++) {
+    task_range *range = &ranges[(thread + r) % n];
+    for (;;) {
+      int t = atomic_fetch_add_explicit(&range->next, 1, memory_order_relaxed);
+      if (t >= range->end) break;
+      pool.fn(pool.ctx, thread, t);
+      done++;
+    }
   }
   if (done > 0) atomic_fetch_add_explicit(&pool.done_tasks, done, memory_order_acq_rel);
 }
@@ -104,7 +123,7 @@ static int default_threads(void) {
   const char *env = getenv("ADAPTLM_THREADS");
   if (env && *env) {
     int n = atoi(env);
-    if (n >= 1) return n > 256 ? 256 : n;
+    if (n >= 1) return n > MAX_THREADS ? MAX_THREADS : n;
   }
 #ifdef __linux__
   cpu_set_t set;
@@ -114,7 +133,7 @@ static int default_threads(void) {
   }
 #endif
   long n = sysconf(_SC_NPROCESSORS_ONLN);
-  return n >= 1 ? (int)(n > 256 ? 256 : n) : 1;
+  return n >= 1 ? (int)(n > MAX_THREADS ? MAX_THREADS : n) : 1;
 }
 
 static void start_workers(int n) {
@@ -159,7 +178,7 @@ int pool_max_threads(void) { return pool_threads(); }
 void pool_set_threads(int n) {
   pthread_once(&pool_once, pool_init);
   if (n < 1) n = 1;
-  if (n > 256) n = 256;
+  if (n > MAX_THREADS) n = MAX_THREADS;
   pthread_mutex_lock(&run_lock);
   if (n != pool.nthreads) {
     stop_workers();
@@ -184,7 +203,10 @@ void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
   pool.fn = fn;
   pool.ctx = ctx;
   pool.ntasks = ntasks;
-  atomic_store(&pool.next_task, 0);
+  for (int r = 0; r < pool.nthreads; r++) {
+    ranges[r].end = (int)((long)ntasks * (r + 1) / pool.nthreads);
+    atomic_store_explicit(&ranges[r].next, (int)((long)ntasks * r / pool.nthreads), memory_order_relaxed);
+  }
   atomic_store(&pool.done_tasks, 0);
   atomic_fetch_add(&pool.generation, 1);
   if (atomic_load(&pool.sleepers) > 0) {
