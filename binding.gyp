@@ -16,6 +16,7 @@
         "-fno-trapping-math",
         "-fno-finite-math-only",
         "-fvisibility=hidden",
+        "-Werror=implicit-function-declaration",
         "-pthread",
         "-Wall"
       ],
