@@ -54,10 +54,7 @@ export class AdamW extends Optimizer {
   private momentsFor(param: Tensor): { m: Tensor; v: Tensor } {
     let state = this.moments.get(param);
     if (!state) {
-      state = {
-        m: persistentZeros(param.shape, param.dtype, param.backend),
-        v: persistentZeros(param.shape, param.dtype, param.backend),
-      };
+      state = zeroMoments(param);
       this.moments.set(param, state);
     }
     return state;
@@ -72,10 +69,7 @@ export class AdamW extends Optimizer {
 
   /** Restores the moments of param (resuming from a checkpoint). */
   setMomentsOf(param: Tensor, m: ArrayLike<number>, v: ArrayLike<number>): void {
-    const state = {
-      m: persistentZeros(param.shape, param.dtype, param.backend),
-      v: persistentZeros(param.shape, param.dtype, param.backend),
-    };
+    const state = zeroMoments(param);
     state.m.floats.set(m);
     state.v.floats.set(v);
     this.moments.set(param, state);
@@ -87,4 +81,12 @@ export class AdamW extends Optimizer {
     for (const { m, v } of this.moments.values()) total += (m.size + v.size) * 4;
     return total;
   }
+}
+
+/** First and second moments of param, zero (kept outside any scope: they live as long as the optimizer). */
+function zeroMoments(param: Tensor): { m: Tensor; v: Tensor } {
+  return {
+    m: persistentZeros(param.shape, param.dtype, param.backend),
+    v: persistentZeros(param.shape, param.dtype, param.backend),
+  };
 }
