@@ -42,7 +42,6 @@ typedef struct {
   atomic_int active; /* workers that may be reading the current job */
   atomic_int sleepers;
   atomic_int stop;
-  int ntasks;
   pool_task_fn fn;
   void *ctx;
   pthread_mutex_t mutex;
@@ -202,7 +201,6 @@ void pool_run(pool_task_fn fn, void *ctx, int ntasks) {
   }
   pool.fn = fn;
   pool.ctx = ctx;
-  pool.ntasks = ntasks;
   for (int r = 0; r < pool.nthreads; r++) {
     ranges[r].end = (int)((long)ntasks * (r + 1) / pool.nthreads);
     atomic_store_explicit(&ranges[r].next, (int)((long)ntasks * r / pool.nthreads), memory_order_relaxed);
