@@ -632,6 +632,22 @@ static napi_value js_rms_norm_backward(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* nonzeroRows(x, rows, cols, limit, out) */
+static napi_value js_nonzero_rows(napi_env env, napi_callback_info info) {
+  call c;
+  if (!begin(env, info, &c, 5)) return NULL;
+  size_t lx, lo;
+  float *x = f32(&c, 0, &lx);
+  long rows = integer(&c, 1), cols = integer(&c, 2), limit = integer(&c, 3);
+  int32_t *out = i32(&c, 4, &lo);
+  if (c.failed) return NULL;
+  if (rows < 0 || cols < 0 || limit < 0) return fail(&c, "adaptlm native: nonzeroRows sizes must be >= 0", 1), NULL;
+  need(&c, lx, (double)rows * cols, "nonzeroRows x");
+  need(&c, lo, (double)(rows < limit + 1 ? rows : limit + 1), "nonzeroRows out");
+  if (c.failed) return NULL;
+  return number(env, (double)(cols > 0 ? k_nonzero_rows(x, rows, cols, limit, out) : 0));
+}
+
 /* gatherRows(table, ids, out, cols) */
 static napi_value js_gather_rows(napi_env env, napi_callback_info info) {
   call c;
@@ -940,6 +956,7 @@ static napi_value module_init(napi_env env, napi_value exports) {
       {"layerNormBackward", js_layer_norm_backward},
       {"rmsNorm", js_rms_norm},
       {"rmsNormBackward", js_rms_norm_backward},
+      {"nonzeroRows", js_nonzero_rows},
       {"gatherRows", js_gather_rows},
       {"scatterAddRows", js_scatter_add_rows},
       {"crossEntropy", js_cross_entropy},

@@ -1426,6 +1426,30 @@ static void gather_body(void *ctx, long s, long e) {
     memcpy(j->dst + i * j->cols, j->src + (long)j->ids[i] * j->cols, (size_t)j->cols * sizeof(float));
 }
 
+/* Rows of x holding a value other than +-0 (Backend.nonzeroRows): each row is read until its first such value,
+   16 values at a time (an OR of their bits without the sign), so a zero row costs a pass at memory speed and a
+   dense one a single vector. */
+MULTIVERSION
+long k_nonzero_rows(const float *x, long rows, long cols, long limit, int32_t *out) {
+  long count = 0;
+  for (long r = 0; r < rows; r++) {
+    const uint32_t *row = (const uint32_t *)(x + r * cols);
+    uint32_t any = 0;
+    long c = 0;
+    for (; c + 16 <= cols && !any; c += 16) {
+      uint32_t bits = 0;
+      for (int l = 0; l < 16; l++) bits |= row[c + l] & 0x7fffffffu;
+      any = bits;
+    }
+    for (; c < cols && !any; c++) any = row[c] & 0x7fffffffu;
+    if (any) {
+      if (count == limit) return limit + 1;
+      out[count++] = (int32_t)r;
+    }
+  }
+  return count;
+}
+
 void k_gather_rows(const float *table, const int32_t *ids, long count, float *out, long cols) {
   rows_index_job j = {table, ids, out, count, cols, -1};
   parallel_for(count, serial_rows(cols, SERIAL_CHEAP * 2), gather_body, &j);

@@ -38,6 +38,7 @@ void k_layer_norm_backward(const float *dy, const float *x, const float *w, cons
 void k_rms_norm(const float *x, const float *w, float *out, float *rstd, long rows, long cols, float eps);
 void k_rms_norm_backward(const float *dy, const float *x, const float *w, const float *rstd, float *dx, float *dw,
                          long rows, long cols);
+long k_nonzero_rows(const float *x, long rows, long cols, long limit, int32_t *out);
 void k_gather_rows(const float *table, const int32_t *ids, long count, float *out, long cols);
 void k_scatter_add_rows(const float *dout, const int32_t *ids, long count, float *dtable, long cols, int32_t skip);
 void k_cross_entropy(const float *logits, const int32_t *targets, float *losses, float *lse, long rows, long cols,

@@ -2,7 +2,9 @@
 //   bert-layer: one BERT-base encoder layer forward + backward (hidden 768, 12 heads, FFN 3072, seq 128,
 //               batch 8) — target >= 1.0x PyTorch;
 //   tiny-step:  a whole training step of a tiny encoder classifier (hidden 64, 2 layers, 4 heads, seq 64,
-//               batch 16) — overhead-bound, target >= 3x PyTorch.
+//               batch 16) — overhead-bound, target >= 3x PyTorch. Its classifier reads the [CLS] position
+//               only, so the last layer's backward passes run on those rows (src/tensor/ops/sparse-rows.ts);
+//               the "dense backward" row times the same step with that off, as PyTorch computes it.
 // The PyTorch side is bench/python/training_ref.py (plain torch modules of the same shapes).
 
 import { spawnSync } from "node:child_process";
@@ -199,8 +201,18 @@ async function runFor(context: BenchContext, backend: Backend): Promise<void> {
     const side: SideTimes = { times: [], torch: [], torchEnv: [] };
     const chunkReps = Math.max(3, Math.ceil(reps[name] / reps.rounds));
     const chunkBudget = reps.budgetMs / reps.rounds;
+    // the tiny step again with every backward pass dense (as PyTorch runs it), in the same rounds
+    const denseTimes: number[] = [];
     for (let round = 0; round < reps.rounds; round++) {
       side.times.push(...measure(steps[name], chunkBudget, chunkReps));
+      if (name === "tiny-step") {
+        const previous = T.setSparseRowGradients(false);
+        try {
+          denseTimes.push(...measure(steps[name], chunkBudget, chunkReps));
+        } finally {
+          T.setSparseRowGradients(previous);
+        }
+      }
       if (torchError !== undefined) continue;
       const unset = torchTimings(threads, true, name, chunkReps, chunkBudget);
       torchError = unset.error;
@@ -222,6 +234,19 @@ async function runFor(context: BenchContext, backend: Backend): Promise<void> {
         torch_env_ms: bestOf(side.torchEnv),
       },
     });
+    if (denseTimes.length > 0) {
+      context.row({
+        name: `${name} (dense backward) ${backend.name} ${threads} thread(s) vs torch`,
+        ours_ms: Math.min(...denseTimes),
+        ref_ms: bestOf(side.torch),
+        detail: {
+          ours_median_ms: medianOf(denseTimes),
+          torch_median_ms: medianOf(side.torch.map((r) => r.median_ms)),
+          reps: `${denseTimes.length}/${torchReps || "-"}`,
+          torch_env_ms: bestOf(side.torchEnv),
+        },
+      });
+    }
   }
   if (torchError) context.note(`PyTorch reference unavailable for ${backend.name}: ${torchError}`);
 }

@@ -92,6 +92,29 @@ export interface PackedWeight {
  */
 export type AttentionLayout = "heads" | "tokens";
 
+/** Backend.nonzeroRows in plain TypeScript (the reference and wasm backends). */
+export function scanNonzeroRows(
+  x: FloatArray,
+  rows: number,
+  cols: number,
+  limit: number,
+  out: Int32Array,
+): number {
+  let count = 0;
+  for (let r = 0; r < rows; r++) {
+    const base = r * cols;
+    for (let c = 0; c < cols; c++) {
+      // NaN !== 0 as well; -0 === 0
+      if (x[base + c] !== 0) {
+        if (count === limit) return limit + 1;
+        out[count++] = r;
+        break;
+      }
+    }
+  }
+  return count;
+}
+
 /**
  * Element strides [batch, head, position] of a q-like (heads, t positions) or k-like (kvHeads, stride
  * positions allocated) operand under a layout (absent: "heads"); the last axis (headDim d) is contiguous.
@@ -366,6 +389,13 @@ export interface Backend {
     rows: number,
     cols: number,
   ): void;
+
+  /**
+   * The rows of x [rows, cols] holding a value other than +0 or -0 (NaN counts), in ascending order, into
+   * out (at least min(rows, limit + 1) long); returns their count, or limit + 1 as soon as more than `limit`
+   * are found (the scan stops there: a dense gradient costs a look at a few hundred rows).
+   */
+  nonzeroRows(x: FloatArray, rows: number, cols: number, limit: number, out: Int32Array): number;
 
   /** out[i, :] = table[ids[i], :] for i < ids.length; table is [vocab, cols]. Ids are range-checked by the caller. */
   gatherRows(table: FloatArray, ids: Int32Array, out: FloatArray, cols: number): void;

@@ -139,6 +139,7 @@ interface NativeAddon {
     rows: number,
     cols: number,
   ): void;
+  nonzeroRows(x: FloatArray, rows: number, cols: number, limit: number, out: Int32Array): number;
   gatherRows(table: FloatArray, ids: Int32Array, out: FloatArray, cols: number): void;
   scatterAddRows(dOut: FloatArray, ids: Int32Array, dTable: FloatArray, cols: number, skipId: number): void;
   crossEntropy(
@@ -484,6 +485,9 @@ function createNativeBackend(addon: NativeAddon): NativeBackend {
       addon.rmsNormBackward(dy, x, w, rstd, dx, dw, rows, cols);
     },
 
+    nonzeroRows(x, rows, cols, limit, out): number {
+      return addon.nonzeroRows(x, rows, cols, limit, out);
+    },
     gatherRows(table, ids, out, cols): void {
       addon.gatherRows(table, ids, out, cols);
     },

@@ -16,6 +16,7 @@ import {
   type GemmArgs,
   type ReduceOp,
   type SampleRowsArgs,
+  scanNonzeroRows,
   type TypedArrayOf,
   type UnaryOp,
 } from "./backend.js";
@@ -494,6 +495,8 @@ export const referenceBackend: Backend = {
       }
     }
   },
+
+  nonzeroRows: scanNonzeroRows,
 
   gatherRows(table, ids, out, cols): void {
     for (let i = 0; i < ids.length; i++) {

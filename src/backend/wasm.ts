@@ -33,6 +33,7 @@ import {
   type GemmArgs,
   type ReduceOp,
   type SampleRowsArgs,
+  scanNonzeroRows,
   type TypedArrayOf,
   type UnaryOp,
 } from "./backend.js";
@@ -1116,6 +1117,11 @@ class WasmBackend implements Backend {
     } finally {
       if (this.staged.length > 0) this.unstage();
     }
+  }
+
+  nonzeroRows(x: FloatArray, rows: number, cols: number, limit: number, out: Int32Array): number {
+    // a scan that stops early on dense gradients: on this thread, no round trip to the workers
+    return scanNonzeroRows(x, rows, cols, limit, out);
   }
 
   gatherRows(table: FloatArray, ids: Int32Array, out: FloatArray, cols: number): void {

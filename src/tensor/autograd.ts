@@ -2,6 +2,7 @@
 
 import { ShapeError, shapeString } from "./errors.js";
 import { isGradEnabled, noGrad } from "./grad-mode.js";
+import { addedInto } from "./ops/sparse-rows.js";
 import { keep, untracked } from "./scope.js";
 import { type GradNode, type Tensor, zeros, zerosLike } from "./tensor.js";
 
@@ -26,6 +27,7 @@ export function record(
 
 function addInto(target: Tensor, source: Tensor): void {
   target.backend.binary("add", target.floats, [1], source.floats, [1], target.floats, [target.size]);
+  addedInto(target, source);
 }
 
 /** Topological order of the nodes reachable from root, outputs before inputs. */

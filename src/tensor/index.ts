@@ -27,6 +27,7 @@ export {
   unsqueeze,
 } from "./ops/shape.js";
 export { logSoftmax, softmax } from "./ops/softmax.js";
+export { setSparseRowGradients } from "./ops/sparse-rows.js";
 export {
   activePackedWeights,
   PACKED_MAX_ROWS,

@@ -419,4 +419,108 @@ export const opCases: OpCase[] = [
     }),
     run: ([q, k, v, pk, pv]) => T.attention(q, T.withPrefix(pk, k), T.withPrefix(pv, v), { causal: true }),
   },
+  // Gradients that are zero outside a few rows (src/tensor/ops/sparse-rows.ts): a slice of one position of
+  // 8 (or 16 rows of 64) leaves the backward passes below it a quarter or less of their rows to compute.
+  {
+    name: "live rows: linear with bias, then a slice of one position",
+    make: (rng, dtype, backend) => ({
+      params: [
+        uniform(rng, [2, 8, 5], dtype, backend),
+        uniform(rng, [3, 5], dtype, backend),
+        uniform(rng, [3], dtype, backend),
+      ],
+      fixed: [],
+    }),
+    run: ([x, w, b]) => T.slice(T.linear(x, w, b), 1, 2, 3),
+  },
+  {
+    name: "live rows: Conv1D linear into a residual (its dx adds into the pending gradient)",
+    make: (rng, dtype, backend) => ({
+      params: [uniform(rng, [3, 8, 5], dtype, backend), uniform(rng, [5, 5], dtype, backend)],
+      fixed: [],
+    }),
+    run: ([x, w]) => T.slice(T.add(x, T.linear(x, w, null, "inOut")), 1, 7, 8),
+  },
+  {
+    name: "live rows: an all-zero gradient (no live row)",
+    make: (rng, dtype, backend) => ({
+      params: [
+        uniform(rng, [2, 8, 5], dtype, backend),
+        uniform(rng, [3, 5], dtype, backend),
+        uniform(rng, [3], dtype, backend),
+      ],
+      fixed: [T.zeros([2, 8, 3], dtype, backend)],
+    }),
+    run: ([x, w, b], [zero]) => T.mul(T.gelu(T.linear(x, w, b)), zero),
+  },
+  {
+    name: "live rows: layerNorm, rmsNorm, gelu and silu",
+    make: (rng, dtype, backend) => ({
+      params: [
+        uniform(rng, [2, 8, 6], dtype, backend),
+        uniform(rng, [6], dtype, backend),
+        uniform(rng, [6], dtype, backend),
+        uniform(rng, [6], dtype, backend),
+      ],
+      fixed: [],
+    }),
+    run: ([x, w, b, g]) => T.slice(T.silu(T.rmsNorm(T.gelu(T.layerNorm(x, w, b, 1e-5)), g, 1e-6)), 1, 0, 1),
+  },
+  ...(
+    [
+      { label: "tokens layout", tokens: true, heads: 2, kvHeads: 2, causal: false, at: 0 },
+      {
+        label: "heads layout, grouped, causal, last position",
+        tokens: false,
+        heads: 4,
+        kvHeads: 2,
+        causal: true,
+        at: 7,
+      },
+    ] as const
+  ).map(
+    (c): OpCase => ({
+      name: `live rows: attention (${c.label}) with the gradient on one query position`,
+      make: (rng, dtype, backend) => {
+        const shape = (heads: number) => (c.tokens ? [2, 8, heads, 4] : [2, heads, 8, 4]);
+        return {
+          params: [
+            uniform(rng, shape(c.heads), dtype, backend),
+            uniform(rng, shape(c.kvHeads), dtype, backend),
+            uniform(rng, shape(c.kvHeads), dtype, backend),
+          ],
+          fixed: [],
+        };
+      },
+      run: ([q, k, v]) =>
+        T.slice(
+          T.attention(q, k, v, { causal: c.causal, layout: c.tokens ? "tokens" : "heads" }),
+          c.tokens ? 1 : 2,
+          c.at,
+          c.at + 1,
+        ),
+    }),
+  ),
+  {
+    name: "live rows: a post-norm encoder layer read at its first position (marks passed from op to op)",
+    make: (rng, dtype, backend) => ({
+      params: [
+        uniform(rng, [2, 8, 8], dtype, backend),
+        uniform(rng, [24, 8], dtype, backend, -0.5, 0.5),
+        uniform(rng, [8, 8], dtype, backend, -0.5, 0.5),
+        uniform(rng, [16, 8], dtype, backend, -0.5, 0.5),
+        uniform(rng, [8, 16], dtype, backend, -0.5, 0.5),
+        uniform(rng, [8], dtype, backend),
+      ],
+      fixed: [],
+    }),
+    run: ([x, wqkv, wo, wup, wdown, gain]) => {
+      const qkv = T.linear(x, wqkv);
+      const part = (i: number) => T.reshape(T.slice(qkv, 2, 8 * i, 8 * i + 8), [2, 8, 2, 4]);
+      const context = T.reshape(T.attention(part(0), part(1), part(2), { layout: "tokens" }), [2, 8, 8]);
+      const a = T.layerNorm(T.add(T.linear(context, wo), x), gain, null, 1e-12);
+      const out = T.layerNorm(T.add(T.linear(T.gelu(T.linear(a, wup)), wdown), a), gain, null, 1e-12);
+      return T.slice(out, 1, 0, 1);
+    },
+  },
 ];

@@ -9,6 +9,7 @@ import type { Tensor } from "../tensor.js";
 import { empty, zeros } from "../tensor.js";
 import { requireFloat, requireSameBackend } from "./elementwise.js";
 import { concat, expand, reshape, slice } from "./shape.js";
+import { gatherLiveRows, liveRows, markLiveRows, scatterLiveRows } from "./sparse-rows.js";
 
 export type { AttentionLayout };
 
@@ -156,33 +157,88 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
   });
   if (needsGrad(q, k, v)) {
     record(out, "attention", [q, k, v], (g) => {
-      const dq = empty(q.shape, q.dtype, backend);
       const dk = empty(k.shape, k.dtype, backend);
       const dv = empty(v.shape, v.dtype, backend);
+      // Queries whose output gradient is zero add nothing to any gradient (sparse-rows.ts): with few live
+      // ones (a classifier's [CLS]), the pass runs on those query rows of q, probs and dOut only.
+      const live = liveQueries(g, layout, heads, tq, headDim);
+      const rowCols = layout === "tokens" ? heads * headDim : headDim;
+      const qRows = live ? queryRows(live, layout, batch, heads, tq) : null;
+      const probRows = live ? queryRows(live, "heads", batch, heads, tq) : null;
+      const rows = (t: Tensor, ids: Int32Array | null, cols: number) =>
+        ids ? gatherLiveRows(t, ids, cols) : t;
+      const ql = rows(q, qRows, rowCols);
+      const gl = rows(g, qRows, rowCols);
+      const pl = rows(probs, probRows, tk);
+      const dql = empty(live ? [ql.size] : q.shape, q.dtype, backend);
       backend.attentionBackward({
         batch,
         heads,
         kvHeads,
-        tq,
+        tq: live ? live.length : tq,
         tk,
         headDim,
         scale,
-        q: q.floats,
+        q: ql.floats,
         k: k.floats,
         v: v.floats,
-        probs: probs.floats,
-        dOut: g.floats,
-        dq: dq.floats,
+        probs: pl.floats,
+        dOut: gl.floats,
+        dq: dql.floats,
         dk: dk.floats,
         dv: dv.floats,
         layout,
       });
+      if (!qRows) return [dql, dk, dv];
+      const dq = zeros(q.shape, q.dtype, backend);
+      scatterLiveRows(dql, qRows, dq, rowCols);
+      markLiveRows(dq, rowCols, qRows);
+      for (const t of [ql, gl, pl, dql]) t.dispose();
       return [dq, dk, dv];
     });
   } else {
     probs.dispose();
   }
   return out;
+}
+
+/**
+ * The query positions whose output gradient g holds a value in some batch row and head, when they are at
+ * most a quarter of tq (liveRows's rule); null otherwise.
+ */
+function liveQueries(
+  g: Tensor,
+  layout: AttentionLayout,
+  heads: number,
+  tq: number,
+  headDim: number,
+): Int32Array | null {
+  const ids = liveRows(g, layout === "tokens" ? heads * headDim : headDim);
+  if (!ids) return null;
+  const seen = new Uint8Array(tq);
+  for (const id of ids) seen[id % tq] = 1;
+  const positions: number[] = [];
+  for (let i = 0; i < tq; i++) if (seen[i]) positions.push(i);
+  return positions.length * 4 <= tq ? Int32Array.from(positions) : null;
+}
+
+/**
+ * Row indices of the query positions `live` in an operand laid out as q (rows of heads * headDim per position
+ * with "tokens", of headDim per head and position with "heads"; probs are laid out as "heads" with rows of
+ * keys), batch row by batch row (and head by head): the compact operand is [batch, (heads,) live, ...].
+ */
+function queryRows(
+  live: Int32Array,
+  layout: AttentionLayout,
+  batch: number,
+  heads: number,
+  tq: number,
+): Int32Array {
+  const blocks = layout === "tokens" ? batch : batch * heads;
+  const ids = new Int32Array(blocks * live.length);
+  for (let b = 0; b < blocks; b++)
+    for (let j = 0; j < live.length; j++) ids[b * live.length + j] = b * tq + live[j];
+  return ids;
 }
 
 function checkShared(

@@ -5,6 +5,7 @@ import { needsGrad, record } from "../autograd.js";
 import { DTypeError, NonFiniteError, ShapeError, shapeString } from "../errors.js";
 import { empty, full, type Tensor, zeros } from "../tensor.js";
 import { broadcastShapes, broadcastStrides, sumToShape } from "./broadcast.js";
+import { onLiveRows } from "./sparse-rows.js";
 
 export function requireFloat(op: string, ...tensors: Tensor[]): void {
   for (const t of tensors) {
@@ -34,12 +35,33 @@ export function requireSameFloatType(op: string, a: Tensor, b: Tensor): void {
     throw new DTypeError(op, `operands have different dtypes (${a.dtype} and ${b.dtype})`);
 }
 
+/**
+ * Activations whose backward pass may skip the rows where the gradient is zero (sparse-rows.ts): their
+ * derivative is finite at every finite input, so a zero gradient gives a zero one (log, sqrt and the like
+ * would turn a zero into NaN at 0, and keep the dense pass).
+ */
+const ROW_WISE_BACKWARD: ReadonlySet<UnaryOp> = new Set<UnaryOp>([
+  "gelu",
+  "geluTanh",
+  "silu",
+  "relu",
+  "tanh",
+  "sigmoid",
+]);
+
 function unary(op: UnaryOp, x: Tensor, alpha = 0): Tensor {
   requireFloat(op, x);
   const out = empty(x.shape, x.dtype, x.backend);
   x.backend.unary(op, x.floats, out.floats, x.size, alpha);
   if (needsGrad(x)) {
     record(out, op, [x], (g) => {
+      if (ROW_WISE_BACKWARD.has(op) && x.rank >= 2) {
+        const cols = x.shape[x.rank - 1];
+        const dx = onLiveRows(g, x, cols, [out], (gl, xl, [yl], n, dxl) =>
+          x.backend.unaryBackward(op, xl.floats, yl.floats, gl.floats, dxl.floats, n * cols, alpha),
+        );
+        return [dx];
+      }
       const dx = empty(x.shape, x.dtype, x.backend);
       x.backend.unaryBackward(op, x.floats, out.floats, g.floats, dx.floats, x.size, alpha);
       return [dx];

@@ -6,11 +6,19 @@ import { needsGrad, record } from "../autograd.js";
 import { ShapeError, shapeString } from "../errors.js";
 import { noGrad } from "../grad-mode.js";
 import { activePackedWeights, PACKED_MAX_ROWS, PACKED_MIN_ROWS } from "../packed-weights.js";
-import { empty, type Tensor, viewOf } from "../tensor.js";
+import { empty, type Tensor, viewOf, zeros } from "../tensor.js";
 import { broadcastShapes, sumToShape } from "./broadcast.js";
 import { requireFloat, requireSameBackend, requireSameFloatType } from "./elementwise.js";
 import { sum } from "./reduce.js";
 import { expand, reshape } from "./shape.js";
+import {
+  forgetLiveRows,
+  gatherLiveRows,
+  liveRows,
+  markLiveRows,
+  scatterLiveRows,
+  widenLiveRows,
+} from "./sparse-rows.js";
 
 export interface MatmulOptions {
   /** Use a's last two axes transposed: a is [..., k, m]. */
@@ -199,16 +207,22 @@ export function linear(
     const inputs = bias ? [x, weight, bias] : [x, weight];
     record(out, "linear", inputs, (g, into) => {
       const grads: (Tensor | null)[] = [null, null, null];
+      // rows of G that hold values, when few (sparse-rows.ts): every product below runs on those rows only
+      const live = liveRows(g, outFeatures);
+      const gl = live ? gatherLiveRows(g, live, outFeatures) : g;
+      const n = live ? live.length : rows;
       if (x.requiresGrad) {
         // dX [rows, in] = G [rows, out] @ W  (W as [out, in]), added into x's pending gradient when there is one
         const pending = into[0] && into[0].dtype === x.dtype ? into[0] : null;
-        const dx = pending ?? empty(x.shape, x.dtype, backend);
+        const dx = live
+          ? empty([n, inFeatures], x.dtype, backend)
+          : (pending ?? empty(x.shape, x.dtype, backend));
         backend.gemm({
           batch: 1,
-          m: rows,
+          m: n,
           n: inFeatures,
           k: outFeatures,
-          a: g.floats,
+          a: gl.floats,
           aOffset: 0,
           strideA: 0,
           transA: false,
@@ -220,24 +234,35 @@ export function linear(
           cOffset: 0,
           strideC: 0,
           alpha: 1,
-          beta: pending ? 1 : 0,
+          beta: pending && !live ? 1 : 0,
         });
-        grads[0] = dx;
+        if (live) {
+          const target = pending ?? zeros(x.shape, x.dtype, backend);
+          scatterLiveRows(dx, live, target, inFeatures);
+          dx.dispose();
+          if (pending) widenLiveRows(pending, inFeatures, live);
+          else markLiveRows(target, inFeatures, live);
+          grads[0] = target;
+        } else {
+          if (pending) forgetLiveRows(pending);
+          grads[0] = dx;
+        }
       }
       if (weight.requiresGrad) {
-        // dW [out, in] = G^T @ X, or [in, out] = X^T @ G for Conv1D.
+        // dW [out, in] = G^T @ X, or [in, out] = X^T @ G for Conv1D, summed over the live rows.
+        const xl = live ? gatherLiveRows(x, live, inFeatures) : x;
         const dw = empty(weight.shape, weight.dtype, backend);
         if (transW) {
           backend.gemm({
             batch: 1,
             m: outFeatures,
             n: inFeatures,
-            k: rows,
-            a: g.floats,
+            k: n,
+            a: gl.floats,
             aOffset: 0,
             strideA: 0,
             transA: true,
-            b: x.floats,
+            b: xl.floats,
             bOffset: 0,
             strideB: 0,
             transB: false,
@@ -252,12 +277,12 @@ export function linear(
             batch: 1,
             m: inFeatures,
             n: outFeatures,
-            k: rows,
-            a: x.floats,
+            k: n,
+            a: xl.floats,
             aOffset: 0,
             strideA: 0,
             transA: true,
-            b: g.floats,
+            b: gl.floats,
             bOffset: 0,
             strideB: 0,
             transB: false,
@@ -268,13 +293,15 @@ export function linear(
             beta: 0,
           });
         }
+        if (xl !== x) xl.dispose();
         grads[1] = dw;
       }
       if (bias?.requiresGrad) {
-        const g2 = viewOf(g, [rows, outFeatures]);
+        const g2 = viewOf(gl, [n, outFeatures]);
         grads[2] = noGrad(() => sum(g2, 0));
         g2.dispose();
       }
+      if (gl !== g) gl.dispose();
       return bias ? grads : grads.slice(0, 2);
     });
   }

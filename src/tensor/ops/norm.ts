@@ -4,6 +4,7 @@ import { needsGrad, record } from "../autograd.js";
 import { ShapeError, shapeString } from "../errors.js";
 import { empty, type Tensor } from "../tensor.js";
 import { requireFloat } from "./elementwise.js";
+import { onLiveRows } from "./sparse-rows.js";
 
 function checkGain(op: string, x: Tensor, gain: Tensor | null, what: string): void {
   const cols = x.shape[x.rank - 1];
@@ -39,20 +40,21 @@ export function layerNorm(x: Tensor, weight: Tensor | null, bias: Tensor | null,
   if (needsGrad(x, weight, bias)) {
     const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
     record(out, "layerNorm", inputs, (g) => {
-      const dx = empty(x.shape, x.dtype, x.backend);
       const dw = weight?.requiresGrad ? empty(weight.shape, x.dtype, x.backend) : null;
       const db = bias?.requiresGrad ? empty(bias.shape, x.dtype, x.backend) : null;
-      x.backend.layerNormBackward(
-        g.floats,
-        x.floats,
-        weight?.floats ?? null,
-        mean.floats,
-        rstd.floats,
-        dx.floats,
-        dw?.floats ?? null,
-        db?.floats ?? null,
-        rows,
-        cols,
+      const dx = onLiveRows(g, x, cols, [mean, rstd], (gl, xl, [ml, rl], n, dxl) =>
+        x.backend.layerNormBackward(
+          gl.floats,
+          xl.floats,
+          weight?.floats ?? null,
+          ml.floats,
+          rl.floats,
+          dxl.floats,
+          dw?.floats ?? null,
+          db?.floats ?? null,
+          n,
+          cols,
+        ),
       );
       const grads: (Tensor | null)[] = [x.requiresGrad ? dx : null];
       if (!x.requiresGrad) dx.dispose();
@@ -76,17 +78,18 @@ export function rmsNorm(x: Tensor, weight: Tensor | null, eps: number): Tensor {
   if (needsGrad(x, weight)) {
     const inputs = weight ? [x, weight] : [x];
     record(out, "rmsNorm", inputs, (g) => {
-      const dx = empty(x.shape, x.dtype, x.backend);
       const dw = weight?.requiresGrad ? empty(weight.shape, x.dtype, x.backend) : null;
-      x.backend.rmsNormBackward(
-        g.floats,
-        x.floats,
-        weight?.floats ?? null,
-        rstd.floats,
-        dx.floats,
-        dw?.floats ?? null,
-        rows,
-        cols,
+      const dx = onLiveRows(g, x, cols, [rstd], (gl, xl, [rl], n, dxl) =>
+        x.backend.rmsNormBackward(
+          gl.floats,
+          xl.floats,
+          weight?.floats ?? null,
+          rl.floats,
+          dxl.floats,
+          dw?.floats ?? null,
+          n,
+          cols,
+        ),
       );
       const grads: (Tensor | null)[] = [x.requiresGrad ? dx : null];
       if (!x.requiresGrad) dx.dispose();

@@ -7,6 +7,7 @@ import { empty, type Tensor, viewOf, zeros } from "../tensor.js";
 import { broadcastShapes, broadcastStrides, contiguousStrides, sumToShape } from "./broadcast.js";
 import { requireSameBackend } from "./elementwise.js";
 import { normalizeAxis } from "./reduce.js";
+import { markLiveRows } from "./sparse-rows.js";
 
 /** Same elements, new shape (one -1 is inferred). Shares the buffer. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -127,10 +128,27 @@ export function slice(
     record(out, "slice", [x], (g) => {
       const dx = zeros(x.shape, x.dtype, x.backend);
       x.backend.copyStrided(g.data, 0, contiguousStrides(shape), dx.data, s * strides[a], strides, shape);
+      if (a < x.rank - 1) markSlicedRows(dx, a, s, e);
       return [dx];
     });
   }
   return out;
+}
+
+/**
+ * Marks the rows (of the last axis) of a slice's gradient dx that indices [s, e) of a non-last axis cover
+ * (sparse-rows.ts): a classifier's slice of one position makes the gradient below it zero elsewhere.
+ */
+function markSlicedRows(dx: Tensor, axis: number, s: number, e: number): void {
+  const dim = dx.shape[axis];
+  const inner = dx.shape.slice(axis + 1, -1).reduce((p, d) => p * d, 1);
+  const outer = dx.shape.slice(0, axis).reduce((p, d) => p * d, 1);
+  if ((e - s) * 4 > dim) return;
+  const ids = new Int32Array(outer * (e - s) * inner);
+  let n = 0;
+  for (let o = 0; o < outer; o++)
+    for (let i = s; i < e; i++) for (let r = 0; r < inner; r++) ids[n++] = (o * dim + i) * inner + r;
+  markLiveRows(dx, dx.shape[dx.rank - 1], ids);
 }
 
 /** Joins tensors along an existing axis; all other axes must match. */
