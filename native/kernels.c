@@ -379,23 +379,37 @@ static void unary_backward_range(int op, const float *restrict x, const float *r
     {
       long i = 0;
 #if WIDE_LOOPS
-      if (use_wide()) i = gelu_backward_wide(x, y, dy, dx, n);
+      const int wide = use_wide();
+#else
+      const int wide = 0;
 #endif
-      for (; i + 8 <= n; i += 8) {
-        v8sf v = v8_load(x + i), g = v8_load(dy + i);
-        v8sf av = v8_select(v < 0.0f, -v, v);
-        v8si ok = (av >= 1e-6f) & (av <= 10.0f);
-        if (v8_all(ok)) {
-          v8sf phi_x = v * INV_SQRT_2PI * v8_exp_nonpositive(-0.5f * v * v);
-          v8_store(dx + i, g * (v8_load(y + i) / v + phi_x));
-        } else {
-          /* rare: scalar, which also keeps the vector helpers inlined (an out-of-line call would pass
-             32-byte vectors under the baseline ABI) */
-          for (long l = i; l < i + 8; l++) {
-            float s = x[l];
-            dx[l] = dy[l] * (0.5f * fone_plus_erf(s * INV_SQRT_2) + s * INV_SQRT_2PI * fexp(-0.5f * s * s));
+      /* with 16 lanes: the wide loop up to a vector it leaves (a lane near 0, past 10 or NaN), those 16
+         values here, then the wide loop again (a single 0 early in the input used to leave the rest of it
+         to 8 lanes, at 1.9x the time) */
+      for (long stop = n; i + 8 <= n; ) {
+#if WIDE_LOOPS
+        if (wide) {
+          i += gelu_backward_wide(x + i, y + i, dy + i, dx + i, n - i);
+          stop = i + 16 < n ? i + 16 : n;
+        }
+#endif
+        for (; i + 8 <= stop; i += 8) {
+          v8sf v = v8_load(x + i), g = v8_load(dy + i);
+          v8sf av = v8_select(v < 0.0f, -v, v);
+          v8si ok = (av >= 1e-6f) & (av <= 10.0f);
+          if (v8_all(ok)) {
+            v8sf phi_x = v * INV_SQRT_2PI * v8_exp_nonpositive(-0.5f * v * v);
+            v8_store(dx + i, g * (v8_load(y + i) / v + phi_x));
+          } else {
+            /* rare: scalar, which also keeps the vector helpers inlined (an out-of-line call would pass
+               32-byte vectors under the baseline ABI) */
+            for (long l = i; l < i + 8; l++) {
+              float s = x[l];
+              dx[l] = dy[l] * (0.5f * fone_plus_erf(s * INV_SQRT_2) + s * INV_SQRT_2PI * fexp(-0.5f * s * s));
+            }
           }
         }
+        if (!wide) break;
       }
       for (; i < n; i++) {
         float s = x[i], gs = dy[i];

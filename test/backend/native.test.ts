@@ -1271,6 +1271,7 @@ function expBoundKernels(isa: NativeIsa): {
   assert.equal(native.setIsa(isa), isa);
   const n = 100_003;
   const x = randomF32(n, rng(901), -9, 9);
+  x[3] = 1e-7; // a lane near 0 in the first vector: the 16-lane loop resumes after it
   x[50_001] = 0;
   x[70_000] = 20;
   x[90_000] = Number.NaN;
