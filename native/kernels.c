@@ -1441,21 +1441,28 @@ static void gather_body(void *ctx, long s, long e) {
 }
 
 /* Rows of x holding a value other than +-0 (Backend.nonzeroRows): each row is read until its first such value,
-   16 values at a time (an OR of their bits without the sign), so a zero row costs a pass at memory speed and a
-   dense one a single vector. */
+   32 values at a time (an OR of their bits without the sign), so a zero row costs a pass at memory speed and a
+   dense one a single step. */
 MULTIVERSION
 long k_nonzero_rows(const float *x, long rows, long cols, long limit, int32_t *out) {
+  const v8si magnitude = {0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff,
+                          0x7fffffff, 0x7fffffff, 0x7fffffff, 0x7fffffff};
   long count = 0;
   for (long r = 0; r < rows; r++) {
-    const uint32_t *row = (const uint32_t *)(x + r * cols);
-    uint32_t any = 0;
+    const float *row = x + r * cols;
+    int any = 0;
     long c = 0;
-    for (; c + 16 <= cols && !any; c += 16) {
-      uint32_t bits = 0;
-      for (int l = 0; l < 16; l++) bits |= row[c + l] & 0x7fffffffu;
-      any = bits;
+    for (; c + 32 <= cols && !any; c += 32) {
+      v8si bits = ((v8si)v8_load(row + c) | (v8si)v8_load(row + c + 8) | (v8si)v8_load(row + c + 16) |
+                   (v8si)v8_load(row + c + 24)) &
+                  magnitude;
+      any = !v8_all(bits == 0);
     }
-    for (; c < cols && !any; c++) any = row[c] & 0x7fffffffu;
+    for (; c < cols && !any; c++) {
+      uint32_t b;
+      memcpy(&b, row + c, sizeof b);
+      any = (b & 0x7fffffffu) != 0;
+    }
     if (any) {
       if (count == limit) return limit + 1;
       out[count++] = (int32_t)r;

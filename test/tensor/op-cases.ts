@@ -442,6 +442,24 @@ export const opCases: OpCase[] = [
     run: ([x, w]) => T.slice(T.add(x, T.linear(x, w, null, "inOut")), 1, 7, 8),
   },
   {
+    name: "live rows: a head under a loss that ignores most targets (prompt tokens of instruction tuning)",
+    make: (rng, dtype, backend) => ({
+      params: [
+        uniform(rng, [2, 8, 5], dtype, backend),
+        uniform(rng, [6, 5], dtype, backend),
+        uniform(rng, [6], dtype, backend),
+      ],
+      fixed: [
+        ints(
+          Array.from({ length: 16 }, (_, i) => (i === 6 || i === 15 ? i % 6 : -100)),
+          [16],
+          backend,
+        ),
+      ],
+    }),
+    run: ([x, w, b], [targets]) => T.crossEntropy(T.reshape(T.linear(T.gelu(x), w, b), [16, 6]), targets),
+  },
+  {
     name: "live rows: an all-zero gradient (no live row)",
     make: (rng, dtype, backend) => ({
       params: [
