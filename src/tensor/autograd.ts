@@ -2,7 +2,7 @@
 
 import { ShapeError, shapeString } from "./errors.js";
 import { isGradEnabled, noGrad } from "./grad-mode.js";
-import { addedInto } from "./ops/sparse-rows.js";
+import { addedInto, forgetLiveRows } from "./ops/sparse-rows.js";
 import { keep, untracked } from "./scope.js";
 import { type GradNode, type Tensor, zeros, zerosLike } from "./tensor.js";
 
@@ -85,6 +85,8 @@ export function backward(root: Tensor, gradOutput?: Tensor): void {
       grads.delete(t);
       const node = t.node;
       if (!node) {
+        // a leaf's gradient is added into in place from now on: no longer known to be zero outside rows
+        forgetLiveRows(g);
         const adopted = accumulateLeaf(t, g, g !== gradOutput);
         if (!adopted && g !== gradOutput) g.dispose();
         continue;

@@ -460,7 +460,7 @@ export const opCases: OpCase[] = [
     run: ([x, w, b], [targets]) => T.crossEntropy(T.reshape(T.linear(T.gelu(x), w, b), [16, 6]), targets),
   },
   {
-    name: "live rows: an all-zero gradient (no live row)",
+    name: "an all-zero gradient below linear and gelu (the dense path)",
     make: (rng, dtype, backend) => ({
       params: [
         uniform(rng, [2, 8, 5], dtype, backend),
