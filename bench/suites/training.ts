@@ -222,31 +222,21 @@ async function runFor(context: BenchContext, backend: Backend): Promise<void> {
       if (asSet) side.torchEnv.push(asSet);
     }
     const torchReps = side.torch.reduce((total, r) => total + r.reps, 0);
-    context.row({
-      name: `${name} ${backend.name} ${threads} thread(s) vs torch`,
-      ours_ms: Math.min(...side.times),
-      ref_ms: bestOf(side.torch),
-      // PyTorch's median is the median of its rounds' medians
-      detail: {
-        ours_median_ms: medianOf(side.times),
-        torch_median_ms: medianOf(side.torch.map((r) => r.median_ms)),
-        reps: `${side.times.length}/${torchReps || "-"}`,
-        torch_env_ms: bestOf(side.torchEnv),
-      },
-    });
-    if (denseTimes.length > 0) {
+    const row = (label: string, times: number[]) =>
       context.row({
-        name: `${name} (dense backward) ${backend.name} ${threads} thread(s) vs torch`,
-        ours_ms: Math.min(...denseTimes),
+        name: `${label} ${backend.name} ${threads} thread(s) vs torch`,
+        ours_ms: Math.min(...times),
         ref_ms: bestOf(side.torch),
+        // PyTorch's median is the median of its rounds' medians
         detail: {
-          ours_median_ms: medianOf(denseTimes),
+          ours_median_ms: medianOf(times),
           torch_median_ms: medianOf(side.torch.map((r) => r.median_ms)),
-          reps: `${denseTimes.length}/${torchReps || "-"}`,
+          reps: `${times.length}/${torchReps || "-"}`,
           torch_env_ms: bestOf(side.torchEnv),
         },
       });
-    }
+    row(name, side.times);
+    if (denseTimes.length > 0) row(`${name} (dense backward)`, denseTimes);
   }
   if (torchError) context.note(`PyTorch reference unavailable for ${backend.name}: ${torchError}`);
 }

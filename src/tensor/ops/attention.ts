@@ -9,7 +9,7 @@ import type { Tensor } from "../tensor.js";
 import { empty, zeros } from "../tensor.js";
 import { requireFloat, requireSameBackend } from "./elementwise.js";
 import { concat, expand, reshape, slice } from "./shape.js";
-import { gatherLiveRows, liveRows, markLiveRows, scatterLiveRows } from "./sparse-rows.js";
+import { fewRows, gatherLiveRows, liveRows, markLiveRows, scatterLiveRows } from "./sparse-rows.js";
 
 export type { AttentionLayout };
 
@@ -203,8 +203,8 @@ export function attention(q: Tensor, k: Tensor, v: Tensor, options: AttentionOpt
 }
 
 /**
- * The query positions whose output gradient g holds a value in some batch row and head, when they are at
- * most a quarter of tq (liveRows's rule); null otherwise.
+ * The query positions whose output gradient g holds a value in some batch row and head, when they are few
+ * (fewRows); null otherwise.
  */
 function liveQueries(
   g: Tensor,
@@ -219,7 +219,7 @@ function liveQueries(
   for (const id of ids) seen[id % tq] = 1;
   const positions: number[] = [];
   for (let i = 0; i < tq; i++) if (seen[i]) positions.push(i);
-  return positions.length * 4 <= tq ? Int32Array.from(positions) : null;
+  return fewRows(positions.length, tq) ? Int32Array.from(positions) : null;
 }
 
 /**

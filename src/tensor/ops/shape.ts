@@ -3,11 +3,11 @@
 
 import { needsGrad, record } from "../autograd.js";
 import { IndexRangeError, ShapeError, shapeString } from "../errors.js";
-import { empty, type Tensor, viewOf, zeros } from "../tensor.js";
+import { empty, sizeOf, type Tensor, viewOf, zeros } from "../tensor.js";
 import { broadcastShapes, broadcastStrides, contiguousStrides, sumToShape } from "./broadcast.js";
 import { requireSameBackend } from "./elementwise.js";
 import { normalizeAxis } from "./reduce.js";
-import { markLiveRows } from "./sparse-rows.js";
+import { fewRows, markLiveRows } from "./sparse-rows.js";
 
 /** Same elements, new shape (one -1 is inferred). Shares the buffer. */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -141,9 +141,9 @@ export function slice(
  */
 function markSlicedRows(dx: Tensor, axis: number, s: number, e: number): void {
   const dim = dx.shape[axis];
-  const inner = dx.shape.slice(axis + 1, -1).reduce((p, d) => p * d, 1);
-  const outer = dx.shape.slice(0, axis).reduce((p, d) => p * d, 1);
-  if ((e - s) * 4 > dim) return;
+  if (!fewRows(e - s, dim)) return;
+  const inner = sizeOf(dx.shape.slice(axis + 1, -1));
+  const outer = sizeOf(dx.shape.slice(0, axis));
   const ids = new Int32Array(outer * (e - s) * inner);
   let n = 0;
   for (let o = 0; o < outer; o++)

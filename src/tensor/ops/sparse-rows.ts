@@ -13,6 +13,11 @@ import { empty, type Tensor, zeros } from "../tensor.js";
 /** At most this share of the rows may hold values for the row-wise path to be taken. */
 const MAX_SHARE = 0.25;
 
+/** Whether `count` live rows of `rows` are few enough for the row-wise path. */
+export function fewRows(count: number, rows: number): boolean {
+  return count <= Math.floor(rows * MAX_SHARE);
+}
+
 let enabled = true;
 
 /**
@@ -71,7 +76,8 @@ export function liveRows(g: Tensor, cols: number): Int32Array | null {
   if (rows < 4) return null;
   const limit = Math.floor(rows * MAX_SHARE);
   const mark = marks.get(g);
-  if (mark && mark.cols === cols) return mark.ids.length <= limit && mark.ids.length > 0 ? mark.ids : null;
+  if (mark && mark.cols === cols)
+    return mark.ids.length > 0 && fewRows(mark.ids.length, rows) ? mark.ids : null;
   const out = new Int32Array(Math.min(rows, limit + 1));
   const count = g.backend.nonzeroRows(g.floats, rows, cols, limit, out);
   // an all-zero gradient (rare) takes the dense path too: kernels then never see zero rows
